@@ -1,0 +1,156 @@
+"""Quantize stage: ``model.pt`` -> integer IR (:class:`snnhw.ir.Network`).
+
+Importer, then passes:
+
+1. import: the architecture must be ``dense -> lif`` pairs; any other layer type fails here,
+   naming the layer.
+2. scale: one scale per layer, ``scale = max|W| / (2**(N-1) - 1)``, so the largest weight
+   maps onto the largest N-bit code; weights, bias and threshold are divided by it and
+   rounded half away from zero.
+3. leak: ``leak_mult = round(tau * 2**F)`` with F fraction bits.
+4. widths: the membrane width comes from the worst-case bound (or the user); the
+   accumulator width from the exact range of carried membrane plus one timestep's weights.
+5. validate: the IR schema check.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import SnnhwError
+from .checkpoint import load_checkpoint
+from .fixedpoint import round_half_away
+from .ir import (IRError, LEAK_FRAC_BITS_RANGE, MEMBRANE_BITS_RANGE, WEIGHT_BITS_RANGE,
+                 LIFLayer, Network, signed_bits, signed_range)
+
+__all__ = ["SUPPORTED_LAYERS", "integer_torch_model", "membrane_bits_for", "quantize",
+           "quantize_file"]
+
+SUPPORTED_LAYERS = ("dense", "lif")
+
+
+def _pairs(architecture: list[dict[str, Any]], where: str) -> list[tuple[int, dict, dict]]:
+    """Split the descriptor list into (index, dense, lif) pairs, rejecting anything else."""
+    pairs = []
+    i = 0
+    while i < len(architecture):
+        spec = architecture[i]
+        kind = spec.get("type")
+        if kind not in SUPPORTED_LAYERS:
+            raise SnnhwError(f"{where}: layer {i} has type {kind!r}, which the hardware does not "
+                             f"support yet; supported: dense followed by lif")
+        nxt = architecture[i + 1] if i + 1 < len(architecture) else None
+        if kind != "dense" or nxt is None or nxt.get("type") != "lif":
+            raise SnnhwError(f"{where}: layer {i} ({kind!r}) is not part of a dense -> lif pair; "
+                             f"the hardware supports chains of dense layers each followed by lif")
+        pairs.append((i, spec, nxt))
+        i += 2
+    if not pairs:
+        raise SnnhwError(f"{where}: the architecture has no layers")
+    return pairs
+
+
+def membrane_bits_for(*, max_input: int, threshold: int, leak_mult: int, leak_frac_bits: int,
+                      timesteps: int) -> int:
+    """Membrane width from the worst-case bound.
+
+    With ``M`` the largest |input| of one timestep (bias plus all same-signed weights of a row)
+    and ``lam = leak_mult / 2**F``, ``|u| <= M / (1 - lam) + threshold`` for ``lam < 1``, and
+    ``|u| <= T * M + threshold`` for a non-leaky neuron. Capped at the widest membrane allowed:
+    beyond it, saturation applies.
+    """
+    lam = leak_mult / (1 << leak_frac_bits)
+    bound = timesteps * max_input if lam >= 1 else math.ceil(max_input / (1 - lam))
+    bound += threshold
+    return max(MEMBRANE_BITS_RANGE[0], min(MEMBRANE_BITS_RANGE[1], signed_bits(-bound, bound)))
+
+
+def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | None = None,
+             leak_frac_bits: int = 8, where: str = "model.pt") -> Network:
+    """Turn a loaded ``model.pt`` payload into a validated integer IR."""
+    lo, hi = WEIGHT_BITS_RANGE
+    if not lo <= weight_bits <= hi:
+        raise SnnhwError(f"--fixed {weight_bits}: weight width out of range; allowed {lo}..{hi}")
+    if membrane_bits is not None and not (MEMBRANE_BITS_RANGE[0] <= membrane_bits
+                                          <= MEMBRANE_BITS_RANGE[1]):
+        raise SnnhwError(f"--membrane-bits {membrane_bits}: out of range; allowed "
+                         f"{MEMBRANE_BITS_RANGE[0]}..{MEMBRANE_BITS_RANGE[1]}")
+    if not LEAK_FRAC_BITS_RANGE[0] <= leak_frac_bits <= LEAK_FRAC_BITS_RANGE[1]:
+        raise SnnhwError(f"--leak-bits {leak_frac_bits}: out of range; allowed "
+                         f"{LEAK_FRAC_BITS_RANGE[0]}..{LEAK_FRAC_BITS_RANGE[1]}")
+    state = model["state_dict"]
+    timesteps = int(model["encoding"]["timesteps"])
+    qmax = (1 << (weight_bits - 1)) - 1
+    layers = []
+    for n, (index, dense, lif) in enumerate(_pairs(model["architecture"], where)):
+        name = f"fc{n}"
+        try:
+            w = state[f"layers.{index}.weight"].double().numpy()
+            b = (state[f"layers.{index}.bias"].double().numpy() if dense.get("bias", True)
+                 else np.zeros(w.shape[0]))
+        except KeyError as exc:
+            raise SnnhwError(f"{where}: state_dict lacks {exc.args[0]!r} for layer {index}") from None
+        peak = float(np.abs(w).max())
+        scale = peak / qmax if peak > 0 else float(lif["threshold"]) / qmax
+        w_int = round_half_away(w / scale)
+        b_int = round_half_away(b / scale)
+        threshold = int(round_half_away(float(lif["threshold"]) / scale))
+        if threshold < 1:
+            raise SnnhwError(f"{where}: layer {index + 1} ({name}): threshold {lif['threshold']} "
+                             f"rounds to {threshold} LSBs at scale {scale:.3g}; it must be >= 1")
+        leak_mult = int(round_half_away(float(lif["tau"]) * (1 << leak_frac_bits)))
+        max_input = int(max((np.maximum(w_int, 0).sum(1) + np.maximum(b_int, 0)).max(),
+                            (-(np.minimum(w_int, 0).sum(1) + np.minimum(b_int, 0))).max()))
+        bits = membrane_bits if membrane_bits is not None else membrane_bits_for(
+            max_input=max_input, threshold=threshold, leak_mult=leak_mult,
+            leak_frac_bits=leak_frac_bits, timesteps=timesteps)
+        m_lo, m_hi = signed_range(bits)
+        if threshold > m_hi:
+            raise SnnhwError(f"{where}: layer {index + 1} ({name}): threshold {lif['threshold']} is "
+                             f"{threshold} LSBs, which does not fit a {bits}-bit membrane "
+                             f"(max {m_hi}); use a wider --membrane-bits or fewer --fixed bits")
+        if b_int.min() < m_lo or b_int.max() > m_hi:
+            raise SnnhwError(f"{where}: layer {index} ({name}): bias spans {b_int.min()}..{b_int.max()}"
+                             f" LSBs, which does not fit a {bits}-bit membrane ({m_lo}..{m_hi})")
+        acc_lo = m_lo + int(np.minimum(w_int, 0).sum(1).min())
+        acc_hi = m_hi + int(np.maximum(w_int, 0).sum(1).max())
+        layers.append(LIFLayer(
+            name=name, in_features=w.shape[1], out_features=w.shape[0], weight_bits=weight_bits,
+            membrane_bits=bits, accumulator_bits=signed_bits(acc_lo, acc_hi),
+            threshold=threshold, leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
+            reset=str(lif.get("reset", "zero")), scale=scale, weight=w_int, bias=b_int))
+    net = Network(name=str(model["name"]), timesteps=timesteps,
+                  input_features=layers[0].in_features, layers=tuple(layers),
+                  encoding=dict(model["encoding"]), dataset=dict(model["dataset"]),
+                  source={"model": where, "weight_bits": weight_bits,
+                          "membrane_bits": membrane_bits, "leak_frac_bits": leak_frac_bits})
+    try:
+        return net.validate()
+    except IRError as exc:
+        raise SnnhwError(f"{where}: {exc}") from None
+
+
+def quantize_file(path: str | Path, **options: Any) -> tuple[dict[str, Any], Network]:
+    """Load ``model.pt`` and quantize it; returns the payload and the IR."""
+    model = load_checkpoint(path)
+    return model, quantize(model, where=str(path), **options)
+
+
+def integer_torch_model(net: Network) -> "torch.nn.Sequential":
+    """The IR as a torch network of :class:`snnhw.nn.fixed.FixedPointLIFDense` layers: the
+    integer mode of the torch model, spike-for-spike equal to the golden model."""
+    import torch
+
+    from .nn.fixed import FixedPointLIFDense
+
+    return torch.nn.Sequential(*(
+        FixedPointLIFDense(weight=torch.from_numpy(layer.weight), bias=torch.from_numpy(layer.bias),
+                           threshold=layer.threshold, leak_mult=layer.leak_mult,
+                           leak_frac_bits=layer.leak_frac_bits,
+                           membrane_min=layer.membrane_range[0],
+                           membrane_max=layer.membrane_range[1], reset=layer.reset)
+        for layer in net.layers))
