@@ -1,0 +1,1 @@
+"""cocotb testbenches (installed as ``snnhw.sim``; copied into every build bundle)."""

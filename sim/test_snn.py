@@ -1,0 +1,162 @@
+"""cocotb testbench: spike-for-spike comparison of the generated network with the golden model.
+
+Self-contained (cocotb + numpy only), so it runs inside a build bundle with plain
+``make SIM=icarus`` or ``make SIM=verilator`` as well as from the cocotb-tools runner.
+
+Inputs, from ``vectors.npz`` beside this file (or ``$SNNHW_VECTORS``):
+
+* ``inputs``   uint8 [T, S, F]: input spikes of S samples;
+* ``expected`` uint8 [T, S, C]: the golden model's output-layer spikes;
+* ``index_bits_in``, ``index_bits_out``: widths of the event index fields;
+* ``cycle_budget``: cycles after which a run counts as hung.
+
+Environment: ``SNNHW_STALL`` (probability of a stall cycle on input valid and output ready,
+default 0.3), ``SNNHW_SEED`` (stall pattern), ``SNNHW_RESULTS`` (JSON file for the measured
+cycles and mismatches).
+
+Event payload: ``index | eot << index_bits``; each timestep's active inputs in ascending order,
+then an ``eot`` event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, RisingEdge, with_timeout
+from cocotb.utils import get_sim_time
+
+CLOCK_NS = 10
+
+
+def _load_vectors() -> dict[str, np.ndarray]:
+    path = Path(os.environ.get("SNNHW_VECTORS", Path(__file__).with_name("vectors.npz")))
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _cycle() -> int:
+    return int(get_sim_time("ns")) // CLOCK_NS
+
+
+async def _reset(dut) -> None:
+    dut.i__valid.value = 0
+    dut.o__ready.value = 0
+    dut.rst.value = 1
+    for _ in range(3):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
+    await FallingEdge(dut.clk)
+
+
+async def _drive(dut, inputs: np.ndarray, index_bits: int, stall: float, rng: random.Random
+                 ) -> None:
+    """Offer every sample's events; called and returning at a falling clock edge."""
+    steps, samples, _ = inputs.shape
+    for s in range(samples):
+        for t in range(steps):
+            payloads = [int(j) for j in np.flatnonzero(inputs[t, s])] + [1 << index_bits]
+            for payload in payloads:
+                while stall and rng.random() < stall:
+                    dut.i__valid.value = 0
+                    await FallingEdge(dut.clk)
+                dut.i__payload.value = payload
+                dut.i__valid.value = 1
+                while not int(dut.i__ready.value):
+                    await RisingEdge(dut.i__ready)
+                    await FallingEdge(dut.clk)
+                await FallingEdge(dut.clk)       # transferred on the rising edge in between
+    dut.i__valid.value = 0
+
+
+async def _collect(dut, expected_eots: int, index_bits: int, stall: float, rng: random.Random
+                   ) -> tuple[list[list[int]], list[int]]:
+    """Output spikes per timestep and the cycle of every end-of-timestep transfer."""
+    timesteps: list[list[int]] = [[]]
+    eot_cycles: list[int] = []
+    while len(eot_cycles) < expected_eots:
+        if not int(dut.o__valid.value):
+            await RisingEdge(dut.o__valid)
+            await FallingEdge(dut.clk)
+            continue
+        ready = not (stall and rng.random() < stall)
+        dut.o__ready.value = int(ready)
+        if ready:
+            payload = int(dut.o__payload.value)
+            if payload >> index_bits:
+                eot_cycles.append(_cycle() + 1)
+                timesteps.append([])
+            else:
+                timesteps[-1].append(payload & ((1 << index_bits) - 1))
+        await FallingEdge(dut.clk)
+    return timesteps[:-1], eot_cycles
+
+
+def _compare(expected: np.ndarray, got: list[list[int]]) -> list[dict[str, int]]:
+    """Every (sample, timestep, neuron) where RTL and golden spikes differ."""
+    steps, samples, classes = expected.shape
+    mismatches = []
+    for k, spikes in enumerate(got):
+        s, t = divmod(k, steps)
+        rtl = np.zeros(classes, dtype=np.uint8)
+        rtl[[i for i in spikes if i < classes]] = 1
+        for neuron in np.flatnonzero(rtl != expected[t, s]):
+            mismatches.append({"sample": s, "timestep": t, "neuron": int(neuron),
+                               "golden": int(expected[t, s, neuron]), "rtl": int(rtl[neuron])})
+        if len(spikes) != len(set(spikes)) or any(i >= classes for i in spikes):
+            mismatches.append({"sample": s, "timestep": t, "neuron": -1, "golden": -1,
+                               "rtl": -1, "note": f"malformed timestep events {spikes}"})
+    return mismatches
+
+
+async def _run(dut, stall: float, name: str) -> None:
+    vec = _load_vectors()
+    inputs, expected = vec["inputs"], vec["expected"]
+    bits_in, bits_out = int(vec["index_bits_in"]), int(vec["index_bits_out"])
+    steps, samples, _ = inputs.shape
+    rng = random.Random(int(os.environ.get("SNNHW_SEED", "1")))
+    cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
+    await _reset(dut)
+    start = _cycle()
+    driver = cocotb.start_soon(_drive(dut, inputs, bits_in, stall, rng))
+    budget_ns = int(vec["cycle_budget"]) * CLOCK_NS * (4 if stall else 1)
+    got, eot_cycles = await with_timeout(
+        _collect(dut, steps * samples, bits_out, stall, rng), budget_ns, "ns")
+    await driver
+    mismatches = _compare(expected, got)
+    per_step = np.diff([start] + eot_cycles)
+    result = {"test": name, "stall_probability": stall, "samples": samples, "timesteps": steps,
+              "mismatches": len(mismatches), "first_mismatches": mismatches[:20],
+              "total_cycles": eot_cycles[-1] - start,
+              "cycles_per_timestep_mean": float((eot_cycles[-1] - start) / (steps * samples)),
+              "cycles_per_timestep_max": int(per_step.max()),
+              "eot_cycles": [c - start for c in eot_cycles]}
+    results_path = os.environ.get("SNNHW_RESULTS")
+    if results_path:
+        path = Path(results_path)
+        previous = json.loads(path.read_text()) if path.is_file() else {}
+        previous[name] = result
+        path.write_text(json.dumps(previous, indent=1))
+    dut._log.info("%s: %d samples x %d timesteps, %d mismatches, %.1f cycles/timestep", name,
+                  samples, steps, len(mismatches), result["cycles_per_timestep_mean"])
+    assert not mismatches, "RTL differs from golden model: " + "; ".join(
+        f"sample {m['sample']} timestep {m['timestep']} neuron {m['neuron']}: "
+        f"golden {m['golden']} rtl {m['rtl']}" for m in mismatches[:5])
+
+
+@cocotb.test()
+async def bit_exact_under_stalls(dut):
+    """Random stalls on input valid and output ready; every output spike must match."""
+    await _run(dut, float(os.environ.get("SNNHW_STALL", "0.3")), "stalls")
+
+
+@cocotb.test()
+async def bit_exact_full_rate(dut):
+    """No stalls: every output spike must match; cycles per timestep are measured."""
+    await _run(dut, 0.0, "full_rate")
