@@ -1,0 +1,159 @@
+"""``snnhw build``: model.pt -> IR -> golden model -> Verilog -> cosimulation -> report.
+
+Everything is written into a temporary sibling folder and renamed into place at the end, so
+the output folder appears whole or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import SnnhwError, cosim, cycles, golden, ir
+from .data import Split, bernoulli_numpy, bundled_mnist, load_mnist_idx
+from .hdl import TOP_NAME, index_bits, verilog_source, write_memory_images
+from .nn import SpikingNetwork
+from .quant import quantize_file
+from .report import ENERGY_MODEL, activity, memory_bits, write_report
+from .train import evaluate_float
+
+__all__ = ["BuildOptions", "build", "load_dataset"]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Options of ``snnhw build``: weight bits, optional membrane bits, leak fraction bits,
+    simulator, number of RTL-checked samples, stall probability of the testbench."""
+
+    weight_bits: int = 8
+    membrane_bits: int | None = None
+    leak_frac_bits: int = 8
+    sim: str = "verilator"
+    samples: int = 20
+    stall: float = 0.3
+
+
+def load_dataset(dataset: dict[str, Any]) -> Split:
+    """The dataset a model was trained on, from its ``model.pt`` description."""
+    if dataset.get("name") == "mnist-subset":
+        return bundled_mnist(int(dataset.get("split_seed", 0)))
+    if dataset.get("name") == "mnist-idx":
+        return load_mnist_idx(dataset["path"])
+    raise SnnhwError(f"unknown dataset {dataset.get('name')!r} in model.pt")
+
+
+def _staging_folder(out: Path) -> Path:
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.partial-"))
+    except OSError as exc:
+        raise SnnhwError(f"{out}: cannot write the output folder ({exc.strerror})") from None
+
+
+def build(model_path: str | Path, out: str | Path | None = None, options: BuildOptions = BuildOptions(),
+          log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the whole build; returns the report dict. Raises :class:`SnnhwError` on bad input."""
+    if options.samples < 0:
+        raise SnnhwError(f"--samples {options.samples}: must be >= 0")
+    if options.samples:
+        cosim.find_simulator(options.sim)
+    model, net = quantize_file(model_path, weight_bits=options.weight_bits,
+                               membrane_bits=options.membrane_bits,
+                               leak_frac_bits=options.leak_frac_bits)
+    out = Path(out) if out is not None else Path("build") / net.name
+    if out.exists() and not out.is_dir():
+        raise SnnhwError(f"{out}: exists and is not a folder")
+    staging = _staging_folder(out)
+    try:
+        report = _build_into(staging, model, net, options, log)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log(f"wrote {out}/")
+    return report
+
+
+def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: BuildOptions,
+                log: Callable[[str], None]) -> dict[str, Any]:
+    ir.save(net, folder / "ir")
+    log(f"IR: {len(net.layers)} layers, widths " + ", ".join(
+        f"{l.name}: w{l.weight_bits}/m{l.membrane_bits}/acc{l.accumulator_bits}" for l in net.layers))
+
+    data = load_dataset(model["dataset"])
+    spikes = bernoulli_numpy(data.x_test, net.timesteps, int(net.encoding["seed"]))
+    float_net = SpikingNetwork(model["architecture"])
+    float_net.load_state_dict(model["state_dict"])
+    float_net.eval()
+    with torch.no_grad():
+        float_acc = evaluate_float(float_net, spikes, data.y_test)["accuracy"]
+    trace = golden.run(net, spikes)
+    fixed_acc = float((golden.predict(trace.output) == data.y_test).mean())
+    log(f"accuracy on {len(data.y_test)} test samples: float {100 * float_acc:.2f} %, "
+        f"{options.weight_bits}-bit fixed {100 * fixed_acc:.2f} %")
+
+    rtl_dir = folder / "rtl"
+    rtl_dir.mkdir()
+    (rtl_dir / f"{TOP_NAME}.v").write_text(verilog_source(net))
+    write_memory_images(net, rtl_dir)
+
+    n = min(options.samples, spikes.shape[1])
+    rtl_inputs = spikes[:, :max(n, 1)]
+    rtl_spikes = [s[:, :max(n, 1)] for s in trace.spikes]
+    estimate = cycles.estimate(net, rtl_inputs, rtl_spikes)
+    cosim.write_bundle(folder, top=TOP_NAME, inputs=rtl_inputs, expected=rtl_spikes[-1],
+                       index_bits_in=index_bits(net.input_features),
+                       index_bits_out=index_bits(net.output_features),
+                       cycle_budget=2 * estimate.total + 10_000)
+    measured: dict[str, Any] = {}
+    mismatches = None
+    if n:
+        log(f"cosimulating {n} samples on {options.sim} ...")
+        results = cosim.run_cosim(folder, top=TOP_NAME, sim=options.sim, stall=options.stall)
+        shutil.rmtree(folder / "sim_build", ignore_errors=True)
+        measured = results["full_rate"]
+        mismatches = sum(r["mismatches"] for r in results.values())
+        log(f"RTL vs golden: {mismatches} mismatching spikes over {n} samples "
+            f"(with and without stalls)")
+
+    act = activity(net, spikes, trace.spikes)
+    report = {
+        "name": net.name,
+        "sizes": [net.input_features] + [l.out_features for l in net.layers],
+        "timesteps": net.timesteps,
+        "accuracy": {"float": float_acc, "fixed": fixed_acc, "samples": int(spikes.shape[1]),
+                     "split": model["dataset"]},
+        "rtl": {"simulator": options.sim, "samples": n, "mismatches": mismatches,
+                "stall_probability": options.stall},
+        "cycles_per_timestep": {
+            "measured_mean": measured.get("cycles_per_timestep_mean"),
+            "measured_max": measured.get("cycles_per_timestep_max"),
+            "predicted": estimate.per_timestep_mean,
+            "predicted_max": estimate.per_timestep_max,
+            "predicted_samples": int(rtl_inputs.shape[1]),
+        },
+        "saturations": {l.name: s for l, s in zip(net.layers, trace.saturations)},
+        "sops_per_sample": act["sops_per_sample"],
+        "spikes_per_sample": act["spikes_per_sample"],
+        "energy_pj_per_sample": act["energy_pj_per_sample"],
+        "energy_breakdown_pj": act["energy_breakdown_pj"],
+        "ann_equivalent": act["ann_equivalent"],
+        "energy_model": ENERGY_MODEL,
+        "memory_bits": memory_bits(net),
+        "bits": {"weight": options.weight_bits,
+                 "membrane": {l.name: l.membrane_bits for l in net.layers},
+                 "accumulator": {l.name: l.accumulator_bits for l in net.layers},
+                 "leak_frac": options.leak_frac_bits},
+    }
+    write_report(folder, report)
+    return report

@@ -1,0 +1,119 @@
+"""Command line: parses arguments, calls one stage function per command, turns errors into one
+line on stderr and a non-zero exit status."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import shutil
+import sys
+from pathlib import Path
+
+from . import SnnhwError, __version__
+
+__all__ = ["main"]
+
+DEFAULT_RECIPE = "stbp_mlp.toml"
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from .train import load_recipe, train
+
+    recipe = load_recipe(args.recipe)
+    out = Path(args.out) if args.out else Path("build") / recipe.name / "model.pt"
+    metrics = train(recipe, out, progress=not args.quiet)
+    print(f"wrote {out}: test accuracy {100 * metrics['test_accuracy']:.2f} % "
+          f"({metrics['train_seconds']:.0f} s)")
+
+
+def _build_options(args: argparse.Namespace):
+    from .build import BuildOptions
+
+    return BuildOptions(weight_bits=args.fixed, membrane_bits=args.membrane_bits,
+                        leak_frac_bits=args.leak_bits, sim=args.sim, samples=args.samples,
+                        stall=args.stall)
+
+
+def _cmd_build(args: argparse.Namespace) -> None:
+    from .build import build
+
+    build(args.model, args.out, _build_options(args))
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+    from .build import build
+    from .report import render_markdown
+    from .train import load_recipe, train
+
+    out = Path(args.out)
+    recipe_file = importlib.resources.files("snnhw.recipes").joinpath(DEFAULT_RECIPE)
+    with importlib.resources.as_file(recipe_file) as path:
+        recipe = load_recipe(path)
+    print(f"[1/3] training {recipe.name} ({recipe.sizes}, T={recipe.timesteps}) on the bundled "
+          f"MNIST subset")
+    train(recipe, out / "model.pt", progress=not args.quiet)
+    print(f"[2/3] snnhw build {out / 'model.pt'} --fixed {args.fixed} --out {out / 'hw'}")
+    report = build(out / "model.pt", out / "hw", _build_options(args))
+    for name in ("report.json", "report.md"):
+        shutil.copyfile(out / "hw" / name, out / name)
+    print("[3/3] report\n")
+    print(render_markdown(report))
+    print(f"report: {out / 'report.json'}")
+
+
+def _add_build_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fixed", type=int, default=8, metavar="N",
+                   help="signed weight width in bits, 2..16 (default 8)")
+    p.add_argument("--membrane-bits", type=int, default=None, metavar="M",
+                   help="membrane width in bits, 2..32 (default: from the worst-case bound)")
+    p.add_argument("--leak-bits", type=int, default=8, metavar="F",
+                   help="fraction bits of the leak multiplier, 0..16 (default 8)")
+    p.add_argument("--sim", default="verilator", choices=["verilator", "icarus"],
+                   help="simulator for the cosimulation (default verilator)")
+    p.add_argument("--samples", type=int, default=20,
+                   help="test samples checked spike for spike on the RTL (default 20; 0 skips)")
+    p.add_argument("--stall", type=float, default=0.3,
+                   help="probability of a stall cycle on input valid / output ready (default 0.3)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="snnhw", description=(
+        "Train spiking networks, build them as bit-exact fixed-point hardware, verify and report."))
+    parser.add_argument("--version", action="version", version=f"snnhw {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a network from a recipe, write model.pt")
+    p.add_argument("recipe", help="TOML recipe, e.g. train/stbp_mlp.toml")
+    p.add_argument("--out", help="model file (default build/<name>/model.pt)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("build", help="quantize, generate Verilog, cosimulate, report")
+    p.add_argument("model", help="model.pt written by snnhw train")
+    p.add_argument("--out", help="output folder (default build/<model name>/)")
+    _add_build_options(p)
+    p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser("demo", help="train the bundled STBP MLP, build it, cosimulate, report")
+    p.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_build_options(p)
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SnnhwError as exc:
+        print(f"snnhw: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("snnhw: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

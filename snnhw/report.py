@@ -1,0 +1,102 @@
+"""Report stage: synaptic operations, memory, energy estimate and the written report.
+
+Energy model (per sample, 45 nm figures used across the SNN literature):
+
+* one synaptic operation (SOP) is one accumulate: ``E_AC = 0.9 pJ`` (32-bit float add),
+  against ``E_MAC = 4.6 pJ`` for the multiply-accumulate of an equivalent ANN
+  (Horowitz, "Computing's energy problem", ISSCC 2014);
+* memory traffic: ``10 pJ`` per 64-bit read of an 8 KB SRAM (same source), i.e. 0.156 pJ per
+  bit, charged for every weight read, membrane read and write, and bias read.
+
+SOPs and memory traffic are counted from the golden model's spikes, so the estimate follows
+the network's real activity.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .ir import Network
+
+__all__ = ["ENERGY_MODEL", "activity", "memory_bits", "render_markdown", "write_report"]
+
+ENERGY_MODEL: dict[str, Any] = {
+    "accumulate_pj": 0.9,
+    "mac_pj": 4.6,
+    "sram_pj_per_bit": 10.0 / 64,
+    "sources": {
+        "accumulate_pj": "Horowitz, ISSCC 2014, 45 nm: 32-bit float add 0.9 pJ",
+        "mac_pj": "Horowitz, ISSCC 2014, 45 nm: 32-bit float mult 3.7 pJ + add 0.9 pJ",
+        "sram_pj_per_bit": "Horowitz, ISSCC 2014, 45 nm: 8 KB SRAM read, 10 pJ per 64 bits",
+    },
+    "counted": "SOPs x accumulate + (weight, membrane read/write, bias) bits x sram_pj_per_bit",
+}
+
+
+def memory_bits(net: Network) -> dict[str, int]:
+    """Bits of on-chip memory: weights, membranes (accumulator width) and biases."""
+    weights = sum(l.in_features * l.out_features * l.weight_bits for l in net.layers)
+    membranes = sum(l.out_features * l.accumulator_bits for l in net.layers)
+    biases = sum(l.out_features * l.membrane_bits for l in net.layers)
+    return {"weights": weights, "membranes": membranes, "biases": biases,
+            "total": weights + membranes + biases}
+
+
+def activity(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -> dict[str, Any]:
+    """Per-sample means of SOPs, spikes and memory traffic, and the energy estimate."""
+    steps, samples, _ = inputs.shape
+    sops = 0.0
+    traffic_bits = 0.0
+    spikes = 0.0
+    layer_inputs = [inputs] + layer_spikes[:-1]
+    for layer, x, out in zip(net.layers, layer_inputs, layer_spikes):
+        events = float(x.sum(dtype=np.int64)) / samples
+        layer_sops = events * layer.out_features
+        sops += layer_sops
+        spikes += float(out.sum(dtype=np.int64)) / samples
+        traffic_bits += layer_sops * (layer.weight_bits + 2 * layer.accumulator_bits)
+        traffic_bits += steps * layer.out_features * (2 * layer.accumulator_bits
+                                                      + layer.membrane_bits)
+    compute_pj = sops * ENERGY_MODEL["accumulate_pj"]
+    memory_pj = traffic_bits * ENERGY_MODEL["sram_pj_per_bit"]
+    ann_macs = sum(l.in_features * l.out_features for l in net.layers)
+    return {"sops_per_sample": sops, "spikes_per_sample": spikes,
+            "memory_bits_accessed_per_sample": traffic_bits,
+            "energy_pj_per_sample": compute_pj + memory_pj,
+            "energy_breakdown_pj": {"compute": compute_pj, "memory": memory_pj},
+            "ann_equivalent": {"macs_per_sample": ann_macs,
+                               "compute_pj_per_sample": ann_macs * ENERGY_MODEL["mac_pj"]}}
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The human-readable report."""
+    acc, rtl, cyc = report["accuracy"], report["rtl"], report["cycles_per_timestep"]
+    lines = [f"# snnhw report: {report['name']}", "",
+             f"Network: {' -> '.join(str(n) for n in report['sizes'])}, "
+             f"{report['timesteps']} timesteps, {report['bits']['weight']}-bit weights.", "",
+             "| measure | value |", "| --- | --- |",
+             f"| float accuracy ({acc['samples']} test samples) | {100 * acc['float']:.2f} % |",
+             f"| fixed-point accuracy (golden model) | {100 * acc['fixed']:.2f} % |",
+             f"| RTL-checked samples ({rtl['simulator']}) | {rtl['samples']} |",
+             f"| RTL mismatching spikes | {rtl['mismatches']} |",
+             f"| cycles per timestep, measured mean / max | {cyc['measured_mean']} / "
+             f"{cyc['measured_max']} |",
+             f"| cycles per timestep, predicted | {cyc['predicted']} |",
+             f"| synaptic operations per sample | {report['sops_per_sample']:.0f} |",
+             f"| estimated energy per sample | {report['energy_pj_per_sample'] / 1000:.2f} nJ |",
+             f"| on-chip memory | {report['memory_bits']['total']} bits |", ""]
+    if "synth" in report:
+        syn = report["synth"]
+        lines += [f"Synthesis ({syn['target']}): fits={syn['fits']}, cells={syn['cells']}, "
+                  f"BRAMs={syn['brams']}, fmax={syn['fmax_mhz']} MHz.", ""]
+    return "\n".join(lines)
+
+
+def write_report(folder: Path, report: dict[str, Any]) -> None:
+    """Write ``report.json`` and ``report.md``."""
+    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (folder / "report.md").write_text(render_markdown(report))
