@@ -24,7 +24,7 @@ from .quant import quantize_file
 from .report import ENERGY_MODEL, activity, memory_bits, write_report
 from .train import evaluate_float
 
-__all__ = ["BuildOptions", "build", "load_dataset"]
+__all__ = ["BuildOptions", "RTLCheck", "build", "load_dataset", "verify_network"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,51 @@ class BuildOptions:
     sim: str = "verilator"
     samples: int = 20
     stall: float = 0.3
+
+
+@dataclass(frozen=True)
+class RTLCheck:
+    """Outcome of :func:`verify_network`: the golden trace, the predicted cycles, and the
+    cosimulation results per testbench test (empty when no simulator was run)."""
+
+    trace: golden.Trace
+    estimate: cycles.CycleEstimate
+    results: dict[str, Any]
+
+    @property
+    def mismatches(self) -> int:
+        return sum(r["mismatches"] for r in self.results.values())
+
+    @property
+    def full_rate(self) -> dict[str, Any]:
+        return self.results.get("full_rate", {})
+
+
+def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: str | None,
+                   stall: float = 0.3, seed: int = 1, log: Callable[[str], None] = print
+                   ) -> RTLCheck:
+    """Generate ``folder/rtl`` (Verilog, memory images) and the cocotb bundle for ``inputs``
+    (``[T, S, F]``), then cosimulate on ``sim`` (skipped when ``None``)."""
+    rtl_dir = folder / "rtl"
+    rtl_dir.mkdir(parents=True, exist_ok=True)
+    (rtl_dir / f"{TOP_NAME}.v").write_text(verilog_source(net))
+    write_memory_images(net, rtl_dir)
+    trace = golden.run(net, inputs)
+    estimate = cycles.estimate(net, inputs, trace.spikes)
+    cosim.write_bundle(folder, top=TOP_NAME, inputs=inputs, expected=trace.output,
+                       index_bits_in=index_bits(net.input_features),
+                       index_bits_out=index_bits(net.output_features),
+                       cycle_budget=2 * estimate.total + 10_000)
+    results: dict[str, Any] = {}
+    if sim is not None:
+        log(f"cosimulating {inputs.shape[1]} samples on {sim} ...")
+        results = cosim.run_cosim(folder, top=TOP_NAME, sim=sim, stall=stall, seed=seed)
+        shutil.rmtree(folder / "sim_build", ignore_errors=True)
+        check = RTLCheck(trace, estimate, results)
+        log(f"RTL vs golden: {check.mismatches} mismatching spikes over {inputs.shape[1]} "
+            f"samples (with and without stalls)")
+        return check
+    return RTLCheck(trace, estimate, results)
 
 
 def load_dataset(dataset: dict[str, Any]) -> Split:
@@ -102,29 +147,11 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
     log(f"accuracy on {len(data.y_test)} test samples: float {100 * float_acc:.2f} %, "
         f"{options.weight_bits}-bit fixed {100 * fixed_acc:.2f} %")
 
-    rtl_dir = folder / "rtl"
-    rtl_dir.mkdir()
-    (rtl_dir / f"{TOP_NAME}.v").write_text(verilog_source(net))
-    write_memory_images(net, rtl_dir)
-
     n = min(options.samples, spikes.shape[1])
-    rtl_inputs = spikes[:, :max(n, 1)]
-    rtl_spikes = [s[:, :max(n, 1)] for s in trace.spikes]
-    estimate = cycles.estimate(net, rtl_inputs, rtl_spikes)
-    cosim.write_bundle(folder, top=TOP_NAME, inputs=rtl_inputs, expected=rtl_spikes[-1],
-                       index_bits_in=index_bits(net.input_features),
-                       index_bits_out=index_bits(net.output_features),
-                       cycle_budget=2 * estimate.total + 10_000)
-    measured: dict[str, Any] = {}
-    mismatches = None
-    if n:
-        log(f"cosimulating {n} samples on {options.sim} ...")
-        results = cosim.run_cosim(folder, top=TOP_NAME, sim=options.sim, stall=options.stall)
-        shutil.rmtree(folder / "sim_build", ignore_errors=True)
-        measured = results["full_rate"]
-        mismatches = sum(r["mismatches"] for r in results.values())
-        log(f"RTL vs golden: {mismatches} mismatching spikes over {n} samples "
-            f"(with and without stalls)")
+    check = verify_network(net, spikes[:, :max(n, 1)], folder, sim=options.sim if n else None,
+                           stall=options.stall, log=log)
+    estimate, measured = check.estimate, check.full_rate
+    mismatches = check.mismatches if n else None
 
     act = activity(net, spikes, trace.spikes)
     report = {
@@ -140,7 +167,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
             "measured_max": measured.get("cycles_per_timestep_max"),
             "predicted": estimate.per_timestep_mean,
             "predicted_max": estimate.per_timestep_max,
-            "predicted_samples": int(rtl_inputs.shape[1]),
+            "predicted_samples": int(check.trace.output.shape[1]),
         },
         "saturations": {l.name: s for l, s in zip(net.layers, trace.saturations)},
         "sops_per_sample": act["sops_per_sample"],

