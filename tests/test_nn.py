@@ -1,0 +1,89 @@
+"""Neurons, surrogate, encoders: the float side of the flow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from snnhw.data import bernoulli_numpy, bernoulli_torch
+from snnhw.nn import LIF, SpikingNetwork, mlp_architecture, spike
+from snnhw.nn.surrogate import rectangular
+
+
+def _reference_lif(current: np.ndarray, tau: float, threshold: float, reset: str) -> np.ndarray:
+    u = np.zeros(current.shape[1:])
+    o = np.zeros(current.shape[1:])
+    out = []
+    for t in range(current.shape[0]):
+        if reset == "zero":
+            u = tau * u * (1 - o) + current[t]
+        else:
+            u = tau * (u - threshold * o) + current[t]
+        o = (u >= threshold).astype(float)
+        out.append(o)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_lif_follows_the_stbp_recurrence(reset):
+    current = torch.rand(12, 5, 7, dtype=torch.float64) * 0.8
+    lif = LIF(tau=0.7, threshold=0.9, reset=reset)
+    got = lif(current).numpy()
+    want = _reference_lif(current.numpy(), 0.7, 0.9, reset)
+    np.testing.assert_array_equal(got, want)
+    assert 0 < got.sum() < got.size
+
+
+def test_threshold_test_is_greater_or_equal():
+    lif = LIF(tau=1.0, threshold=0.5)
+    out = lif(torch.tensor([[[0.5, 0.4999]]], dtype=torch.float64))
+    assert out.tolist() == [[[1.0, 0.0]]]
+
+
+def test_rectangular_surrogate_gradient_matches_closed_form():
+    x = torch.linspace(-2, 2, 401, dtype=torch.float64, requires_grad=True)
+    a = 0.8
+    spike(x, "rectangular", a).sum().backward()
+    expected = (x.detach().abs() < a / 2).double() / a
+    torch.testing.assert_close(x.grad, expected)
+    torch.testing.assert_close(rectangular(x.detach(), a), expected)
+    # unit area (STBP's condition on every approximation curve)
+    assert abs(float(expected.sum() * (x[1] - x[0]).detach()) - 1.0) < 0.02
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"tau": 1.5, "threshold": 1.0}, "tau"),
+    ({"tau": 0.5, "threshold": 0.0}, "threshold"),
+    ({"tau": 0.5, "threshold": 1.0, "reset": "bogus"}, "reset"),
+])
+def test_lif_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LIF(**kwargs)
+
+
+def test_network_shapes_and_recording():
+    net = SpikingNetwork(mlp_architecture([6, 5, 3], tau=0.5, threshold=0.5))
+    record: list[torch.Tensor] = []
+    out = net(torch.ones(4, 2, 6), record)
+    assert out.shape == (4, 2, 3)
+    assert [r.shape[-1] for r in record] == [5, 3]
+
+
+def test_bernoulli_numpy_is_seeded_and_prefix_stable():
+    images = np.random.default_rng(0).integers(0, 256, size=(30, 50), dtype=np.uint8)
+    a = bernoulli_numpy(images, 8, seed=5)
+    b = bernoulli_numpy(images, 8, seed=5)
+    c = bernoulli_numpy(images[:10], 8, seed=5)
+    assert a.shape == (8, 30, 50) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a[:, :10], c)
+    assert not np.array_equal(a, bernoulli_numpy(images, 8, seed=6))
+
+
+def test_bernoulli_rates_follow_intensity():
+    p = torch.tensor([[0.0, 0.25, 1.0]])
+    spikes = bernoulli_torch(p.expand(4000, 3), 4, torch.Generator().manual_seed(0))
+    rate = spikes.mean(dim=(0, 1))
+    assert rate[0] == 0 and rate[2] == 1
+    assert abs(float(rate[1]) - 0.25) < 0.01
