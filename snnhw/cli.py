@@ -61,6 +61,18 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     print(f"report: {out / 'report.json'}")
 
 
+def _cmd_synth(args: argparse.Namespace) -> None:
+    from .synth import synthesise
+
+    section = synthesise(args.folder, args.target)
+    fmax = f"{section['fmax_mhz']:.1f} MHz" if section["fmax_mhz"] else "n/a"
+    print(f"{section['target']}: fits={section['fits']}, cells={section['cells']} "
+          f"(LUTs {section['luts']}, FFs {section['flip_flops']}), BRAMs={section['brams']}, "
+          f"SPRAMs={section['sprams']}, DSPs={section['dsps']}, fmax={fmax}")
+    if not section["fits"]:
+        print(f"does not fit: {section.get('not_fitting') or section.get('pnr_error')}")
+
+
 def _add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fixed", type=int, default=8, metavar="N",
                    help="signed weight width in bits, 2..16 (default 8)")
@@ -93,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default build/<model name>/)")
     _add_build_options(p)
     p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser("synth", help="synthesise a build folder with Yosys + nextpnr")
+    p.add_argument("folder", help="folder written by snnhw build")
+    p.add_argument("--target", default="ice40-up5k", choices=["ice40-up5k", "ecp5-25k"],
+                   help="FPGA (default ice40-up5k)")
+    p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("demo", help="train the bundled STBP MLP, build it, cosimulate, report")
     p.add_argument("--out", default="build/demo", help="output folder (default build/demo)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Const, Mux, Value, signed
 
-__all__ = ["csd_digits", "leak_toward_zero"]
+__all__ = ["csd_digits", "leak_toward_zero", "times_constant"]
 
 
 def csd_digits(value: int) -> list[tuple[int, int]]:
@@ -24,6 +24,19 @@ def csd_digits(value: int) -> list[tuple[int, int]]:
     return digits
 
 
+def times_constant(value: Value, factor: int) -> Value:
+    """``value * factor`` for a constant ``factor >= 0`` as a sum of shifted copies of ``value``
+    (canonical signed digits), so synthesis builds adders, not a multiplier."""
+    product = None
+    for sign, shift in csd_digits(factor):
+        term = value << shift
+        if product is None:
+            product = term if sign > 0 else -term
+        else:
+            product = product + term if sign > 0 else product - term
+    return Const(0) if product is None else product
+
+
 def leak_toward_zero(r: Value, mult: int, frac_bits: int) -> Value:
     """``r * mult / 2**frac_bits`` rounded toward zero, as shift-adds of the signed value ``r``.
 
@@ -33,11 +46,7 @@ def leak_toward_zero(r: Value, mult: int, frac_bits: int) -> Value:
         return Const(0, signed(2))
     if mult == 1 << frac_bits:
         return r
-    product = None
-    for sign, shift in csd_digits(mult):
-        term = r.as_signed() << shift
-        product = term if product is None and sign > 0 else (
-            -term if product is None else (product + term if sign > 0 else product - term))
+    product = times_constant(r.as_signed(), mult)
     if frac_bits == 0:
         return product
     bias = (1 << frac_bits) - 1

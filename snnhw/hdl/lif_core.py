@@ -26,7 +26,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import LIFLayer
-from .arith import leak_toward_zero
+from .arith import leak_toward_zero, times_constant
 from .events import event_signature, index_bits
 
 __all__ = ["LIFCore"]
@@ -155,7 +155,7 @@ class LIFCore(wiring.Component):
         # stage A sequencing
         with m.If(accept & ~self.i.payload.eot):
             m.d.sync += [a_valid.eq(1), a_sweep.eq(0), a_neuron.eq(0),
-                         a_waddr.eq(self.i.payload.index * n), a_last.eq(n == 1)]
+                         a_waddr.eq(times_constant(self.i.payload.index, n)), a_last.eq(n == 1)]
         with m.Elif(accept & self.i.payload.eot):
             m.d.sync += [a_valid.eq(1), a_sweep.eq(1), a_neuron.eq(0), a_last.eq(n == 1),
                          sweeping.eq(1)]

