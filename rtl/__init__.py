@@ -1,0 +1,1 @@
+"""Hand-written HDL support files (installed as ``snnhw.rtl``): the Verilator lint waivers."""
