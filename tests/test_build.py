@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -78,8 +80,20 @@ def test_bundle_runs_with_plain_make(bundle, sim):
 
 
 def test_verilog_is_byte_identical_for_identical_ir():
+    """Same text in one process and across processes with different hash seeds."""
     net, _ = random_network(7)
-    assert verilog_source(net) == verilog_source(net)
+    text = verilog_source(net)
+    assert text == verilog_source(net)
+    script = ("import hashlib, sys; sys.path.insert(0, 'tests'); from netgen import random_network; "
+              "from snnhw.hdl import verilog_source; "
+              "print(hashlib.sha256(verilog_source(random_network(7)[0]).encode()).hexdigest())")
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                              text=True, cwd=Path(__file__).parent.parent, check=True)
+        digests.add(proc.stdout.strip())
+    assert digests == {hashlib.sha256(text.encode()).hexdigest()}
 
 
 def test_makefile_names_the_precompiled_header_fix(bundle):
