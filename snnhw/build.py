@@ -18,7 +18,7 @@ import torch
 
 from . import SnnhwError, cosim, cycles, golden, ir
 from .data import Split, bernoulli_numpy, bundled_mnist, load_mnist_idx
-from .hdl import TOP_NAME, index_bits, verilog_source, write_memory_images
+from .hdl import TOP_NAME, index_bits, write_rtl
 from .nn import SpikingNetwork
 from .quant import quantize_file
 from .report import ENERGY_MODEL, activity, memory_bits, write_report
@@ -63,10 +63,7 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
                    ) -> RTLCheck:
     """Generate ``folder/rtl`` (Verilog, memory images) and the cocotb bundle for ``inputs``
     (``[T, S, F]``), then cosimulate on ``sim`` (skipped when ``None``)."""
-    rtl_dir = folder / "rtl"
-    rtl_dir.mkdir(parents=True, exist_ok=True)
-    (rtl_dir / f"{TOP_NAME}.v").write_text(verilog_source(net))
-    write_memory_images(net, rtl_dir)
+    write_rtl(net, folder / "rtl")
     trace = golden.run(net, inputs)
     estimate = cycles.estimate(net, inputs, trace.spikes)
     cosim.write_bundle(folder, top=TOP_NAME, inputs=inputs, expected=trace.output,
@@ -98,7 +95,11 @@ def _staging_folder(out: Path) -> Path:
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.partial-"))
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.partial-"))
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)      # mkdtemp makes it private; the result is not
+        return staging
     except OSError as exc:
         raise SnnhwError(f"{out}: cannot write the output folder ({exc.strerror})") from None
 

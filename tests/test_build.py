@@ -36,7 +36,7 @@ def bundle(small_model, tmp_path_factory) -> Path:
 
 
 def test_build_writes_a_whole_bundle(bundle):
-    for rel in ["rtl/snn_top.v", "rtl/fc0_weights.hex", "rtl/fc1_bias.hex", "ir/network.json",
+    for rel in ["rtl/snn_top.v", "rtl/fc0_weights.hex", "rtl/fc1_biases.hex", "ir/network.json",
                 "ir/network.npz", "cosim/test_snn.py", "cosim/Makefile", "cosim/vectors.npz",
                 "report.json", "report.md"]:
         assert (bundle / rel).is_file(), rel
@@ -82,11 +82,11 @@ def test_bundle_runs_with_plain_make(bundle, sim):
 def test_verilog_is_byte_identical_for_identical_ir():
     """Same text in one process and across processes with different hash seeds."""
     net, _ = random_network(7)
-    text = verilog_source(net)
-    assert text == verilog_source(net)
+    text, images = verilog_source(net)
+    assert (text, images) == verilog_source(net)
     script = ("import hashlib, sys; sys.path.insert(0, 'tests'); from netgen import random_network; "
               "from snnhw.hdl import verilog_source; "
-              "print(hashlib.sha256(verilog_source(random_network(7)[0]).encode()).hexdigest())")
+              "print(hashlib.sha256(verilog_source(random_network(7)[0])[0].encode()).hexdigest())")
     digests = set()
     for hash_seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)

@@ -3,10 +3,10 @@
 Never imports torch: the IR is all it needs.
 """
 
-from .emit import TOP_NAME, memory_image, verilog_source, write_memory_images
+from .emit import TOP_NAME, memory_image, verilog_source, write_rtl
 from .events import event_layout, event_signature, index_bits
 from .lif_core import LIFCore
 from .network import SNNTop, fifo_depths
 
 __all__ = ["LIFCore", "SNNTop", "TOP_NAME", "event_layout", "event_signature", "fifo_depths",
-           "index_bits", "memory_image", "verilog_source", "write_memory_images"]
+           "index_bits", "memory_image", "verilog_source", "write_rtl"]

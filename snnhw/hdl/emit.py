@@ -1,7 +1,17 @@
-"""Writers: Verilog of the network top and ``$readmemh`` memory images of every layer."""
+"""Writers: Verilog of the network top, with the weight and bias memories loaded from
+``$readmemh`` memory images.
+
+Amaranth writes a memory's initial contents as one assignment per word; for the weight
+matrix of a real network that is 10^5 statements, slow to parse for every tool. The writer
+moves the contents of each layer's ``weights`` and ``biases`` memories into an image file
+``<layer>_<memory>.hex`` (checking word for word that the image holds what Amaranth wrote) and
+loads it with ``$readmemh("../rtl/<file>")``. That path resolves from any sibling folder of
+``rtl/`` (the simulators run in ``cosim/``, synthesis in ``synth/``).
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,15 +20,11 @@ from amaranth.back import verilog
 from ..ir import Network
 from .network import SNNTop
 
-__all__ = ["TOP_NAME", "memory_image", "verilog_source", "write_memory_images"]
+__all__ = ["IMAGE_DIR", "TOP_NAME", "memory_image", "verilog_source", "write_rtl"]
 
 TOP_NAME = "snn_top"
-
-
-def verilog_source(net: Network) -> str:
-    """Verilog of :class:`SNNTop` for ``net``; identical inputs give byte-identical text."""
-    top = SNNTop(net)
-    return verilog.convert(top, name=TOP_NAME, emit_src=False)
+IMAGE_DIR = "../rtl"
+_IMAGED_MEMORIES = ("weights", "biases")
 
 
 def memory_image(values: np.ndarray, bits: int) -> str:
@@ -28,13 +34,77 @@ def memory_image(values: np.ndarray, bits: int) -> str:
     return "".join(f"{int(v) & mask:0{digits}x}\n" for v in values.reshape(-1))
 
 
-def write_memory_images(net: Network, folder: Path) -> list[Path]:
-    """Weight and bias images in the cores' address order (weight row j at j*N .. j*N+N-1)."""
-    paths = []
+def _images(net: Network) -> dict[tuple[str, str], str]:
+    """(layer, memory) -> image text, in the cores' address order (row j at j*N .. j*N+N-1)."""
+    images = {}
     for layer in net.layers:
-        weight = folder / f"{layer.name}_weights.hex"
-        weight.write_text(memory_image(layer.weight.T, layer.weight_bits))
-        bias = folder / f"{layer.name}_bias.hex"
-        bias.write_text(memory_image(layer.bias, layer.membrane_bits))
-        paths += [weight, bias]
-    return paths
+        images[(layer.name, "weights")] = memory_image(layer.weight.T, layer.weight_bits)
+        images[(layer.name, "biases")] = memory_image(layer.bias, layer.membrane_bits)
+    return images
+
+
+def _inline_verilog(net: Network) -> str:
+    return verilog.convert(SNNTop(net), name=TOP_NAME, emit_src=False)
+
+
+def _move_init_to_images(text: str, images: dict[tuple[str, str], str]) -> str:
+    """Replace the ``initial`` blocks of the imaged memories by ``$readmemh`` calls."""
+    out: list[str] = []
+    module = None
+    lines = text.split("\n")
+    i = 0
+    moved = set()
+    while i < len(lines):
+        line = lines[i]
+        header = re.match(r"module \\?(\S+) ?\(", line)
+        if header:
+            module = header.group(1).split(".")[-1]
+        decl = re.match(r"\s*reg \[(\d+):0\] (\w+) \[(\d+):0\];$", line)
+        if decl and (module, decl.group(2)) in images:
+            name = decl.group(2)
+            image = [int(w, 16) for w in images[(module, name)].split()]
+            words = [0] * len(image)        # Amaranth writes no initialiser for all-zero memories
+            j = i + 1
+            if lines[j].strip() == "initial begin":
+                j += 1
+                while lines[j].strip() != "end":
+                    value = re.fullmatch(rf"\s*{name}\[(\d+)\] = \d+'h([0-9a-f]+);", lines[j])
+                    if value is None:
+                        raise RuntimeError(f"unexpected initialiser for {module}.{name}: "
+                                           f"{lines[j]!r}")
+                    words[int(value.group(1))] = int(value.group(2), 16)
+                    j += 1
+                j += 1
+            if words != image:
+                raise RuntimeError(f"memory image of {module}.{name} differs from the Verilog")
+            out += [line, f'  initial $readmemh("{IMAGE_DIR}/{module}_{name}.hex", {name});']
+            moved.add((module, name))
+            i = j
+            continue
+        out.append(line)
+        i += 1
+    missing = set(images) - moved
+    if missing:
+        raise RuntimeError(f"no initialiser found for memories {sorted(missing)}")
+    return "\n".join(out)
+
+
+def verilog_source(net: Network) -> tuple[str, dict[str, str]]:
+    """Verilog of :class:`SNNTop` for ``net`` and its memory images (file name -> text).
+
+    Identical inputs give byte-identical text.
+    """
+    images = _images(net)
+    text = _move_init_to_images(_inline_verilog(net), images)
+    return text, {f"{layer}_{memory}.hex": image for (layer, memory), image in images.items()}
+
+
+def write_rtl(net: Network, folder: Path) -> Path:
+    """Write ``folder/snn_top.v`` and its memory images; returns the Verilog path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text, images = verilog_source(net)
+    for name, image in images.items():
+        (folder / name).write_text(image)
+    path = folder / f"{TOP_NAME}.v"
+    path.write_text(text)
+    return path
