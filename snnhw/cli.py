@@ -64,13 +64,15 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 def _cmd_synth(args: argparse.Namespace) -> None:
     from .synth import synthesise
 
-    section = synthesise(args.folder, args.target)
-    fmax = f"{section['fmax_mhz']:.1f} MHz" if section["fmax_mhz"] else "n/a"
-    print(f"{section['target']}: fits={section['fits']}, cells={section['cells']} "
-          f"(LUTs {section['luts']}, FFs {section['flip_flops']}), BRAMs={section['brams']}, "
-          f"SPRAMs={section['sprams']}, DSPs={section['dsps']}, fmax={fmax}")
+    section = synthesise(args.folder, args.target, log=lambda line: None)
+    if section["cells"] is not None:
+        fmax = f"{section['fmax_mhz']:.1f} MHz" if section["fmax_mhz"] else "n/a"
+        print(f"{section['target']}: fits={section['fits']}, cells={section['cells']} "
+              f"(LUTs {section['luts']}, FFs {section['flip_flops']}), BRAMs={section['brams']}, "
+              f"SPRAMs={section['sprams']}, DSPs={section['dsps']}, fmax={fmax}")
     if not section["fits"]:
-        print(f"does not fit: {section.get('not_fitting') or section.get('pnr_error')}")
+        print(f"{section['target']}: does not fit: "
+              f"{section.get('not_fitting') or section.get('pnr_error')}")
 
 
 def _add_build_options(p: argparse.ArgumentParser) -> None:

