@@ -1,13 +1,69 @@
-"""Integer primitives shared by the quantizer and the golden model (numpy, int64).
+"""The fixed-point rules of ``docs/fixed-point.md``, written once (numpy, int64).
 
-Each function is one rule of ``docs/fixed-point.md``; the RTL implements the same rules.
+Shared by the quantizer, the golden model and quantization-aware training; the RTL implements
+the same rules. Imports nothing else of snnhw, so every stage may use it.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["leak", "round_half_away", "saturate"]
+__all__ = ["LEAK_FRAC_BITS_RANGE", "MEMBRANE_BITS_RANGE", "WEIGHT_BITS_RANGE", "layer_scale",
+           "leak", "leak_multiplier", "max_step_input", "membrane_bits_for", "round_half_away",
+           "saturate", "signed_bits", "signed_range"]
+
+WEIGHT_BITS_RANGE = (2, 16)
+MEMBRANE_BITS_RANGE = (2, 32)
+LEAK_FRAC_BITS_RANGE = (0, 16)
+
+
+def signed_range(bits: int) -> tuple[int, int]:
+    """Inclusive range of a two's complement integer of ``bits`` bits."""
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Fewest two's complement bits (>= 1) that hold every integer in ``[lo, hi]``."""
+    bits = 1
+    while not (signed_range(bits)[0] <= lo and hi <= signed_range(bits)[1]):
+        bits += 1
+    return bits
+
+
+def layer_scale(peak: float, weight_bits: int, threshold: float) -> float:
+    """Float value of one LSB: the largest |weight| ``peak`` maps onto ``2**(N-1) - 1``
+    (an all-zero layer takes the threshold's scale instead)."""
+    qmax = (1 << (weight_bits - 1)) - 1
+    return peak / qmax if peak > 0 else threshold / qmax
+
+
+def leak_multiplier(tau: float, frac_bits: int) -> int:
+    """``L = round(tau * 2**F)``, the integer leak factor."""
+    return int(round_half_away(tau * (1 << frac_bits)))
+
+
+def max_step_input(weight: np.ndarray, bias: np.ndarray) -> int:
+    """Largest |input| of one timestep: a row's bias plus all its weights of one sign."""
+    up = np.maximum(weight, 0).sum(axis=1) + np.maximum(bias, 0)
+    down = -(np.minimum(weight, 0).sum(axis=1) + np.minimum(bias, 0))
+    return int(max(up.max(), down.max()))
+
+
+def membrane_bits_for(*, max_input: int, threshold: int, leak_mult: int, leak_frac_bits: int,
+                      timesteps: int) -> int:
+    """Membrane width from the worst-case bound.
+
+    With ``M`` the largest |input| of one timestep and ``lam = leak_mult / 2**F``,
+    ``|u| <= M / (1 - lam) + threshold`` for ``lam < 1``, and ``|u| <= T * M + threshold``
+    for a non-leaky neuron. Capped at the widest membrane allowed: beyond it, saturation
+    applies.
+    """
+    lam = leak_mult / (1 << leak_frac_bits)
+    bound = timesteps * max_input if lam >= 1 else math.ceil(max_input / (1 - lam))
+    bound += threshold
+    return max(MEMBRANE_BITS_RANGE[0], min(MEMBRANE_BITS_RANGE[1], signed_bits(-bound, bound)))
 
 
 def round_half_away(x: np.ndarray | float) -> np.ndarray:

@@ -19,33 +19,20 @@ from typing import Any
 
 import numpy as np
 
+from .fixedpoint import (LEAK_FRAC_BITS_RANGE, MEMBRANE_BITS_RANGE, WEIGHT_BITS_RANGE,
+                         signed_bits, signed_range)
+
 __all__ = ["FORMAT", "VERSION", "IRError", "LIFLayer", "Network", "load", "save",
            "signed_bits", "signed_range", "WEIGHT_BITS_RANGE", "MEMBRANE_BITS_RANGE",
            "LEAK_FRAC_BITS_RANGE", "RESETS"]
 
 FORMAT = "snnhw-ir"
 VERSION = 1
-WEIGHT_BITS_RANGE = (2, 16)
-MEMBRANE_BITS_RANGE = (2, 32)
-LEAK_FRAC_BITS_RANGE = (0, 16)
 RESETS = ("zero", "subtract")
 
 
 class IRError(ValueError):
     """The IR breaks a rule of the schema; the message names the layer, the value and the rule."""
-
-
-def signed_range(bits: int) -> tuple[int, int]:
-    """Inclusive range of a two's complement integer of ``bits`` bits."""
-    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    """Fewest two's complement bits (>= 1) that hold every integer in ``[lo, hi]``."""
-    bits = 1
-    while not (signed_range(bits)[0] <= lo and hi <= signed_range(bits)[1]):
-        bits += 1
-    return bits
 
 
 @dataclass(frozen=True, eq=False)

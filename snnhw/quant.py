@@ -15,7 +15,6 @@ Importer, then passes:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,12 @@ import numpy as np
 
 from . import SnnhwError
 from .checkpoint import load_checkpoint
-from .fixedpoint import round_half_away
-from .ir import (IRError, LEAK_FRAC_BITS_RANGE, MEMBRANE_BITS_RANGE, WEIGHT_BITS_RANGE,
-                 LIFLayer, Network, signed_bits, signed_range)
+from .fixedpoint import (LEAK_FRAC_BITS_RANGE, MEMBRANE_BITS_RANGE, WEIGHT_BITS_RANGE,
+                         layer_scale, leak_multiplier, max_step_input, membrane_bits_for,
+                         round_half_away, signed_bits, signed_range)
+from .ir import IRError, LIFLayer, Network
 
-__all__ = ["SUPPORTED_LAYERS", "integer_torch_model", "membrane_bits_for", "quantize",
-           "quantize_file"]
+__all__ = ["SUPPORTED_LAYERS", "integer_torch_model", "quantize", "quantize_file"]
 
 SUPPORTED_LAYERS = ("dense", "lif")
 
@@ -54,21 +53,6 @@ def _pairs(architecture: list[dict[str, Any]], where: str) -> list[tuple[int, di
     return pairs
 
 
-def membrane_bits_for(*, max_input: int, threshold: int, leak_mult: int, leak_frac_bits: int,
-                      timesteps: int) -> int:
-    """Membrane width from the worst-case bound.
-
-    With ``M`` the largest |input| of one timestep (bias plus all same-signed weights of a row)
-    and ``lam = leak_mult / 2**F``, ``|u| <= M / (1 - lam) + threshold`` for ``lam < 1``, and
-    ``|u| <= T * M + threshold`` for a non-leaky neuron. Capped at the widest membrane allowed:
-    beyond it, saturation applies.
-    """
-    lam = leak_mult / (1 << leak_frac_bits)
-    bound = timesteps * max_input if lam >= 1 else math.ceil(max_input / (1 - lam))
-    bound += threshold
-    return max(MEMBRANE_BITS_RANGE[0], min(MEMBRANE_BITS_RANGE[1], signed_bits(-bound, bound)))
-
-
 def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | None = None,
              leak_frac_bits: int = 8, where: str = "model.pt") -> Network:
     """Turn a loaded ``model.pt`` payload into a validated integer IR."""
@@ -84,7 +68,6 @@ def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | No
                          f"{LEAK_FRAC_BITS_RANGE[0]}..{LEAK_FRAC_BITS_RANGE[1]}")
     state = model["state_dict"]
     timesteps = int(model["encoding"]["timesteps"])
-    qmax = (1 << (weight_bits - 1)) - 1
     layers = []
     for n, (index, dense, lif) in enumerate(_pairs(model["architecture"], where)):
         name = f"fc{n}"
@@ -94,19 +77,16 @@ def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | No
                  else np.zeros(w.shape[0]))
         except KeyError as exc:
             raise SnnhwError(f"{where}: state_dict lacks {exc.args[0]!r} for layer {index}") from None
-        peak = float(np.abs(w).max())
-        scale = peak / qmax if peak > 0 else float(lif["threshold"]) / qmax
+        scale = layer_scale(float(np.abs(w).max()), weight_bits, float(lif["threshold"]))
         w_int = round_half_away(w / scale)
         b_int = round_half_away(b / scale)
         threshold = int(round_half_away(float(lif["threshold"]) / scale))
         if threshold < 1:
             raise SnnhwError(f"{where}: layer {index + 1} ({name}): threshold {lif['threshold']} "
                              f"rounds to {threshold} LSBs at scale {scale:.3g}; it must be >= 1")
-        leak_mult = int(round_half_away(float(lif["tau"]) * (1 << leak_frac_bits)))
-        max_input = int(max((np.maximum(w_int, 0).sum(1) + np.maximum(b_int, 0)).max(),
-                            (-(np.minimum(w_int, 0).sum(1) + np.minimum(b_int, 0))).max()))
+        leak_mult = leak_multiplier(float(lif["tau"]), leak_frac_bits)
         bits = membrane_bits if membrane_bits is not None else membrane_bits_for(
-            max_input=max_input, threshold=threshold, leak_mult=leak_mult,
+            max_input=max_step_input(w_int, b_int), threshold=threshold, leak_mult=leak_mult,
             leak_frac_bits=leak_frac_bits, timesteps=timesteps)
         m_lo, m_hi = signed_range(bits)
         if threshold > m_hi:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from . import SnnhwError
 from .checkpoint import save_checkpoint
 from .data import Split, bernoulli_numpy, bernoulli_torch, bundled_mnist, load_mnist_idx
-from .nn import SpikingNetwork, mlp_architecture
+from .nn import FixedPointSpec, SpikingNetwork, mlp_architecture
 
 __all__ = ["Recipe", "evaluate_float", "load_recipe", "train"]
 
@@ -46,6 +46,9 @@ class Recipe:
     batch_size: int = 50
     lr: float = 1e-3
     seed: int = 0
+    qat_bits: int | None = None            # quantization-aware training for --fixed N
+    qat_membrane_bits: int | None = None   # None: from the worst-case bound, as the quantizer
+    qat_leak_bits: int = 8
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -87,8 +90,9 @@ def evaluate_float(net: SpikingNetwork, spikes: np.ndarray, labels: np.ndarray,
     (ties go to the lowest class index, as in the golden model)."""
     correct = 0
     spike_total = 0.0
+    dtype = next(net.parameters()).dtype
     for start in range(0, spikes.shape[1], batch_size):
-        x = torch.from_numpy(spikes[:, start:start + batch_size].astype(np.float32))
+        x = torch.from_numpy(spikes[:, start:start + batch_size]).to(dtype)
         record: list[torch.Tensor] = []
         out = net(x, record)
         pred = out.sum(0).argmax(1).numpy()
@@ -106,7 +110,12 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str
     n_classes = recipe.sizes[-1]
     arch = mlp_architecture(recipe.sizes, tau=recipe.tau, threshold=recipe.threshold,
                             reset=recipe.reset, surrogate=recipe.surrogate, width=recipe.width)
-    net = SpikingNetwork(arch)
+    fixed_point = None
+    if recipe.qat_bits is not None:
+        fixed_point = FixedPointSpec(weight_bits=recipe.qat_bits,
+                                     membrane_bits=recipe.qat_membrane_bits,
+                                     leak_frac_bits=recipe.qat_leak_bits)
+    net = SpikingNetwork(arch, fixed_point=fixed_point)
     opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
     x_train = torch.from_numpy(data.x_train.astype(np.float32) / 255.0)
     y_train = torch.from_numpy(data.y_train)
@@ -139,7 +148,11 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str
     bar.close()
     final = evaluate_float(net, test_spikes, data.y_test)
     metrics = {"test_accuracy": final["accuracy"], "spikes_per_sample": final["spikes_per_sample"],
-               "train_seconds": time.perf_counter() - started, "history": history}
+               "train_seconds": time.perf_counter() - started, "history": history,
+               "qat": None if fixed_point is None else {
+                   "weight_bits": fixed_point.weight_bits,
+                   "membrane_bits": fixed_point.membrane_bits,
+                   "leak_frac_bits": fixed_point.leak_frac_bits}}
     encoding = {"type": "bernoulli", "timesteps": recipe.timesteps, "seed": recipe.encoding_seed}
     dataset = {"name": recipe.dataset, "path": recipe.data_path or "", "features": recipe.sizes[0],
                "classes": n_classes, "split_seed": recipe.split_seed}

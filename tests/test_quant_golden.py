@@ -12,7 +12,8 @@ from snnhw import SnnhwError, golden, ir
 from snnhw.checkpoint import load_checkpoint
 from snnhw.data import bernoulli_numpy, bundled_mnist
 from snnhw.fixedpoint import leak, round_half_away, saturate
-from snnhw.quant import integer_torch_model, membrane_bits_for, quantize
+from snnhw.fixedpoint import membrane_bits_for
+from snnhw.quant import integer_torch_model, quantize
 
 from netgen import random_network
 

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from .lif import LIF
+from .qat import FixedPointSpec, fixed_point_forward
 
 __all__ = ["SpikingNetwork", "mlp_architecture"]
 
@@ -38,16 +39,32 @@ def _build_layer(index: int, spec: LayerSpec) -> torch.nn.Module:
 class SpikingNetwork(torch.nn.Module):
     """A feed-forward stack of layers built from descriptors; input and output ``[T, B, F]``."""
 
-    def __init__(self, architecture: list[LayerSpec]) -> None:
+    def __init__(self, architecture: list[LayerSpec],
+                 fixed_point: FixedPointSpec | None = None) -> None:
         super().__init__()
         self.architecture = [dict(spec) for spec in architecture]
         self.layers = torch.nn.ModuleList(_build_layer(i, s) for i, s in enumerate(architecture))
+        self.fixed_point = fixed_point
 
     def forward(self, x: torch.Tensor, record: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Run all layers; if ``record`` is a list, the spikes of every LIF layer are appended."""
-        for layer in self.layers:
-            x = layer(x)
-            if record is not None and isinstance(layer, LIF):
+        """Run all layers; if ``record`` is a list, the spikes of every LIF layer are appended.
+
+        With a ``fixed_point`` spec, each dense -> LIF pair runs the quantized arithmetic
+        (quantization-aware training, see ``snnhw.nn.qat``).
+        """
+        layers = list(self.layers)
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            pair = (self.fixed_point is not None and isinstance(layer, torch.nn.Linear)
+                    and i + 1 < len(layers) and isinstance(layers[i + 1], LIF))
+            if pair:
+                x = fixed_point_forward(layer, layers[i + 1], x, self.fixed_point)
+                i += 2
+            else:
+                x = layer(x)
+                i += 1
+            if record is not None and (pair or isinstance(layer, LIF)):
                 record.append(x)
         return x
 

@@ -1,0 +1,83 @@
+"""Quantization-aware training: the forward pass of ``snnhw build --fixed N``'s arithmetic.
+
+``FixedPointSpec`` names the widths; :func:`fixed_point_forward` runs a dense -> LIF pair the
+way the golden model will after quantization (``docs/fixed-point.md``): weights, bias and
+threshold rounded half away from zero on the layer's scale, integer leak rounded toward zero,
+exact accumulation, one saturation per timestep. Rounding uses straight-through gradients,
+saturation the gradient of a clamp, and the spike the layer's surrogate on
+``(u - threshold) * scale`` (float membrane units).
+
+In float64 (``net.double()``) the forward gives exactly the golden model's spikes for the IR
+that ``snnhw build`` makes from the same weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..fixedpoint import (layer_scale, leak_multiplier, max_step_input, membrane_bits_for,
+                          round_half_away, signed_range)
+from .lif import LIF
+from .surrogate import spike
+
+__all__ = ["FixedPointSpec", "fixed_point_forward"]
+
+
+@dataclass(frozen=True)
+class FixedPointSpec:
+    """Widths to train for: ``weight_bits`` (2..16), ``membrane_bits`` (None: from the
+    worst-case bound, as the quantizer does), ``leak_frac_bits``."""
+
+    weight_bits: int
+    membrane_bits: int | None = None
+    leak_frac_bits: int = 8
+
+
+def _round_ste(x: torch.Tensor) -> torch.Tensor:
+    """Round half away from zero; gradient 1."""
+    rounded = torch.sign(x) * torch.floor(x.abs() + 0.5)
+    return x + (rounded - x).detach()
+
+
+def _trunc_ste(x: torch.Tensor) -> torch.Tensor:
+    """Round toward zero; gradient 1."""
+    return x + (torch.trunc(x) - x).detach()
+
+
+def fixed_point_forward(dense: torch.nn.Linear, lif: LIF, x: torch.Tensor,
+                        spec: FixedPointSpec) -> torch.Tensor:
+    """Spikes ``[T, B, out]`` of one dense -> LIF pair on spikes ``x`` ``[T, B, in]``."""
+    weight = dense.weight
+    bias = dense.bias if dense.bias is not None else torch.zeros_like(weight[:, 0])
+    w64 = weight.detach().double().cpu().numpy()
+    scale = layer_scale(float(abs(w64).max()), spec.weight_bits, lif.threshold)
+    w_int = _round_ste(weight / scale)
+    b_int = _round_ste(bias / scale)
+    threshold = int(round_half_away(lif.threshold / scale))
+    if threshold < 1:
+        raise ValueError(f"threshold {lif.threshold} rounds to {threshold} LSBs at scale "
+                         f"{scale:.3g}; it must be >= 1")
+    leak_mult = leak_multiplier(lif.tau, spec.leak_frac_bits)
+    bits = spec.membrane_bits
+    if bits is None:
+        bits = membrane_bits_for(
+            max_input=max_step_input(w_int.detach().cpu().numpy().astype("int64"),
+                                     b_int.detach().cpu().numpy().astype("int64")),
+            threshold=threshold, leak_mult=leak_mult, leak_frac_bits=spec.leak_frac_bits,
+            timesteps=x.shape[0])
+    lo, hi = signed_range(bits)
+    divisor = float(1 << spec.leak_frac_bits)
+    carried = torch.zeros(x.shape[1], weight.shape[0], dtype=weight.dtype, device=x.device)
+    spikes = []
+    for t in range(x.shape[0]):
+        u = (carried + x[t] @ w_int.T + b_int).clamp(lo, hi)
+        o = spike((u - threshold) * scale, lif.surrogate, lif.width)
+        if lif.reset == "zero":
+            r = u * (1 - o)
+        else:
+            r = u - threshold * o
+        carried = _trunc_ste(r * leak_mult / divisor)
+        spikes.append(o)
+    return torch.stack(spikes)
