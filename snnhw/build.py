@@ -20,6 +20,7 @@ from . import SnnhwError, cosim, cycles, golden, ir
 from .data import Split, bernoulli_numpy, bundled_mnist, load_mnist_idx
 from .hdl import TOP_NAME, index_bits, write_rtl
 from .nn import SpikingNetwork
+from .plots import plot_cycles
 from .quant import quantize_file
 from .report import ENERGY_MODEL, activity, memory_bits, write_report
 from .train import evaluate_float
@@ -184,4 +185,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
                  "leak_frac": options.leak_frac_bits},
     }
     write_report(folder, report)
+    if measured:
+        plot_cycles(measured["eot_cycles"], check.estimate.eot_cycles, net.timesteps,
+                    folder / "cycles.png", f"{net.name}: cycles per timestep, {n} samples")
     return report

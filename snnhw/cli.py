@@ -54,8 +54,9 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     train(recipe, out / "model.pt", progress=not args.quiet)
     print(f"[2/3] snnhw build {out / 'model.pt'} --fixed {args.fixed} --out {out / 'hw'}")
     report = build(out / "model.pt", out / "hw", _build_options(args))
-    for name in ("report.json", "report.md"):
-        shutil.copyfile(out / "hw" / name, out / name)
+    for name in ("report.json", "report.md", "cycles.png"):
+        if (out / "hw" / name).is_file():
+            shutil.copyfile(out / "hw" / name, out / name)
     print("[3/3] report\n")
     print(render_markdown(report))
     print(f"report: {out / 'report.json'}")

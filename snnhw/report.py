@@ -89,6 +89,8 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"| synaptic operations per sample | {report['sops_per_sample']:.0f} |",
              f"| estimated energy per sample | {report['energy_pj_per_sample'] / 1000:.2f} nJ |",
              f"| on-chip memory | {report['memory_bits']['total']} bits |", ""]
+    if report["rtl"]["samples"]:
+        lines += ["![cycles per timestep, measured and predicted](cycles.png)", ""]
     if "synth" in report:
         syn = report["synth"]
         if syn["fits"]:

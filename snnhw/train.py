@@ -22,6 +22,7 @@ from . import SnnhwError
 from .checkpoint import save_checkpoint
 from .data import Split, bernoulli_numpy, bernoulli_torch, bundled_mnist, load_mnist_idx
 from .nn import FixedPointSpec, SpikingNetwork, mlp_architecture
+from .plots import plot_training
 
 __all__ = ["Recipe", "evaluate_float", "load_recipe", "train"]
 
@@ -103,7 +104,8 @@ def evaluate_float(net: SpikingNetwork, spikes: np.ndarray, labels: np.ndarray,
 
 
 def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
-    """Train per ``recipe``, write ``out`` (model.pt) and ``out`` with suffix ``.metrics.json``."""
+    """Train per ``recipe``; write ``out`` (model.pt), ``<out>.metrics.json`` and the training
+    curve ``<out>.training.png``."""
     torch.manual_seed(recipe.seed)
     np.random.seed(recipe.seed)
     data = load_data(recipe)
@@ -160,4 +162,5 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str
     save_checkpoint(out, name=recipe.name, architecture=arch, encoding=encoding, dataset=dataset,
                     state_dict=net.state_dict(), metrics=metrics)
     out.with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plot_training(history, out.with_suffix(".training.png"), f"{recipe.name}: STBP training")
     return metrics

@@ -38,7 +38,7 @@ def bundle(small_model, tmp_path_factory) -> Path:
 def test_build_writes_a_whole_bundle(bundle):
     for rel in ["rtl/snn_top.v", "rtl/fc0_weights.hex", "rtl/fc1_biases.hex", "ir/network.json",
                 "ir/network.npz", "cosim/test_snn.py", "cosim/Makefile", "cosim/vectors.npz",
-                "report.json", "report.md"]:
+                "report.json", "report.md", "cycles.png"]:
         assert (bundle / rel).is_file(), rel
     assert not any(p.name.startswith(".") for p in bundle.parent.iterdir())   # no staging left
     report = json.loads((bundle / "report.json").read_text())
@@ -52,6 +52,12 @@ def test_build_writes_a_whole_bundle(bundle):
     assert abs(report["accuracy"]["fixed"] - report["accuracy"]["float"]) < 0.05
     measured = report["cycles_per_timestep"]["measured_mean"]
     assert abs(measured - report["cycles_per_timestep"]["predicted"]) <= 0.1 * measured
+
+
+def test_training_leaves_metrics_and_a_curve(small_model):
+    assert small_model.with_suffix(".metrics.json").is_file()
+    png = small_model.with_suffix(".training.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
 
 
 def test_memory_images_hold_the_ir(bundle):
