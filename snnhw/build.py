@@ -31,12 +31,14 @@ __all__ = ["BuildOptions", "RTLCheck", "build", "load_dataset", "verify_network"
 @dataclass(frozen=True)
 class BuildOptions:
     """Options of ``snnhw build``: weight bits, optional membrane bits, leak fraction bits,
-    simulator, number of RTL-checked samples, stall probability of the testbench."""
+    simulator, lanes per core, number of RTL-checked samples, stall probability of the
+    testbench."""
 
     weight_bits: int = 8
     membrane_bits: int | None = None
     leak_frac_bits: int = 8
     sim: str = "verilator"
+    lanes: int = 1
     samples: int = 20
     stall: float = 0.3
 
@@ -60,13 +62,14 @@ class RTLCheck:
 
 
 def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: str | None,
-                   stall: float = 0.3, seed: int = 1, log: Callable[[str], None] = print
-                   ) -> RTLCheck:
-    """Generate ``folder/rtl`` (Verilog, memory images) and the cocotb bundle for ``inputs``
-    (``[T, S, F]``), then cosimulate on ``sim`` (skipped when ``None``)."""
-    write_rtl(net, folder / "rtl")
+                   lanes: int = 1, stall: float = 0.3, seed: int = 1,
+                   log: Callable[[str], None] = print) -> RTLCheck:
+    """Generate ``folder/rtl`` (Verilog with ``lanes`` lanes per core, memory images) and the
+    cocotb bundle for ``inputs`` (``[T, S, F]``), then cosimulate on ``sim`` (skipped when
+    ``None``)."""
+    write_rtl(net, folder / "rtl", lanes)
     trace = golden.run(net, inputs)
-    estimate = cycles.estimate(net, inputs, trace.spikes)
+    estimate = cycles.estimate(net, inputs, trace.spikes, lanes)
     cosim.write_bundle(folder, top=TOP_NAME, inputs=inputs, expected=trace.output,
                        index_bits_in=index_bits(net.input_features),
                        index_bits_out=index_bits(net.output_features),
@@ -150,8 +153,9 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
         f"{options.weight_bits}-bit fixed {100 * fixed_acc:.2f} %")
 
     n = min(options.samples, spikes.shape[1])
-    check = verify_network(net, spikes[:, :max(n, 1)], folder, sim=options.sim if n else None,
-                           stall=options.stall, log=log)
+    check_inputs = spikes[:, :max(n, 1)]
+    check = verify_network(net, check_inputs, folder, sim=options.sim if n else None,
+                           lanes=options.lanes, stall=options.stall, log=log)
     estimate, measured = check.estimate, check.full_rate
     mismatches = check.mismatches if n else None
 
@@ -163,6 +167,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
         "accuracy": {"float": float_acc, "fixed": fixed_acc, "samples": int(spikes.shape[1]),
                      "split": model["dataset"]},
         "rtl": {"simulator": options.sim, "samples": n, "mismatches": mismatches,
+                "lanes": options.lanes,
                 "stall_probability": options.stall},
         "cycles_per_timestep": {
             "measured_mean": measured.get("cycles_per_timestep_mean"),
@@ -170,6 +175,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
             "predicted": estimate.per_timestep_mean,
             "predicted_max": estimate.per_timestep_max,
             "predicted_samples": int(check.trace.output.shape[1]),
+            "bound": cycles.bound(net, check_inputs, check.trace.spikes, options.lanes),
         },
         "saturations": {l.name: s for l, s in zip(net.layers, trace.saturations)},
         "sops_per_sample": act["sops_per_sample"],

@@ -30,7 +30,8 @@ def _build_options(args: argparse.Namespace):
     from .build import BuildOptions
 
     return BuildOptions(weight_bits=args.fixed, membrane_bits=args.membrane_bits,
-                        leak_frac_bits=args.leak_bits, sim=args.sim, samples=args.samples,
+                        leak_frac_bits=args.leak_bits, sim=args.sim, lanes=args.lanes,
+                        samples=args.samples,
                         stall=args.stall)
 
 
@@ -85,6 +86,8 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
                    help="fraction bits of the leak multiplier, 0..16 (default 8)")
     p.add_argument("--sim", default="verilator", choices=["verilator", "icarus"],
                    help="simulator for the cosimulation (default verilator)")
+    p.add_argument("--lanes", type=int, default=1, choices=[1, 2, 4, 8, 16],
+                   help="neurons updated per clock in every layer core (default 1)")
     p.add_argument("--samples", type=int, default=20,
                    help="test samples checked spike for spike on the RTL (default 20; 0 skips)")
     p.add_argument("--stall", type=float, default=0.3,

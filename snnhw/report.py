@@ -86,6 +86,8 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"| cycles per timestep, measured mean / max | {cyc['measured_mean']} / "
              f"{cyc['measured_max']} |",
              f"| cycles per timestep, predicted | {cyc['predicted']} |",
+             f"| cycles per timestep, bound (slowest layer, {report['rtl'].get('lanes', 1)} "
+             f"lanes) | {cyc.get('bound')} |",
              f"| synaptic operations per sample | {report['sops_per_sample']:.0f} |",
              f"| estimated energy per sample | {report['energy_pj_per_sample'] / 1000:.2f} nJ |",
              f"| on-chip memory | {report['memory_bits']['total']} bits |", ""]

@@ -18,6 +18,7 @@ import numpy as np
 from amaranth.back import verilog
 
 from ..ir import Network
+from .layout import bias_words, weight_words
 from .network import SNNTop
 
 __all__ = ["IMAGE_DIR", "TOP_NAME", "memory_image", "verilog_source", "write_rtl"]
@@ -31,20 +32,22 @@ def memory_image(values: np.ndarray, bits: int) -> str:
     """``$readmemh`` text: one two's complement word of ``bits`` bits per line."""
     digits = (bits + 3) // 4
     mask = (1 << bits) - 1
-    return "".join(f"{int(v) & mask:0{digits}x}\n" for v in values.reshape(-1))
+    return "".join(f"{int(v) & mask:0{digits}x}\n" for v in np.asarray(values).reshape(-1))
 
 
-def _images(net: Network) -> dict[tuple[str, str], str]:
-    """(layer, memory) -> image text, in the cores' address order (row j at j*N .. j*N+N-1)."""
+def _images(net: Network, lanes: int) -> dict[tuple[str, str], str]:
+    """(layer, memory) -> image text in the cores' address order (:mod:`.layout`)."""
     images = {}
     for layer in net.layers:
-        images[(layer.name, "weights")] = memory_image(layer.weight.T, layer.weight_bits)
-        images[(layer.name, "biases")] = memory_image(layer.bias, layer.membrane_bits)
+        images[(layer.name, "weights")] = memory_image(
+            np.array(weight_words(layer, lanes), dtype=object), lanes * layer.weight_bits)
+        images[(layer.name, "biases")] = memory_image(
+            np.array(bias_words(layer, lanes), dtype=object), lanes * layer.membrane_bits)
     return images
 
 
-def _inline_verilog(net: Network) -> str:
-    return verilog.convert(SNNTop(net), name=TOP_NAME, emit_src=False)
+def _inline_verilog(net: Network, lanes: int) -> str:
+    return verilog.convert(SNNTop(net, lanes=lanes), name=TOP_NAME, emit_src=False)
 
 
 def _move_init_to_images(text: str, images: dict[tuple[str, str], str]) -> str:
@@ -68,11 +71,13 @@ def _move_init_to_images(text: str, images: dict[tuple[str, str], str]) -> str:
             if lines[j].strip() == "initial begin":
                 j += 1
                 while lines[j].strip() != "end":
-                    value = re.fullmatch(rf"\s*{name}\[(\d+)\] = \d+'h([0-9a-f]+);", lines[j])
+                    value = re.fullmatch(rf"\s*{name}\[(\d+)\] = \d+'([hdb])([0-9a-f]+);",
+                                         lines[j])
                     if value is None:
                         raise RuntimeError(f"unexpected initialiser for {module}.{name}: "
                                            f"{lines[j]!r}")
-                    words[int(value.group(1))] = int(value.group(2), 16)
+                    base = {"h": 16, "d": 10, "b": 2}[value.group(2)]
+                    words[int(value.group(1))] = int(value.group(3), base)
                     j += 1
                 j += 1
             if words != image:
@@ -89,20 +94,19 @@ def _move_init_to_images(text: str, images: dict[tuple[str, str], str]) -> str:
     return "\n".join(out)
 
 
-def verilog_source(net: Network) -> tuple[str, dict[str, str]]:
-    """Verilog of :class:`SNNTop` for ``net`` and its memory images (file name -> text).
-
-    Identical inputs give byte-identical text.
+def verilog_source(net: Network, lanes: int = 1) -> tuple[str, dict[str, str]]:
+    """Verilog of :class:`SNNTop` for ``net`` with ``lanes`` lanes per core, and its memory
+    images (file name -> text). Identical inputs give byte-identical text.
     """
-    images = _images(net)
-    text = _move_init_to_images(_inline_verilog(net), images)
+    images = _images(net, lanes)
+    text = _move_init_to_images(_inline_verilog(net, lanes), images)
     return text, {f"{layer}_{memory}.hex": image for (layer, memory), image in images.items()}
 
 
-def write_rtl(net: Network, folder: Path) -> Path:
+def write_rtl(net: Network, folder: Path, lanes: int = 1) -> Path:
     """Write ``folder/snn_top.v`` and its memory images; returns the Verilog path."""
     folder.mkdir(parents=True, exist_ok=True)
-    text, images = verilog_source(net)
+    text, images = verilog_source(net, lanes)
     for name, image in images.items():
         (folder / name).write_text(image)
     path = folder / f"{TOP_NAME}.v"

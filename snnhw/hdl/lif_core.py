@@ -1,33 +1,36 @@
 """Event-driven LIF layer core: one fully connected layer of integer LIF neurons.
 
-Executes one :class:`snnhw.ir.LIFLayer` exactly as ``snnhw.golden`` specifies.
+Executes one :class:`snnhw.ir.LIFLayer` exactly as ``snnhw.golden`` specifies, with P
+parallel lanes (``lanes``): neurons are handled in ``G = ceil(N / P)`` groups of P (memory
+layout in :mod:`snnhw.hdl.layout`).
 
 Operation, one timestep:
 
 * **accumulate**: every input spike event ``j`` adds weight row ``j`` to the membranes, one
-  synaptic update per clock through a two-stage pipeline (issue addresses, then read-add-write).
-  The membrane memory's read port is transparent to its write port, so a neuron read in the
-  same cycle its previous update is written sees the new value (the read-modify-write hazard
-  of back-to-back events on small layers).
-* **sweep**, started by the end-of-timestep event: for every neuron, add the bias, saturate to
-  the membrane width, fire if ``u >= threshold``, reset, leak (shift-add, toward zero) and
-  write the carried membrane back; spiking neurons leave as index events in ascending order,
-  then an end-of-timestep event. After the ``timesteps``-th sweep the membranes are written
-  as 0, ready for the next sample.
+  group (P synaptic updates) per clock through a two-stage pipeline (A: issue addresses,
+  B: read-add-write). The membrane memory's read port is transparent to its write port, so a
+  group read in the same cycle its previous update is written sees the new value (the
+  read-modify-write hazard of back-to-back events on small layers).
+* **sweep**, started by the end-of-timestep event: for every group, add the biases, saturate
+  to the membrane width, fire if ``u >= threshold``, reset, leak (shift-add, toward zero) and
+  write the carried membranes back; spiking neurons leave as index events in ascending order,
+  one per clock (a group with k > 1 spikes holds the pipeline k cycles), then an
+  end-of-timestep event. After the ``timesteps``-th sweep the membranes are written as 0.
 
-Cycle cost per timestep: ``N`` per input event (back-to-back), ``N + 1`` for the sweep
-and its pipeline, 1 for the end-of-timestep event, plus output stalls.
+Cycles per timestep: ``G`` per input event, ``2 + sum_g max(1, spikes in g)`` for the sweep,
+1 for the end-of-timestep event, plus output stalls (``snnhw.cycles`` models it exactly).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import LIFLayer
 from .arith import leak_toward_zero, times_constant
 from .events import event_signature, index_bits
+from .layout import LANES, bias_words, groups, weight_words
 
 __all__ = ["LIFCore"]
 
@@ -41,6 +44,8 @@ class LIFCore(wiring.Component):
         The IR layer: sizes, widths (bits), integer weights, bias, threshold, leak, reset.
     timesteps:
         Timesteps per sample; the membranes return to 0 after this many sweeps.
+    lanes:
+        P, neurons updated per clock: 1, 2, 4, 8 or 16.
 
     Ports
     -----
@@ -50,27 +55,30 @@ class LIFCore(wiring.Component):
         Output spike events in ascending index order, then ``eot``.
     """
 
-    def __init__(self, *, layer: LIFLayer, timesteps: int) -> None:
+    def __init__(self, *, layer: LIFLayer, timesteps: int, lanes: int = 1) -> None:
         if timesteps < 1:
             raise ValueError(f"timesteps must be >= 1, got {timesteps!r}")
+        if lanes not in LANES:
+            raise ValueError(f"lanes must be one of {LANES}, got {lanes!r}")
         self.layer = layer
         self.timesteps = timesteps
+        self.lanes = lanes
         super().__init__({"i": In(event_signature(layer.in_features)),
                           "o": Out(event_signature(layer.out_features))})
 
     def elaborate(self, platform) -> Module:
         m = Module()
         layer = self.layer
-        n = layer.out_features
-        nbits = index_bits(n)
+        p = self.lanes
+        g_count = groups(layer.out_features, p)
+        lane_bits = (p - 1).bit_length()
+        wb, mb, ab = layer.weight_bits, layer.membrane_bits, layer.accumulator_bits
         m_lo, m_hi = layer.membrane_range
 
-        # weight row j occupies addresses j*N .. j*N+N-1
-        weights = memory.Memory(shape=signed(layer.weight_bits), depth=layer.in_features * n,
-                                init=[int(v) for v in layer.weight.T.reshape(-1)])
-        membranes = memory.Memory(shape=signed(layer.accumulator_bits), depth=n, init=[])
-        biases = memory.Memory(shape=signed(layer.membrane_bits), depth=n,
-                               init=[int(v) for v in layer.bias])
+        weights = memory.Memory(shape=unsigned(p * wb), depth=layer.in_features * g_count,
+                                init=weight_words(layer, p))
+        membranes = memory.Memory(shape=unsigned(p * ab), depth=g_count, init=[])
+        biases = memory.Memory(shape=unsigned(p * mb), depth=g_count, init=bias_words(layer, p))
         m.submodules.weights = weights
         m.submodules.membranes = membranes
         m.submodules.biases = biases
@@ -82,13 +90,13 @@ class LIFCore(wiring.Component):
         # stage A: addresses being read this cycle
         a_valid = Signal()
         a_sweep = Signal()                 # 1: sweep read, 0: accumulate read
-        a_neuron = Signal(nbits)
-        a_waddr = Signal(range(max(2, layer.in_features * n)))
+        a_group = Signal(range(max(2, g_count)))
+        a_waddr = Signal(range(max(2, layer.in_features * g_count)))
         a_last = Signal()
         # stage B: read data available this cycle
         b_valid = Signal()
         b_sweep = Signal()
-        b_neuron = Signal(nbits)
+        b_group = Signal.like(a_group)
         b_last = Signal()
 
         sweeping = Signal()                # a sweep is under way (A or B hold sweep work)
@@ -97,48 +105,76 @@ class LIFCore(wiring.Component):
         last_timestep = Signal()
         m.d.comb += last_timestep.eq(timestep == self.timesteps - 1)
 
-        # sweep datapath (stage B)
-        u_pre = Signal(signed(max(layer.accumulator_bits, layer.membrane_bits) + 1))
-        u = Signal(signed(layer.membrane_bits))
-        fire = Signal()
-        reset_value = Signal(signed(layer.membrane_bits))
-        carried = Signal(signed(layer.membrane_bits))
-        m.d.comb += [
-            u_pre.eq(mem_rd.data + b_rd.data),
-            u.eq(Mux(u_pre > m_hi, m_hi, Mux(u_pre < m_lo, m_lo, u_pre))),
-            fire.eq(u >= layer.threshold),
-        ]
-        if layer.reset == "zero":
-            m.d.comb += reset_value.eq(Mux(fire, 0, u))
-        else:
-            m.d.comb += reset_value.eq(Mux(fire, u - layer.threshold, u))
-        m.d.comb += carried.eq(leak_toward_zero(reset_value, layer.leak_mult,
-                                                layer.leak_frac_bits))
+        # per-lane datapath (stage B)
+        fire = Signal(p)
+        sums = []
+        carried = []
+        for lane in range(p):
+            weight = w_rd.data[lane * wb:(lane + 1) * wb].as_signed()
+            membrane = mem_rd.data[lane * ab:(lane + 1) * ab].as_signed()
+            bias = b_rd.data[lane * mb:(lane + 1) * mb].as_signed()
+            total = Signal(signed(ab), name=f"sum{lane}")
+            u_pre = Signal(signed(max(ab, mb) + 1), name=f"u_pre{lane}")
+            u = Signal(signed(mb), name=f"u{lane}")
+            reset_value = Signal(signed(mb), name=f"r{lane}")
+            leaked = Signal(signed(mb), name=f"c{lane}")
+            m.d.comb += [
+                total.eq(membrane + weight),
+                u_pre.eq(membrane + bias),
+                u.eq(Mux(u_pre > m_hi, m_hi, Mux(u_pre < m_lo, m_lo, u_pre))),
+                fire[lane].eq(u >= layer.threshold),
+            ]
+            if layer.reset == "zero":
+                m.d.comb += reset_value.eq(Mux(fire[lane], 0, u))
+            else:
+                m.d.comb += reset_value.eq(Mux(fire[lane], u - layer.threshold, u))
+            m.d.comb += leaked.eq(leak_toward_zero(reset_value, layer.leak_mult,
+                                                   layer.leak_frac_bits))
+            next_value = Signal(signed(ab), name=f"next{lane}")
+            m.d.comb += next_value.eq(Mux(last_timestep, 0, leaked))
+            sums.append(total)
+            carried.append(next_value)
 
-        # output stream: spikes from stage B of the sweep, then the end-of-timestep marker
-        spike_out = Signal()
-        m.d.comb += spike_out.eq(b_valid & b_sweep & fire)
-        stall = Signal()
-        m.d.comb += stall.eq(spike_out & ~self.o.ready)
+        # spikes of the group in stage B leave lowest lane first, one per clock
+        emitted = Signal(p)
+        pending = Signal(p)
+        lowest = Signal(p)
+        lane_index = Signal(max(1, lane_bits))
         m.d.comb += [
+            pending.eq(Mux(b_valid & b_sweep, fire & ~emitted, 0)),
+            lowest.eq(pending & -pending),
+        ]
+        for lane in reversed(range(p)):
+            with m.If(pending[lane]):
+                m.d.comb += lane_index.eq(lane)
+        only_one = Signal()
+        m.d.comb += only_one.eq((pending & (pending - 1)) == 0)
+        spike_out = Signal()
+        stall = Signal()
+        m.d.comb += [
+            spike_out.eq(pending != 0),
+            stall.eq(spike_out & ~(self.o.ready & only_one)),
             self.o.valid.eq(spike_out | emit_eot),
-            self.o.payload.index.eq(Mux(emit_eot, 0, b_neuron)),
+            self.o.payload.index.eq(Mux(emit_eot, 0, (b_group << lane_bits) | lane_index)),
             self.o.payload.eot.eq(emit_eot),
         ]
+        with m.If(stall):
+            with m.If(self.o.ready):
+                m.d.sync += emitted.eq(emitted | lowest)
+        with m.Else():
+            m.d.sync += emitted.eq(0)
 
-        # memory ports
+        # memory ports; a stalled sweep rewrites the same carried values (idempotent)
         m.d.comb += [
             w_rd.addr.eq(a_waddr),
-            mem_rd.addr.eq(a_neuron),
-            b_rd.addr.eq(a_neuron),
+            mem_rd.addr.eq(a_group),
+            b_rd.addr.eq(a_group),
             mem_rd.en.eq(~stall),
             b_rd.en.eq(~stall),
-            mem_wr.addr.eq(b_neuron),
+            mem_wr.addr.eq(b_group),
+            mem_wr.en.eq(b_valid),
+            mem_wr.data.eq(Mux(b_sweep, Cat(*carried), Cat(*sums))),
         ]
-        with m.If(b_valid & ~b_sweep):
-            m.d.comb += [mem_wr.data.eq(mem_rd.data + w_rd.data), mem_wr.en.eq(1)]
-        with m.Elif(b_valid & b_sweep & ~stall):
-            m.d.comb += [mem_wr.data.eq(Mux(last_timestep, 0, carried)), mem_wr.en.eq(1)]
 
         # input handshake: take an event when stage A is free or finishing its row
         accept = Signal()
@@ -149,24 +185,25 @@ class LIFCore(wiring.Component):
 
         # stage A -> B
         with m.If(~stall):
-            m.d.sync += [b_valid.eq(a_valid), b_sweep.eq(a_sweep), b_neuron.eq(a_neuron),
+            m.d.sync += [b_valid.eq(a_valid), b_sweep.eq(a_sweep), b_group.eq(a_group),
                          b_last.eq(a_last)]
 
         # stage A sequencing
         with m.If(accept & ~self.i.payload.eot):
-            m.d.sync += [a_valid.eq(1), a_sweep.eq(0), a_neuron.eq(0),
-                         a_waddr.eq(times_constant(self.i.payload.index, n)), a_last.eq(n == 1)]
+            m.d.sync += [a_valid.eq(1), a_sweep.eq(0), a_group.eq(0),
+                         a_waddr.eq(times_constant(self.i.payload.index, g_count)),
+                         a_last.eq(g_count == 1)]
         with m.Elif(accept & self.i.payload.eot):
-            m.d.sync += [a_valid.eq(1), a_sweep.eq(1), a_neuron.eq(0), a_last.eq(n == 1),
+            m.d.sync += [a_valid.eq(1), a_sweep.eq(1), a_group.eq(0), a_last.eq(g_count == 1),
                          sweeping.eq(1)]
         with m.Elif(a_valid & ~stall):
             with m.If(a_last):
                 m.d.sync += a_valid.eq(0)
             with m.Else():
-                m.d.sync += [a_neuron.eq(a_neuron + 1), a_waddr.eq(a_waddr + 1),
-                             a_last.eq(a_neuron == n - 2)]
+                m.d.sync += [a_group.eq(a_group + 1), a_waddr.eq(a_waddr + 1),
+                             a_last.eq(a_group == g_count - 2)]
 
-        # end of sweep: the last neuron left stage B
+        # end of sweep: the last group left stage B
         with m.If(b_valid & b_sweep & b_last & ~stall):
             m.d.sync += [sweeping.eq(0), emit_eot.eq(1)]
         with m.If(emit_eot & self.o.ready):

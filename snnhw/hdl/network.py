@@ -33,16 +33,20 @@ class SNNTop(wiring.Component):
         A sample is ``timesteps`` such timesteps; the next sample follows directly.
     o: Out(stream of events over ``output_features``)
         Output-layer spikes of each timestep in ascending order, then ``eot``.
+
+    ``lanes`` (P) neurons of every layer are updated per clock.
     """
 
-    def __init__(self, net: Network) -> None:
+    def __init__(self, net: Network, *, lanes: int = 1) -> None:
         self.net = net.validate()
+        self.lanes = lanes
         super().__init__({"i": In(event_signature(net.input_features)),
                           "o": Out(event_signature(net.output_features))})
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        cores = [LIFCore(layer=layer, timesteps=self.net.timesteps) for layer in self.net.layers]
+        cores = [LIFCore(layer=layer, timesteps=self.net.timesteps, lanes=self.lanes)
+                 for layer in self.net.layers]
         for core in cores:
             m.submodules[core.layer.name] = core
         wiring.connect(m, wiring.flipped(self.i), cores[0].i)
