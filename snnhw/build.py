@@ -113,6 +113,8 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
     """Run the whole build; returns the report dict. Raises :class:`SnnhwError` on bad input."""
     if options.samples < 0:
         raise SnnhwError(f"--samples {options.samples}: must be >= 0")
+    if not 0.0 <= options.stall < 1.0:
+        raise SnnhwError(f"--stall {options.stall}: a probability in [0, 1) is required")
     if options.samples:
         cosim.find_simulator(options.sim)
     model, net = quantize_file(model_path, weight_bits=options.weight_bits,

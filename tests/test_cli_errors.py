@@ -78,6 +78,17 @@ def test_fixed_out_of_range(small_model, tmp_path, capsys, bits):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--samples", "-1", "--samples -1: must be >= 0"),
+    ("--stall", "1.0", "--stall 1.0: a probability in [0, 1) is required"),
+])
+def test_bad_build_options(small_model, tmp_path, capsys, option, value, message):
+    code, err = _run(capsys, "build", str(small_model), option, value, "--out",
+                     str(tmp_path / "out"))
+    _assert_one_line_error(code, err, message)
+    assert not (tmp_path / "out").exists()
+
+
 def test_threshold_overflow(small_model, tmp_path, capsys):
     code, err = _run(capsys, "build", str(small_model), "--membrane-bits", "5", "--out",
                      str(tmp_path / "out"))
