@@ -19,8 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from .fixedpoint import (LEAK_FRAC_BITS_RANGE, MEMBRANE_BITS_RANGE, WEIGHT_BITS_RANGE,
-                         signed_bits, signed_range)
+from .fixedpoint import (
+    LEAK_FRAC_BITS_RANGE,
+    MEMBRANE_BITS_RANGE,
+    WEIGHT_BITS_RANGE,
+    signed_bits,
+    signed_range,
+)
 
 __all__ = ["FORMAT", "VERSION", "IRError", "LIFLayer", "Network", "load", "save",
            "signed_bits", "signed_range", "WEIGHT_BITS_RANGE", "MEMBRANE_BITS_RANGE",

@@ -16,16 +16,28 @@ Importer, then passes:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import SnnhwError
 from .checkpoint import load_checkpoint
-from .fixedpoint import (LEAK_FRAC_BITS_RANGE, MEMBRANE_BITS_RANGE, WEIGHT_BITS_RANGE,
-                         layer_scale, leak_multiplier, max_step_input, membrane_bits_for,
-                         round_half_away, signed_bits, signed_range)
+from .fixedpoint import (
+    LEAK_FRAC_BITS_RANGE,
+    MEMBRANE_BITS_RANGE,
+    WEIGHT_BITS_RANGE,
+    layer_scale,
+    leak_multiplier,
+    max_step_input,
+    membrane_bits_for,
+    round_half_away,
+    signed_bits,
+    signed_range,
+)
 from .ir import IRError, LIFLayer, Network
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["SUPPORTED_LAYERS", "integer_torch_model", "quantize", "quantize_file"]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomllib
 import torch
 from tqdm import tqdm
 

@@ -11,8 +11,7 @@ import torch
 from snnhw import SnnhwError, golden, ir
 from snnhw.checkpoint import load_checkpoint
 from snnhw.data import bernoulli_numpy, bundled_mnist
-from snnhw.fixedpoint import leak, round_half_away, saturate
-from snnhw.fixedpoint import membrane_bits_for
+from snnhw.fixedpoint import leak, membrane_bits_for, round_half_away, saturate
 from snnhw.quant import integer_torch_model, quantize
 
 from netgen import random_network

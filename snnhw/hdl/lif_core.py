@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..ir import LIFLayer
 from .arith import leak_toward_zero, times_constant
-from .events import event_signature, index_bits
+from .events import event_signature
 from .layout import LANES, bias_words, groups, weight_words
 
 __all__ = ["LIFCore"]

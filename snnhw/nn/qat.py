@@ -17,8 +17,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..fixedpoint import (layer_scale, leak_multiplier, max_step_input, membrane_bits_for,
-                          round_half_away, signed_range)
+from ..fixedpoint import (
+    layer_scale,
+    leak_multiplier,
+    max_step_input,
+    membrane_bits_for,
+    round_half_away,
+    signed_range,
+)
 from .lif import LIF
 from .surrogate import spike
 

@@ -23,9 +23,8 @@ and the names users of snnTorch and SpikingJelly expect, ``a`` setting their sha
 
 from __future__ import annotations
 
-from typing import Callable
-
 import math
+from typing import Callable
 
 import torch
 
