@@ -64,7 +64,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _cmd_synth(args: argparse.Namespace) -> None:
-    from .synth import synthesise
+    from .synth import gate_level_check, synthesise
 
     section = synthesise(args.folder, args.target, log=lambda line: None)
     if section["cells"] is not None:
@@ -75,6 +75,14 @@ def _cmd_synth(args: argparse.Namespace) -> None:
     if not section["fits"]:
         print(f"{section['target']}: does not fit: "
               f"{section.get('not_fitting') or section.get('pnr_error')}")
+    elif args.gate_level:
+        results = gate_level_check(args.folder, args.target)
+        mismatches = sum(r["mismatches"] for r in results.values())
+        print(f"gate-level netlist vs golden model: {mismatches} mismatching spikes over "
+              f"{results['full_rate']['samples']} samples")
+        if mismatches:
+            raise SnnhwError(f"the synthesised netlist for {args.target} differs from the golden "
+                             f"model in {mismatches} spikes")
 
 
 def _add_build_options(p: argparse.ArgumentParser) -> None:
@@ -116,6 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("folder", help="folder written by snnhw build")
     p.add_argument("--target", default="ice40-up5k", choices=["ice40-up5k", "ecp5-25k"],
                    help="FPGA (default ice40-up5k)")
+    p.add_argument("--gate-level", action="store_true",
+                   help="also cosimulate the synthesised netlist against the golden model")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("demo", help="train the bundled STBP MLP, build it, cosimulate, report")

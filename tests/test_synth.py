@@ -33,7 +33,9 @@ def small_build(tmp_path_factory):
 
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_synth_places_and_routes(small_build, target, capsys):
-    assert main(["synth", str(small_build), "--target", target]) == 0
+    """Synthesis, place and route, and the synthesised netlist (Yosys cell models) simulated
+    spike for spike against the golden model."""
+    assert main(["synth", str(small_build), "--target", target, "--gate-level"]) == 0
     report = json.loads((small_build / "report.json").read_text())
     syn = report["synth"]
     assert syn["target"] == target and syn["fits"] is True
@@ -43,7 +45,10 @@ def test_synth_places_and_routes(small_build, target, capsys):
     assert syn["dsps"] == 0          # no multipliers: constant products are shift-adds
     assert syn["latency_us_per_sample"] == pytest.approx(
         report["cycles_per_timestep"]["predicted"] * report["timesteps"] / syn["fmax_mhz"])
-    assert f"{target}: fits=True" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{target}: fits=True" in out
+    assert "gate-level netlist vs golden model: 0 mismatching spikes" in out
+    assert syn["gate_level"]["mismatches"] == 0 and syn["gate_level"]["samples"] >= 2
 
 
 def test_demo_sized_net_is_reported_as_not_fitting_ice40_block_ram(tmp_path, capsys):
