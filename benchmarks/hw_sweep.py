@@ -81,7 +81,7 @@ def main() -> None:
 
 def _row(r: dict) -> str:
     def num(value, fmt):
-        return format(value, fmt) if value is not None else "-"
+        return format(value, fmt) if value is not None else format("-", fmt.split(".")[0].rstrip("df"))
     return (f"{r['bits']:>4} {r['lanes']:>3} {r['target']:<11} {str(r['fits']):<5} "
             f"{num(r['cells'], '>6')} {num(r['brams'], '>5')} {num(r['sprams'], '>5')} "
             f"{num(r['fmax_mhz'], '>6.1f')} {r['cycles_measured']:>8.0f} {r['cycles_bound']:>8.0f} "
