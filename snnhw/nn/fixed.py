@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from .qat import integer_lif_steps
+
 __all__ = ["FixedPointLIFDense"]
 
 
@@ -27,26 +29,17 @@ class FixedPointLIFDense(torch.nn.Module):
         self.register_buffer("bias", bias.to(torch.float64))
         self.threshold = int(threshold)
         self.leak_mult = int(leak_mult)
-        self.leak_divisor = float(1 << leak_frac_bits)
+        self.leak_frac_bits = int(leak_frac_bits)
         self.membrane_min = int(membrane_min)
         self.membrane_max = int(membrane_max)
         self.reset = reset
         self.saturations = 0
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
-        x = spikes.to(torch.float64)
-        carried = torch.zeros(x.shape[1], self.weight.shape[0], dtype=torch.float64,
-                              device=x.device)
-        out = []
-        for t in range(x.shape[0]):
-            pre = carried + x[t] @ self.weight.T + self.bias
-            u = pre.clamp(self.membrane_min, self.membrane_max)
-            self.saturations += int((u != pre).sum())
-            fired = u >= self.threshold
-            if self.reset == "zero":
-                r = torch.where(fired, torch.zeros_like(u), u)
-            else:
-                r = torch.where(fired, u - self.threshold, u)
-            carried = torch.trunc(r * self.leak_mult / self.leak_divisor)
-            out.append(fired.to(spikes.dtype))
-        return torch.stack(out)
+        out, saturations = integer_lif_steps(
+            spikes.to(torch.float64), self.weight, self.bias, threshold=self.threshold,
+            leak_mult=self.leak_mult, leak_frac_bits=self.leak_frac_bits,
+            membrane_min=self.membrane_min, membrane_max=self.membrane_max, reset=self.reset,
+            fire=lambda u: (u >= self.threshold).to(u.dtype))
+        self.saturations += saturations
+        return out.to(spikes.dtype)

@@ -14,6 +14,7 @@ that ``snnhw build`` makes from the same weights.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -28,7 +29,7 @@ from ..fixedpoint import (
 from .lif import LIF
 from .surrogate import spike
 
-__all__ = ["FixedPointSpec", "fixed_point_forward"]
+__all__ = ["FixedPointSpec", "fixed_point_forward", "integer_lif_steps"]
 
 
 @dataclass(frozen=True)
@@ -74,16 +75,40 @@ def fixed_point_forward(dense: torch.nn.Linear, lif: LIF, x: torch.Tensor,
             threshold=threshold, leak_mult=leak_mult, leak_frac_bits=spec.leak_frac_bits,
             timesteps=x.shape[0])
     lo, hi = signed_range(bits)
-    divisor = float(1 << spec.leak_frac_bits)
+    spikes, _ = integer_lif_steps(
+        x, w_int, b_int, threshold=threshold, leak_mult=leak_mult,
+        leak_frac_bits=spec.leak_frac_bits, membrane_min=lo, membrane_max=hi, reset=lif.reset,
+        fire=lambda u: spike((u - threshold) * scale, lif.surrogate, lif.width),
+        toward_zero=_trunc_ste)
+    return spikes
+
+
+def integer_lif_steps(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, *,
+                      threshold: int, leak_mult: int, leak_frac_bits: int, membrane_min: int,
+                      membrane_max: int, reset: str,
+                      fire: Callable[[torch.Tensor], torch.Tensor],
+                      toward_zero: Callable[[torch.Tensor], torch.Tensor] = torch.trunc
+                      ) -> tuple[torch.Tensor, int]:
+    """The integer LIF timestep loop of ``docs/fixed-point.md`` in torch.
+
+    ``x`` spikes ``[T, B, in]``; ``weight`` ``[out, in]`` and ``bias`` ``[out]`` integer-valued.
+    ``fire(u)`` gives the spikes of the saturated membrane (a plain ``u >= threshold`` for
+    inference, a surrogate for training); ``toward_zero`` rounds the leaked value. Returns the
+    spikes ``[T, B, out]`` and the number of saturation events.
+    """
+    divisor = float(1 << leak_frac_bits)
     carried = torch.zeros(x.shape[1], weight.shape[0], dtype=weight.dtype, device=x.device)
+    saturations = 0
     spikes = []
     for t in range(x.shape[0]):
-        u = (carried + x[t] @ w_int.T + b_int).clamp(lo, hi)
-        o = spike((u - threshold) * scale, lif.surrogate, lif.width)
-        if lif.reset == "zero":
+        pre = carried + x[t] @ weight.T + bias
+        u = pre.clamp(membrane_min, membrane_max)
+        saturations += int((u != pre).sum())
+        o = fire(u)
+        if reset == "zero":
             r = u * (1 - o)
         else:
             r = u - threshold * o
-        carried = _trunc_ste(r * leak_mult / divisor)
+        carried = toward_zero(r * leak_mult / divisor)
         spikes.append(o)
-    return torch.stack(spikes)
+    return torch.stack(spikes), saturations
