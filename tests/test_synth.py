@@ -21,14 +21,19 @@ def small_build(tmp_path_factory):
     folder = tmp_path_factory.mktemp("synth")
     ir.save(net, folder / "ir")
     check = verify_network(net, inputs, folder, sim=None, log=lambda s: None)
-    write_report(folder, {"name": net.name, "sizes": [net.input_features], "timesteps":
-                          net.timesteps, "accuracy": {"float": 0, "fixed": 0, "samples": 0},
-                          "rtl": {"simulator": "none", "samples": 0, "mismatches": 0},
-                          "cycles_per_timestep": {"measured_mean": None, "measured_max": None,
-                                                  "predicted": check.estimate.per_timestep_mean},
-                          "sops_per_sample": 0, "energy_pj_per_sample": 1.0,
-                          "memory_bits": {"total": 0}, "bits": {"weight": 8}})
+    write_report(folder, _minimal_report(net, check.estimate.per_timestep_mean))
     return folder
+
+
+def _minimal_report(net: ir.Network, predicted_cycles: float) -> dict:
+    """The report keys synthesis reads, for a folder built without a trained model."""
+    return {"name": net.name, "sizes": [net.input_features], "timesteps": net.timesteps,
+            "accuracy": {"float": 0, "fixed": 0, "samples": 0},
+            "rtl": {"simulator": "none", "samples": 0, "mismatches": 0},
+            "cycles_per_timestep": {"measured_mean": None, "measured_max": None,
+                                    "predicted": predicted_cycles},
+            "sops_per_sample": 0, "energy_pj_per_sample": 1.0,
+            "memory_bits": {"total": 0}, "bits": {"weight": 8}}
 
 
 @pytest.mark.parametrize("target", list(TARGETS))
@@ -67,13 +72,7 @@ def test_demo_sized_net_is_reported_as_not_fitting_ice40_block_ram(tmp_path, cap
     ir.save(net, tmp_path / "ir")
     (tmp_path / "rtl").mkdir()
     (tmp_path / "rtl" / "snn_top.v").write_text("// not read: the estimate stops first\n")
-    write_report(tmp_path, {"name": "demo_sized", "sizes": [784, 128, 10], "timesteps": 10,
-                            "accuracy": {"float": 0, "fixed": 0, "samples": 0},
-                            "rtl": {"simulator": "none", "samples": 0, "mismatches": 0},
-                            "cycles_per_timestep": {"measured_mean": None, "measured_max": None,
-                                                    "predicted": 1.0},
-                            "sops_per_sample": 0, "energy_pj_per_sample": 1.0,
-                            "memory_bits": {"total": 0}, "bits": {"weight": 8}})
+    write_report(tmp_path, _minimal_report(net, 1.0))
     assert main(["synth", str(tmp_path), "--target", "ice40-up5k"]) == 0
     syn = json.loads((tmp_path / "report.json").read_text())["synth"]
     assert syn["fits"] is False and syn["estimate"]["brams_needed"] > 30
