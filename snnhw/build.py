@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from . import SnnhwError, cosim, cycles, golden, ir
-from .data import Split, bernoulli_numpy, bundled_mnist, load_mnist_idx
+from .data import Split, bernoulli_numpy
+from .data import load_dataset as load_named_dataset
 from .hdl import TOP_NAME, index_bits, write_rtl
 from .nn import SpikingNetwork
 from .plots import plot_cycles
@@ -88,11 +89,9 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
 
 def load_dataset(dataset: dict[str, Any]) -> Split:
     """The dataset a model was trained on, from its ``model.pt`` description."""
-    if dataset.get("name") == "mnist-subset":
-        return bundled_mnist(int(dataset.get("split_seed", 0)))
-    if dataset.get("name") == "mnist-idx":
-        return load_mnist_idx(dataset["path"])
-    raise SnnhwError(f"unknown dataset {dataset.get('name')!r} in model.pt")
+    return load_named_dataset(str(dataset.get("name")),
+                              split_seed=int(dataset.get("split_seed", 0)),
+                              path=dataset.get("path") or None)
 
 
 def _staging_folder(out: Path) -> Path:

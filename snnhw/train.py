@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import json
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tomllib
 import torch
 from tqdm import tqdm
 
 from . import SnnhwError
 from .checkpoint import save_checkpoint
-from .data import Split, bernoulli_numpy, bernoulli_torch, bundled_mnist, load_mnist_idx
+from .data import bernoulli_numpy, bernoulli_torch, load_dataset
 from .nn import FixedPointSpec, SpikingNetwork, mlp_architecture
 from .plots import plot_training
 
@@ -74,16 +74,6 @@ def load_recipe(path: str | Path) -> Recipe:
     return Recipe(**flat)
 
 
-def load_data(recipe: Recipe) -> Split:
-    if recipe.dataset == "mnist-subset":
-        return bundled_mnist(recipe.split_seed)
-    if recipe.dataset == "mnist-idx":
-        if not recipe.data_path:
-            raise SnnhwError("dataset 'mnist-idx' needs data_path, the folder of the IDX files")
-        return load_mnist_idx(recipe.data_path)
-    raise SnnhwError(f"unknown dataset {recipe.dataset!r}; known: 'mnist-subset', 'mnist-idx'")
-
-
 @torch.no_grad()
 def evaluate_float(net: SpikingNetwork, spikes: np.ndarray, labels: np.ndarray,
                    batch_size: int = 250) -> dict[str, float]:
@@ -108,7 +98,7 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str
     curve ``<out>.training.png``."""
     torch.manual_seed(recipe.seed)
     np.random.seed(recipe.seed)
-    data = load_data(recipe)
+    data = load_dataset(recipe.dataset, split_seed=recipe.split_seed, path=recipe.data_path)
     n_classes = recipe.sizes[-1]
     arch = mlp_architecture(recipe.sizes, tau=recipe.tau, threshold=recipe.threshold,
                             reset=recipe.reset, surrogate=recipe.surrogate, width=recipe.width)

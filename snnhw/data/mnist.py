@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import SnnhwError
 
-__all__ = ["Split", "bundled_mnist", "load_mnist_idx", "read_idx"]
+__all__ = ["DATASETS", "Split", "bundled_mnist", "load_dataset", "load_mnist_idx", "read_idx"]
 
 SUBSET_TRAIN = 4000
 SUBSET_TEST = 1000
@@ -100,3 +100,18 @@ def load_mnist_idx(folder: str | Path) -> Split:
                  arrays["y_train"].astype(np.int64),
                  arrays["x_test"].reshape(len(arrays["x_test"]), -1).astype(np.uint8),
                  arrays["y_test"].astype(np.int64))
+
+
+DATASETS = ("mnist-subset", "mnist-idx")
+
+
+def load_dataset(name: str, *, split_seed: int = 0, path: str | None = None) -> Split:
+    """A dataset by the name that recipes and ``model.pt`` use: ``mnist-subset`` (the bundled
+    digits, split by ``split_seed``) or ``mnist-idx`` (IDX files in the folder ``path``)."""
+    if name == "mnist-subset":
+        return bundled_mnist(split_seed)
+    if name == "mnist-idx":
+        if not path:
+            raise SnnhwError("dataset 'mnist-idx' needs data_path, the folder of the IDX files")
+        return load_mnist_idx(path)
+    raise SnnhwError(f"unknown dataset {name!r}; known: {', '.join(map(repr, DATASETS))}")
