@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import SnnhwError, cosim, cycles, golden, ir
-from .data import Split, bernoulli_numpy
+from .data import Split, encode_numpy
 from .data import load_dataset as load_named_dataset
 from .hdl import TOP_NAME, index_bits, write_rtl
 from .nn import SpikingNetwork
@@ -91,7 +91,7 @@ def load_dataset(dataset: dict[str, Any]) -> Split:
     """The dataset a model was trained on, from its ``model.pt`` description."""
     return load_named_dataset(str(dataset.get("name")),
                               split_seed=int(dataset.get("split_seed", 0)),
-                              path=dataset.get("path") or None)
+                              path=dataset.get("path") or None, events=dataset.get("events"))
 
 
 def _staging_folder(out: Path) -> Path:
@@ -142,12 +142,13 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
         f"{l.name}: w{l.weight_bits}/m{l.membrane_bits}/acc{l.accumulator_bits}" for l in net.layers))
 
     data = load_dataset(model["dataset"])
-    spikes = bernoulli_numpy(data.x_test, net.timesteps, int(net.encoding["seed"]))
+    inputs = encode_numpy(data.x_test, net.encoding)
+    spikes = inputs.reshape(inputs.shape[0], inputs.shape[1], -1)
     float_net = SpikingNetwork(model["architecture"])
     float_net.load_state_dict(model["state_dict"])
     float_net.eval()
     with torch.no_grad():
-        float_acc = evaluate_float(float_net, spikes, data.y_test)["accuracy"]
+        float_acc = evaluate_float(float_net, inputs, data.y_test)["accuracy"]
     trace = golden.run(net, spikes)
     fixed_acc = float((golden.predict(trace.output) == data.y_test).mean())
     log(f"accuracy on {len(data.y_test)} test samples: float {100 * float_acc:.2f} %, "

@@ -50,7 +50,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     recipe_file = importlib.resources.files("snnhw.recipes").joinpath(DEFAULT_RECIPE)
     with importlib.resources.as_file(recipe_file) as path:
         recipe = load_recipe(path)
-    print(f"[1/3] training {recipe.name} ({recipe.sizes}, T={recipe.timesteps}) on the bundled "
+    print(f"[1/3] training {recipe.name} ({recipe.layers}, T={recipe.timesteps}) on the bundled "
           f"MNIST subset")
     train(recipe, out / "model.pt", progress=not args.quiet)
     print(f"[2/3] snnhw build {out / 'model.pt'} --fixed {args.fixed} --out {out / 'hw'}")

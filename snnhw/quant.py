@@ -22,6 +22,7 @@ import numpy as np
 
 from . import SnnhwError
 from .checkpoint import load_checkpoint
+from .data.encoding import SPIKE_ENCODINGS
 from .fixedpoint import (
     LEAK_FRAC_BITS_RANGE,
     MEMBRANE_BITS_RANGE,
@@ -42,24 +43,38 @@ if TYPE_CHECKING:
 __all__ = ["SUPPORTED_LAYERS", "integer_torch_model", "quantize", "quantize_file"]
 
 SUPPORTED_LAYERS = ("dense", "lif")
+INFERENCE_IDENTITY = ("dropout", "flatten")  # no-ops on flat spike vectors at inference
+_WHY_NOT = {
+    "conv2d": "convolution cores are not generated yet",
+    "avgpool2d": "pooling cores are not generated yet",
+    "neunorm": "NeuNorm's auxiliary neurons are not generated yet",
+    "voting": "the hardware reads one output neuron per class (train with voting = 1)",
+    "reshape": "the hardware takes flat spike vectors",
+}
 
 
 def _pairs(architecture: list[dict[str, Any]], where: str) -> list[tuple[int, dict, dict]]:
-    """Split the descriptor list into (index, dense, lif) pairs, rejecting anything else."""
+    """Split the descriptor list into (index, dense, lif) pairs, rejecting anything else.
+
+    Dropout and flatten are identities at inference on flat spike vectors and are skipped.
+    """
+    layers = [(i, spec) for i, spec in enumerate(architecture)
+              if spec.get("type") not in INFERENCE_IDENTITY]
     pairs = []
-    i = 0
-    while i < len(architecture):
-        spec = architecture[i]
+    k = 0
+    while k < len(layers):
+        i, spec = layers[k]
         kind = spec.get("type")
         if kind not in SUPPORTED_LAYERS:
+            reason = _WHY_NOT.get(kind, "it is not a known layer type")
             raise SnnhwError(f"{where}: layer {i} has type {kind!r}, which the hardware does not "
-                             f"support yet; supported: dense followed by lif")
-        nxt = architecture[i + 1] if i + 1 < len(architecture) else None
+                             f"support yet ({reason}); supported: dense followed by lif")
+        nxt = layers[k + 1][1] if k + 1 < len(layers) else None
         if kind != "dense" or nxt is None or nxt.get("type") != "lif":
             raise SnnhwError(f"{where}: layer {i} ({kind!r}) is not part of a dense -> lif pair; "
                              f"the hardware supports chains of dense layers each followed by lif")
         pairs.append((i, spec, nxt))
-        i += 2
+        k += 2
     if not pairs:
         raise SnnhwError(f"{where}: the architecture has no layers")
     return pairs
@@ -78,6 +93,10 @@ def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | No
     if not LEAK_FRAC_BITS_RANGE[0] <= leak_frac_bits <= LEAK_FRAC_BITS_RANGE[1]:
         raise SnnhwError(f"--leak-bits {leak_frac_bits}: out of range; allowed "
                          f"{LEAK_FRAC_BITS_RANGE[0]}..{LEAK_FRAC_BITS_RANGE[1]}")
+    encoding = model["encoding"].get("type")
+    if encoding not in SPIKE_ENCODINGS:
+        raise SnnhwError(f"{where}: encoding {encoding!r} feeds real values to layer 0; the "
+                         f"hardware takes spike events ({', '.join(SPIKE_ENCODINGS)})")
     state = model["state_dict"]
     timesteps = int(model["encoding"]["timesteps"])
     layers = []

@@ -1,16 +1,28 @@
 """Training stage: a TOML recipe -> a trained spiking network -> ``model.pt`` (+ metrics JSON).
 
-STBP (Wu et al. 2018): backpropagation through space and time over the unrolled iterative
-LIF, the spike derivative replaced by a surrogate, MSE between the output firing rate
-``(1/T) sum_t o[t]`` and the one-hot label, Adam.
+One loop trains every method; the method picks the neurons' backward pass
+(``snnhw.nn.lif``, ``snnhw.nn.rate_grad``) and the recipe the architecture, encoder, loss and
+optimizer. ``METHODS`` maps each seed paper to its backward pass:
+
+* ``stbp``: surrogate BPTT (Wu et al. 2018), the four h1-h4 curves and the common ones;
+* ``neunorm``: the same with NeuNorm layers, encoding layer and voting (Wu et al. AAAI 2019);
+* ``hm2bp``: spike-train-level backward, count loss (Jin, Zhang, Li 2018);
+* ``leak_aware``: the leak-aware approximate derivative (Lee et al. 2020);
+* ``bpsta``: spatial and temporal adjustment (Shen, Zhao, Zeng 2022).
+
+Losses: ``rate_mse``, the mean squared error between the output rate ``(1/T) sum_t o[t]``
+and the one-hot label (STBP, NeuNorm, Lee, BPSTA); ``count``, HM2-BP's
+``1/2 sum_i (n_i - y_i)^2`` on output spike counts ``n_i`` with desired counts
+``y = desired_rates * T`` and no error where ``|n_i - y_i| <= margin_rate * T``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +32,16 @@ from tqdm import tqdm
 
 from . import SnnhwError
 from .checkpoint import save_checkpoint
-from .data import bernoulli_numpy, bernoulli_torch, load_dataset
-from .nn import FixedPointSpec, SpikingNetwork, mlp_architecture
+from .data import ENCODINGS, Split, encode_numpy, encode_torch, load_dataset
+from .nn import FixedPointSpec, SpikingNetwork, architecture
 from .plots import plot_training
 
-__all__ = ["Recipe", "evaluate_float", "load_recipe", "train"]
+__all__ = ["METHODS", "Recipe", "evaluate_float", "load_recipe", "train"]
+
+METHODS = {"stbp": "surrogate", "neunorm": "surrogate", "hm2bp": "hm2bp",
+           "leak_aware": "leak_aware", "bpsta": "bpsta"}
+LOSSES = ("rate_mse", "count")
+OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 @dataclass
@@ -32,24 +49,64 @@ class Recipe:
     """A training recipe; every field has the default of the bundled STBP MLP."""
 
     name: str = "stbp_mlp"
-    dataset: str = "mnist-subset"          # or "mnist-idx" (then set data_path)
+    method: str = "stbp"
+    # data
+    dataset: str = "mnist-subset"          # mnist-idx, nmnist, dvs-gesture, cifar10-dvs: data_path
     data_path: str | None = None
     split_seed: int = 0
-    sizes: list[int] = field(default_factory=lambda: [784, 128, 10])
+    train_samples: int | None = None       # use only the first N training samples
+    denoise_us: int = 0                    # event datasets: tonic Denoise filter time
+    downsample: float = 1.0                # event datasets: spatial factor
+    # network
+    layers: list[str] = field(default_factory=lambda: ["128FC"])
+    voting: int = 1                        # output neurons per class
+    width_mult: float = 1.0
+    neunorm: bool = False
+    dropout: float = 0.0
+    pool_neurons: bool = False             # integrate-and-fire neurons after average pooling
+    pool_tau: float = 1.0
+    pool_threshold: float = 0.75
     tau: float = 0.5
     threshold: float = 0.5
     reset: str = "zero"
     surrogate: str = "rectangular"
     width: float = 1.0
+    spatial_adjust: bool = True            # bpsta
+    temporal_adjust: bool = True           # bpsta
+    # encoding
+    encoding: str = "bernoulli"            # latency, direct; event datasets: frames
     timesteps: int = 10
     encoding_seed: int = 2024
+    # training
+    loss: str = "rate_mse"
+    desired_rates: list[float] = field(default_factory=lambda: [0.1, 0.8])  # count: wrong, right
+    margin_rate: float = 0.05
+    optimizer: str = "adam"
     epochs: int = 15
     batch_size: int = 50
     lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "constant"             # or "cosine"
     seed: int = 0
     qat_bits: int | None = None            # quantization-aware training for --fixed N
     qat_membrane_bits: int | None = None   # None: from the worst-case bound, as the quantizer
     qat_leak_bits: int = 8
+
+    def check(self, where: str = "recipe") -> None:
+        """Raise :class:`SnnhwError` naming the key, the value and what is allowed."""
+        allowed = {"method": METHODS, "loss": LOSSES, "optimizer": OPTIMIZERS,
+                   "encoding": ENCODINGS, "schedule": ("constant", "cosine")}
+        for key, options in allowed.items():
+            if getattr(self, key) not in options:
+                raise SnnhwError(f"{where}: {key} = {getattr(self, key)!r}; allowed: "
+                                 f"{', '.join(options)}")
+        event_data = self.dataset in ("nmnist", "dvs-gesture", "cifar10-dvs")
+        if event_data != (self.encoding == "frames"):
+            raise SnnhwError(f"{where}: encoding = {self.encoding!r} does not go with dataset "
+                             f"{self.dataset!r}: event datasets use 'frames', images the others")
+        if self.timesteps < 1:
+            raise SnnhwError(f"{where}: timesteps = {self.timesteps}; must be >= 1")
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -71,86 +128,158 @@ def load_recipe(path: str | Path) -> Recipe:
     unknown = sorted(set(flat) - known)
     if unknown:
         raise SnnhwError(f"{path}: unknown recipe keys {unknown}; known: {sorted(known)}")
-    return Recipe(**flat)
+    recipe = Recipe(**flat)
+    recipe.check(str(path))
+    return recipe
 
 
 @torch.no_grad()
-def evaluate_float(net: SpikingNetwork, spikes: np.ndarray, labels: np.ndarray,
+def evaluate_float(net: SpikingNetwork, inputs: np.ndarray, labels: np.ndarray,
                    batch_size: int = 250) -> dict[str, float]:
-    """Float accuracy on pre-encoded spikes ``uint8 [T, N, F]``; prediction = argmax of counts
-    (ties go to the lowest class index, as in the golden model)."""
+    """Float accuracy on pre-encoded inputs ``[T, N, ...]``; prediction = argmax of output
+    counts (ties go to the lowest class index, as in the golden model). Also the mean number
+    of spikes per sample over all LIF layers."""
     correct = 0
     spike_total = 0.0
     dtype = next(net.parameters()).dtype
-    for start in range(0, spikes.shape[1], batch_size):
-        x = torch.from_numpy(spikes[:, start:start + batch_size]).to(dtype)
+    for start in range(0, inputs.shape[1], batch_size):
+        x = torch.from_numpy(np.ascontiguousarray(inputs[:, start:start + batch_size])).to(dtype)
         record: list[torch.Tensor] = []
         out = net(x, record)
         pred = out.sum(0).argmax(1).numpy()
         correct += int((pred == labels[start:start + batch_size]).sum())
         spike_total += float(sum(r.sum() for r in record))
-    n = spikes.shape[1]
+    n = inputs.shape[1]
     return {"accuracy": correct / n, "spikes_per_sample": spike_total / n}
+
+
+def _loss(recipe: Recipe, out: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
+    target = torch.nn.functional.one_hot(labels, classes).to(out.dtype)
+    if recipe.loss == "rate_mse":
+        return torch.nn.functional.mse_loss(out.mean(0), target)
+    steps = out.shape[0]
+    wrong, right = recipe.desired_rates
+    desired = steps * (wrong + (right - wrong) * target)
+    error = out.sum(0) - desired
+    outside = (error.abs() > recipe.margin_rate * steps).to(out.dtype)
+    return 0.5 * (outside * error ** 2).sum(1).mean()
+
+
+def _optimizer(recipe: Recipe, params) -> torch.optim.Optimizer:
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum,
+                               weight_decay=recipe.weight_decay)
+    cls = torch.optim.AdamW if recipe.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def _network_input(data: Split, recipe: Recipe) -> list[int]:
+    """The input shape the first layer sees: ``[C, H, W]`` for convolutional nets and event
+    frames, flat ``[F]`` for an MLP on images."""
+    if data.x_train.ndim == 5:
+        return list(data.x_train.shape[2:])
+    convolutional = recipe.layers and not recipe.layers[0].endswith("FC")
+    features = data.x_train.shape[1]
+    side = int(math.isqrt(features))
+    if convolutional:
+        if side * side != features:
+            raise SnnhwError(f"dataset {recipe.dataset!r}: {features} features are not a square "
+                             f"image, so layer {recipe.layers[0]!r} cannot convolve them")
+        return [1, side, side]
+    return [features]
+
+
+def build_architecture(recipe: Recipe, input_shape: list[int], classes: int) -> list[dict]:
+    """The recipe's layer descriptors."""
+    try:
+        return architecture(
+            input_shape, recipe.layers, classes, tau=recipe.tau, threshold=recipe.threshold,
+            voting=recipe.voting, width_mult=recipe.width_mult, dropout=recipe.dropout,
+            neunorm=recipe.neunorm, pool_neurons=recipe.pool_neurons, pool_tau=recipe.pool_tau,
+            pool_threshold=recipe.pool_threshold, reset=recipe.reset,
+            surrogate=recipe.surrogate, width=recipe.width, gradient=METHODS[recipe.method],
+            spatial_adjust=recipe.spatial_adjust, temporal_adjust=recipe.temporal_adjust)
+    except ValueError as exc:
+        raise SnnhwError(f"recipe {recipe.name!r}: {exc}") from None
 
 
 def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Train per ``recipe``; write ``out`` (model.pt), ``<out>.metrics.json`` and the training
     curve ``<out>.training.png``."""
+    recipe.check(f"recipe {recipe.name!r}")
     torch.manual_seed(recipe.seed)
     np.random.seed(recipe.seed)
-    data = load_dataset(recipe.dataset, split_seed=recipe.split_seed, path=recipe.data_path)
-    n_classes = recipe.sizes[-1]
-    arch = mlp_architecture(recipe.sizes, tau=recipe.tau, threshold=recipe.threshold,
-                            reset=recipe.reset, surrogate=recipe.surrogate, width=recipe.width)
+    event_options = ({"timesteps": recipe.timesteps, "denoise_us": recipe.denoise_us,
+                      "downsample": recipe.downsample} if recipe.encoding == "frames" else None)
+    data = load_dataset(recipe.dataset, split_seed=recipe.split_seed, path=recipe.data_path,
+                        events=event_options)
+    classes = int(max(data.y_train.max(), data.y_test.max())) + 1
+    if recipe.dataset.startswith("mnist"):
+        classes = 10
+    input_shape = _network_input(data, recipe)
+    arch = build_architecture(recipe, input_shape, classes)
     fixed_point = None
     if recipe.qat_bits is not None:
         fixed_point = FixedPointSpec(weight_bits=recipe.qat_bits,
                                      membrane_bits=recipe.qat_membrane_bits,
                                      leak_frac_bits=recipe.qat_leak_bits)
     net = SpikingNetwork(arch, fixed_point=fixed_point)
-    opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
-    x_train = torch.from_numpy(data.x_train.astype(np.float32) / 255.0)
-    y_train = torch.from_numpy(data.y_train)
-    test_spikes = bernoulli_numpy(data.x_test, recipe.timesteps, recipe.encoding_seed)
+    opt = _optimizer(recipe, net.parameters())
+    x_all = data.x_train[:recipe.train_samples] if recipe.train_samples else data.x_train
+    y_all = data.y_train[:len(x_all)]
+    if recipe.encoding == "frames":
+        x_train = torch.from_numpy(x_all.astype(np.float32))
+    else:
+        x_train = torch.from_numpy(x_all.astype(np.float32) / 255.0)
+    y_train = torch.from_numpy(y_all)
+    encoding = {"type": recipe.encoding, "timesteps": recipe.timesteps,
+                "seed": recipe.encoding_seed}
+    test_inputs = encode_numpy(data.x_test, encoding)
     gen = torch.Generator().manual_seed(recipe.seed)
     history = []
     started = time.perf_counter()
-    steps = recipe.epochs * ((len(x_train) + recipe.batch_size - 1) // recipe.batch_size)
-    bar = tqdm(total=steps, desc=f"train {recipe.name}", disable=not progress, unit="batch")
+    batches = (len(x_train) + recipe.batch_size - 1) // recipe.batch_size
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.epochs * batches)
+                 if recipe.schedule == "cosine" else None)
+    bar = tqdm(total=recipe.epochs * batches, desc=f"train {recipe.name}",
+               disable=not progress, unit="batch")
     for epoch in range(recipe.epochs):
         net.train()
         order = torch.randperm(len(x_train), generator=gen)
         total_loss = 0.0
         for start in range(0, len(order), recipe.batch_size):
             idx = order[start:start + recipe.batch_size]
-            x = bernoulli_torch(x_train[idx], recipe.timesteps, gen)
-            target = torch.nn.functional.one_hot(y_train[idx], n_classes).float()
-            rate = net(x).mean(0)
-            loss = torch.nn.functional.mse_loss(rate, target)
+            x = encode_torch(x_train[idx], recipe.encoding, recipe.timesteps, gen)
+            loss = _loss(recipe, net(x), y_train[idx], classes)
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if scheduler is not None:
+                scheduler.step()
             total_loss += loss.item() * len(idx)
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}")
         net.eval()
-        test = evaluate_float(net, test_spikes, data.y_test)
+        test = evaluate_float(net, test_inputs, data.y_test)
         history.append({"epoch": epoch + 1, "loss": total_loss / len(x_train),
                         "test_accuracy": test["accuracy"]})
     bar.close()
-    final = evaluate_float(net, test_spikes, data.y_test)
+    train_seconds = time.perf_counter() - started
+    final = evaluate_float(net, test_inputs, data.y_test)
     metrics = {"test_accuracy": final["accuracy"], "spikes_per_sample": final["spikes_per_sample"],
-               "train_seconds": time.perf_counter() - started, "history": history,
+               "train_seconds": train_seconds, "history": history, "method": recipe.method,
+               "recipe": asdict(recipe),
                "qat": None if fixed_point is None else {
                    "weight_bits": fixed_point.weight_bits,
                    "membrane_bits": fixed_point.membrane_bits,
                    "leak_frac_bits": fixed_point.leak_frac_bits}}
-    encoding = {"type": "bernoulli", "timesteps": recipe.timesteps, "seed": recipe.encoding_seed}
-    dataset = {"name": recipe.dataset, "path": recipe.data_path or "", "features": recipe.sizes[0],
-               "classes": n_classes, "split_seed": recipe.split_seed}
+    dataset = {"name": recipe.dataset, "path": recipe.data_path or "",
+               "features": int(np.prod(input_shape)), "classes": classes,
+               "split_seed": recipe.split_seed, "events": event_options}
     out = Path(out)
     save_checkpoint(out, name=recipe.name, architecture=arch, encoding=encoding, dataset=dataset,
                     state_dict=net.state_dict(), metrics=metrics)
     out.with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plot_training(history, out.with_suffix(".training.png"), f"{recipe.name}: STBP training")
+    plot_training(history, out.with_suffix(".training.png"),
+                  f"{recipe.name}: {recipe.method} training")
     return metrics

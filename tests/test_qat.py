@@ -19,7 +19,7 @@ from snnhw.train import Recipe, train
 def qat_model(request, tmp_path_factory):
     bits, membrane_bits, reset = request.param
     path = tmp_path_factory.mktemp("qat") / "model.pt"
-    recipe = Recipe(name="qat", sizes=[784, 24, 10], timesteps=5, epochs=2, reset=reset,
+    recipe = Recipe(name="qat", layers=["24FC"], timesteps=5, epochs=2, reset=reset,
                     qat_bits=bits, qat_membrane_bits=membrane_bits)
     metrics = train(recipe, path, progress=False)
     return path, bits, membrane_bits, metrics

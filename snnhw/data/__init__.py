@@ -1,7 +1,17 @@
 """Datasets and spike encoders."""
 
-from .encoding import bernoulli_numpy, bernoulli_torch, intensities
+from .encoding import (
+    ENCODINGS,
+    SPIKE_ENCODINGS,
+    bernoulli_numpy,
+    bernoulli_torch,
+    encode_numpy,
+    encode_torch,
+    intensities,
+    latency,
+)
 from .mnist import DATASETS, Split, bundled_mnist, load_dataset, load_mnist_idx, read_idx
 
-__all__ = ["DATASETS", "Split", "load_dataset", "bernoulli_numpy", "bernoulli_torch", "bundled_mnist", "intensities",
-           "load_mnist_idx", "read_idx"]
+__all__ = ["DATASETS", "ENCODINGS", "SPIKE_ENCODINGS", "Split", "bernoulli_numpy",
+           "bernoulli_torch", "bundled_mnist", "encode_numpy", "encode_torch", "intensities",
+           "latency", "load_dataset", "load_mnist_idx", "read_idx"]

@@ -23,7 +23,8 @@ SUBSET_TEST = 1000
 
 @dataclass(frozen=True)
 class Split:
-    """A train/test split: images ``uint8 [N, F]``, labels ``int64 [N]``."""
+    """A train/test split: images ``uint8 [N, F]`` (event datasets: frames
+    ``uint8 [N, T, C, H, W]``), labels ``int64 [N]``."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -102,16 +103,23 @@ def load_mnist_idx(folder: str | Path) -> Split:
                  arrays["y_test"].astype(np.int64))
 
 
-DATASETS = ("mnist-subset", "mnist-idx")
+DATASETS = ("mnist-subset", "mnist-idx", "nmnist", "dvs-gesture", "cifar10-dvs")
 
 
-def load_dataset(name: str, *, split_seed: int = 0, path: str | None = None) -> Split:
+def load_dataset(name: str, *, split_seed: int = 0, path: str | None = None,
+                 events: dict | None = None) -> Split:
     """A dataset by the name that recipes and ``model.pt`` use: ``mnist-subset`` (the bundled
-    digits, split by ``split_seed``) or ``mnist-idx`` (IDX files in the folder ``path``)."""
+    digits, split by ``split_seed``), ``mnist-idx`` (IDX files in the folder ``path``), or an
+    event dataset under ``path`` read through tonic (``nmnist``, ``dvs-gesture``,
+    ``cifar10-dvs``; ``events`` holds :class:`snnhw.data.events.EventOptions` fields)."""
     if name == "mnist-subset":
         return bundled_mnist(split_seed)
+    if name not in DATASETS:
+        raise SnnhwError(f"unknown dataset {name!r}; known: {', '.join(map(repr, DATASETS))}")
+    if not path:
+        raise SnnhwError(f"dataset {name!r} needs data_path, the folder holding its files")
     if name == "mnist-idx":
-        if not path:
-            raise SnnhwError("dataset 'mnist-idx' needs data_path, the folder of the IDX files")
         return load_mnist_idx(path)
-    raise SnnhwError(f"unknown dataset {name!r}; known: {', '.join(map(repr, DATASETS))}")
+    from .events import EventOptions, load_event_dataset
+
+    return load_event_dataset(name, path, EventOptions(**(events or {})), split_seed)

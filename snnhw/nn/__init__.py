@@ -1,9 +1,9 @@
 """Spiking neuron layers, surrogate derivatives and networks (PyTorch, ``[T, B, ...]``)."""
 
-from .lif import LIF, RESETS
-from .network import SpikingNetwork, mlp_architecture
+from .lif import GRADIENTS, LIF, RESETS
+from .network import LAYER_TYPES, SpikingNetwork, architecture, mlp_architecture
 from .qat import FixedPointSpec, fixed_point_forward
 from .surrogate import SURROGATES, spike
 
-__all__ = ["LIF", "RESETS", "SURROGATES", "FixedPointSpec", "SpikingNetwork",
-           "fixed_point_forward", "mlp_architecture", "spike"]
+__all__ = ["GRADIENTS", "LAYER_TYPES", "LIF", "RESETS", "SURROGATES", "FixedPointSpec",
+           "SpikingNetwork", "architecture", "fixed_point_forward", "mlp_architecture", "spike"]

@@ -10,6 +10,18 @@ membrane left after the previous step's reset:
 ``I[t]`` is the synaptic input of step t (``W x[t] + b`` for a dense layer); ``u[0] = 0``.
 All quantities are dimensionless membrane units. The integer version of the same order of
 operations is specified in ``docs/fixed-point.md``.
+
+The forward pass is the same for every training method; ``gradient`` picks the backward:
+
+* ``"surrogate"`` (STBP, NeuNorm): ``dH/du`` replaced by the named surrogate; the reset term
+  is differentiated too (Wu et al. 2018 backpropagate through ``u[t] (1 - o[t])``).
+* ``"bpsta"`` (Shen, Zhao, Zeng 2022): the reset is detached, and two adjustments can be
+  switched on separately. Spatial adjustment: ``do/du = 1/u`` where the neuron fired and 0
+  where it did not (silent neurons do not steer the weight update). Temporal adjustment: an
+  extra path ``du[t+1]/do[t] = 0.2 * tau`` that carries error across spikes; it adds nothing
+  to the forward value. With both off it is plain surrogate BPTT with a detached reset.
+* ``"leak_aware"`` and ``"hm2bp"`` replace the whole layer's backward (see
+  ``snnhw.nn.rate_grad``); the LIF itself only runs forward there.
 """
 
 from __future__ import annotations
@@ -18,9 +30,26 @@ import torch
 
 from .surrogate import spike
 
-__all__ = ["LIF", "RESETS"]
+__all__ = ["GRADIENTS", "LIF", "RESETS"]
 
 RESETS = ("zero", "subtract")
+GRADIENTS = ("surrogate", "bpsta", "leak_aware", "hm2bp")
+TEMPORAL_ADJUST_GAIN = 0.2  # du[t+1]/do[t] = 0.2 * tau (BPSTA)
+
+
+class _SpatiallyAdjustedSpike(torch.autograd.Function):
+    """``o = H(u - threshold)``; backward ``do/du = 1/u`` where ``o = 1``, else 0 (BPSTA)."""
+
+    @staticmethod
+    def forward(ctx, u: torch.Tensor, threshold: float) -> torch.Tensor:  # type: ignore[override]
+        o = (u >= threshold).to(u.dtype)
+        ctx.save_for_backward(u, o)
+        return o
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
+        u, o = ctx.saved_tensors
+        return grad_output * o / torch.where(o > 0, u, torch.ones_like(u)), None
 
 
 class LIF(torch.nn.Module):
@@ -36,10 +65,16 @@ class LIF(torch.nn.Module):
         ``"zero"`` (hard reset to 0) or ``"subtract"`` (soft reset: subtract the threshold).
     surrogate, width:
         Name of the surrogate derivative (see ``snnhw.nn.surrogate``) and its width ``a``.
+    gradient:
+        One of ``GRADIENTS`` (module docstring).
+    spatial_adjust, temporal_adjust:
+        BPSTA's two adjustments, used only with ``gradient="bpsta"``.
     """
 
     def __init__(self, *, tau: float, threshold: float, reset: str = "zero",
-                 surrogate: str = "rectangular", width: float = 1.0) -> None:
+                 surrogate: str = "rectangular", width: float = 1.0,
+                 gradient: str = "surrogate", spatial_adjust: bool = True,
+                 temporal_adjust: bool = True) -> None:
         super().__init__()
         if not 0.0 <= tau <= 1.0:
             raise ValueError(f"tau must be in [0, 1], got {tau!r}")
@@ -47,25 +82,45 @@ class LIF(torch.nn.Module):
             raise ValueError(f"threshold must be > 0, got {threshold!r}")
         if reset not in RESETS:
             raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+        if gradient not in GRADIENTS:
+            raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
+        if gradient == "leak_aware" and not tau > 0:
+            raise ValueError("the leak-aware derivative needs tau > 0 (it uses ln(tau))")
+        self.gradient = gradient
+        self.spatial_adjust = bool(spatial_adjust)
+        self.temporal_adjust = bool(temporal_adjust)
         self.tau = float(tau)
         self.threshold = float(threshold)
         self.reset = reset
         self.surrogate = surrogate
         self.width = float(width)
 
+    def fire(self, excess: torch.Tensor) -> torch.Tensor:
+        """Spikes of ``excess = u - threshold`` (membrane units) with this layer's backward."""
+        if self.gradient == "bpsta" and self.spatial_adjust:
+            return _SpatiallyAdjustedSpike.apply(excess + self.threshold, self.threshold)
+        return spike(excess, self.surrogate, self.width)
+
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         u = torch.zeros_like(current[0])
         o = torch.zeros_like(current[0])
+        bpsta = self.gradient == "bpsta"
         spikes = []
         for t in range(current.shape[0]):
+            gate = o.detach() if bpsta else o
             if self.reset == "zero":
-                u = self.tau * u * (1.0 - o) + current[t]
+                u = self.tau * u * (1.0 - gate) + current[t]
             else:
-                u = self.tau * (u - self.threshold * o) + current[t]
-            o = spike(u - self.threshold, self.surrogate, self.width)
+                u = self.tau * (u - self.threshold * gate) + current[t]
+            if bpsta and self.temporal_adjust:
+                u = u + TEMPORAL_ADJUST_GAIN * self.tau * (o - o.detach())
+            o = self.fire(u - self.threshold)
             spikes.append(o)
         return torch.stack(spikes)
 
     def extra_repr(self) -> str:
-        return (f"tau={self.tau}, threshold={self.threshold}, reset={self.reset!r}, "
-                f"surrogate={self.surrogate!r}, width={self.width}")
+        text = (f"tau={self.tau}, threshold={self.threshold}, reset={self.reset!r}, "
+                f"surrogate={self.surrogate!r}, width={self.width}, gradient={self.gradient!r}")
+        if self.gradient == "bpsta":
+            text += f", spatial_adjust={self.spatial_adjust}, temporal_adjust={self.temporal_adjust}"
+        return text

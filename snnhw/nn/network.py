@@ -5,24 +5,34 @@ rebuilt without pickled classes::
 
     [{"type": "dense", "in_features": 784, "out_features": 128, "bias": True},
      {"type": "lif", "tau": 0.5, "threshold": 1.0, "reset": "zero",
-      "surrogate": "rectangular", "width": 1.0},
+      "surrogate": "rectangular", "width": 1.0, "gradient": "surrogate"},
      ...]
 
-Layers run in multi-step mode on ``[T, B, features]`` tensors.
+Layer types (``LAYER_TYPES``): ``dense``, ``conv2d``, ``avgpool2d``, ``flatten``,
+``reshape``, ``dropout``, ``neunorm``, ``voting`` and ``lif``. Layers run in multi-step mode
+on ``[T, B, ...]`` tensors.
+
+:func:`architecture` builds the descriptors from the compact layer strings of the papers,
+e.g. ``["128C3", "128C3", "AP2", "384C3", "384C3", "AP2", "1024FC", "512FC"]``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
 
+from .layers import AvgPool2d, Conv2d, Dropout, Flatten, NeuNorm, Reshape, Voting
 from .lif import LIF
 from .qat import FixedPointSpec, fixed_point_forward
+from .rate_grad import hm2bp_forward, leak_aware_forward
 
-__all__ = ["SpikingNetwork", "mlp_architecture"]
+__all__ = ["LAYER_TYPES", "SpikingNetwork", "architecture", "mlp_architecture"]
 
 LayerSpec = dict[str, Any]
+LAYER_TYPES = ("dense", "conv2d", "avgpool2d", "flatten", "reshape", "dropout", "neunorm",
+               "voting", "lif")
 
 
 def _build_layer(index: int, spec: LayerSpec) -> torch.nn.Module:
@@ -30,14 +40,37 @@ def _build_layer(index: int, spec: LayerSpec) -> torch.nn.Module:
     if kind == "dense":
         return torch.nn.Linear(int(spec["in_features"]), int(spec["out_features"]),
                                bias=bool(spec.get("bias", True)))
+    if kind == "conv2d":
+        return Conv2d(int(spec["in_channels"]), int(spec["out_channels"]),
+                      int(spec["kernel_size"]), stride=int(spec.get("stride", 1)),
+                      padding=int(spec.get("padding", 0)), bias=bool(spec.get("bias", True)))
+    if kind == "avgpool2d":
+        return AvgPool2d(int(spec["kernel_size"]))
+    if kind == "flatten":
+        return Flatten()
+    if kind == "reshape":
+        return Reshape(spec["shape"])
+    if kind == "dropout":
+        return Dropout(float(spec["p"]))
+    if kind == "neunorm":
+        return NeuNorm(int(spec["channels"]), int(spec["height"]), int(spec["width"]),
+                       tau=float(spec.get("tau", 0.9)), v=float(spec.get("v", 0.1)))
+    if kind == "voting":
+        return Voting(int(spec["classes"]), int(spec["group"]))
     if kind == "lif":
         return LIF(tau=spec["tau"], threshold=spec["threshold"], reset=spec.get("reset", "zero"),
-                   surrogate=spec.get("surrogate", "rectangular"), width=spec.get("width", 1.0))
-    raise ValueError(f"layer {index}: unknown layer type {kind!r}; known: 'dense', 'lif'")
+                   surrogate=spec.get("surrogate", "rectangular"), width=spec.get("width", 1.0),
+                   gradient=spec.get("gradient", "surrogate"),
+                   spatial_adjust=spec.get("spatial_adjust", True),
+                   temporal_adjust=spec.get("temporal_adjust", True))
+    raise ValueError(f"layer {index}: unknown layer type {kind!r}; known: {', '.join(LAYER_TYPES)}")
+
+
+_SYNAPSES = (torch.nn.Linear, Conv2d, AvgPool2d)
 
 
 class SpikingNetwork(torch.nn.Module):
-    """A feed-forward stack of layers built from descriptors; input and output ``[T, B, F]``."""
+    """A feed-forward stack of layers built from descriptors; input ``[T, B, F]``."""
 
     def __init__(self, architecture: list[LayerSpec],
                  fixed_point: FixedPointSpec | None = None) -> None:
@@ -45,6 +78,23 @@ class SpikingNetwork(torch.nn.Module):
         self.architecture = [dict(spec) for spec in architecture]
         self.layers = torch.nn.ModuleList(_build_layer(i, s) for i, s in enumerate(architecture))
         self.fixed_point = fixed_point
+
+    def _pair(self, synapse: torch.nn.Module, lif: LIF, x: torch.Tensor) -> torch.Tensor:
+        """One synapse -> LIF pair, routed by the LIF's ``gradient`` and the QAT spec."""
+        fixed = self.fixed_point is not None and isinstance(synapse, torch.nn.Linear)
+        if lif.gradient == "hm2bp" and not isinstance(synapse, torch.nn.Linear):
+            raise ValueError("HM2-BP is implemented for dense synapses only")
+        exact = None
+        if fixed:
+            spec = self.fixed_point
+            exact = lambda current: fixed_point_forward(synapse, lif, x, spec)  # noqa: E731
+        if lif.gradient == "hm2bp":
+            return hm2bp_forward(synapse, lif, x, exact)
+        if lif.gradient == "leak_aware":
+            return leak_aware_forward(synapse, lif, x, exact)
+        if fixed:
+            return fixed_point_forward(synapse, lif, x, self.fixed_point)
+        return lif(synapse(x))
 
     def forward(self, x: torch.Tensor, record: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Run all layers; if ``record`` is a list, the spikes of every LIF layer are appended.
@@ -56,29 +106,116 @@ class SpikingNetwork(torch.nn.Module):
         i = 0
         while i < len(layers):
             layer = layers[i]
-            pair = (self.fixed_point is not None and isinstance(layer, torch.nn.Linear)
-                    and i + 1 < len(layers) and isinstance(layers[i + 1], LIF))
-            if pair:
-                x = fixed_point_forward(layer, layers[i + 1], x, self.fixed_point)
+            nxt = layers[i + 1] if i + 1 < len(layers) else None
+            if isinstance(layer, _SYNAPSES) and isinstance(nxt, LIF):
+                x = self._pair(layer, nxt, x)
                 i += 2
             else:
                 x = layer(x)
                 i += 1
-            if record is not None and (pair or isinstance(layer, LIF)):
+            if record is not None and isinstance(layers[i - 1], LIF):
                 record.append(x)
         return x
 
 
-def mlp_architecture(sizes: list[int], *, tau: float, threshold: float, reset: str = "zero",
-                     surrogate: str = "rectangular", width: float = 1.0,
-                     bias: bool = True) -> list[LayerSpec]:
+def _neuron(tau: float, threshold: float, neuron: dict[str, Any]) -> LayerSpec:
+    spec = {"type": "lif", "tau": float(tau), "threshold": float(threshold),
+            "reset": neuron.get("reset", "zero"),
+            "surrogate": neuron.get("surrogate", "rectangular"),
+            "width": float(neuron.get("width", 1.0)),
+            "gradient": neuron.get("gradient", "surrogate")}
+    if spec["gradient"] == "bpsta":
+        spec["spatial_adjust"] = bool(neuron.get("spatial_adjust", True))
+        spec["temporal_adjust"] = bool(neuron.get("temporal_adjust", True))
+    return spec
+
+
+_CONV = re.compile(r"^(\d+)C(\d+)$")
+_POOL = re.compile(r"^AP(\d+)$")
+_DENSE = re.compile(r"^(\d+)FC$")
+
+
+def architecture(input_shape: list[int], layers: list[str], classes: int, *, tau: float,
+                 threshold: float, voting: int = 1, width_mult: float = 1.0,
+                 dropout: float = 0.0, neunorm: bool = False, pool_neurons: bool = False,
+                 pool_tau: float = 1.0, pool_threshold: float = 0.75,
+                 **neuron: Any) -> list[LayerSpec]:
+    """Descriptors from layer strings; every conv and dense layer is followed by LIF neurons.
+
+    ``"<n>C<k>"``: ``n`` channels of ``k x k`` convolution, same padding. ``"AP<k>"``:
+    ``k x k`` average pooling (followed by integrate-and-fire neurons with ``pool_tau`` and
+    ``pool_threshold`` if ``pool_neurons``, else passed on as values). ``"<n>FC"``: dense.
+    The output layer (``classes * voting`` dense LIF neurons, then a voting layer when
+    ``voting > 1``) is appended. ``width_mult`` scales every hidden channel and feature count
+    (at least 1). ``dropout`` follows each hidden LIF layer; ``neunorm`` puts a NeuNorm layer
+    before every convolution that takes spikes. ``neuron`` holds the LIF options
+    (``reset``, ``surrogate``, ``width``, ``gradient``, ``spatial_adjust``,
+    ``temporal_adjust``).
+    """
+    shape = [int(s) for s in input_shape]
+    arch: list[LayerSpec] = []
+    spiking_input = False
+
+    def scaled(n: int) -> int:
+        return max(1, int(round(n * width_mult)))
+
+    def hidden_neurons() -> None:
+        arch.append(_neuron(tau, threshold, neuron))
+        if dropout > 0:
+            arch.append({"type": "dropout", "p": float(dropout)})
+
+    for position, text in enumerate(layers):
+        conv, pool, dense = _CONV.match(text), _POOL.match(text), _DENSE.match(text)
+        if conv or pool:
+            if len(shape) == 1:
+                raise ValueError(f"layer {text!r} (position {position}) needs an image input "
+                                 f"[C, H, W]; the input is flat {shape}")
+            if not arch:
+                arch.append({"type": "reshape", "shape": list(shape)})
+        if conv:
+            channels, kernel = scaled(int(conv.group(1))), int(conv.group(2))
+            if neunorm and spiking_input:
+                arch.append({"type": "neunorm", "channels": shape[0], "height": shape[1],
+                             "width": shape[2]})
+            arch.append({"type": "conv2d", "in_channels": shape[0], "out_channels": channels,
+                         "kernel_size": kernel, "padding": kernel // 2, "bias": True})
+            shape = [channels, shape[1], shape[2]]
+            hidden_neurons()
+            spiking_input = True
+        elif pool:
+            kernel = int(pool.group(1))
+            arch.append({"type": "avgpool2d", "kernel_size": kernel})
+            shape = [shape[0], shape[1] // kernel, shape[2] // kernel]
+            if pool_neurons:
+                arch.append(_neuron(pool_tau, pool_threshold, neuron))
+            spiking_input = pool_neurons
+        elif dense:
+            features = scaled(int(dense.group(1)))
+            if len(shape) == 3:
+                arch.append({"type": "flatten"})
+                shape = [shape[0] * shape[1] * shape[2]]
+            arch.append({"type": "dense", "in_features": shape[0], "out_features": features,
+                         "bias": True})
+            shape = [features]
+            hidden_neurons()
+        else:
+            raise ValueError(f"layer {text!r} (position {position}): not one of '<n>C<k>' "
+                             f"(conv), 'AP<k>' (average pool), '<n>FC' (dense)")
+    if len(shape) == 3:
+        arch.append({"type": "flatten"})
+        shape = [shape[0] * shape[1] * shape[2]]
+    arch.append({"type": "dense", "in_features": shape[0], "out_features": classes * voting,
+                 "bias": True})
+    arch.append(_neuron(tau, threshold, neuron))
+    if voting > 1:
+        arch.append({"type": "voting", "classes": classes, "group": voting})
+    return arch
+
+
+def mlp_architecture(sizes: list[int], *, tau: float, threshold: float,
+                     **neuron: Any) -> list[LayerSpec]:
     """Descriptors of a dense-LIF MLP, e.g. ``sizes=[784, 128, 10]``."""
     if len(sizes) < 2:
         raise ValueError(f"an MLP needs at least input and output sizes, got {sizes!r}")
-    arch: list[LayerSpec] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        arch.append({"type": "dense", "in_features": int(n_in), "out_features": int(n_out),
-                     "bias": bias})
-        arch.append({"type": "lif", "tau": float(tau), "threshold": float(threshold),
-                     "reset": reset, "surrogate": surrogate, "width": float(width)})
-    return arch
+    return architecture([sizes[0]], [f"{n}FC" for n in sizes[1:-1]], sizes[-1], tau=tau,
+                        threshold=threshold, **neuron)

@@ -27,7 +27,6 @@ from ..fixedpoint import (
     signed_range,
 )
 from .lif import LIF
-from .surrogate import spike
 
 __all__ = ["FixedPointSpec", "fixed_point_forward", "integer_lif_steps"]
 
@@ -78,7 +77,7 @@ def fixed_point_forward(dense: torch.nn.Linear, lif: LIF, x: torch.Tensor,
     spikes, _ = integer_lif_steps(
         x, w_int, b_int, threshold=threshold, leak_mult=leak_mult,
         leak_frac_bits=spec.leak_frac_bits, membrane_min=lo, membrane_max=hi, reset=lif.reset,
-        fire=lambda u: spike((u - threshold) * scale, lif.surrogate, lif.width),
+        fire=lambda u: lif.fire((u - threshold) * scale),
         toward_zero=_trunc_ste)
     return spikes
 

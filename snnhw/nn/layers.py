@@ -1,0 +1,136 @@
+"""Multi-step synapse and helper layers on ``[T, B, ...]`` tensors.
+
+Each layer applies the same operation at every timestep. Convolution and pooling fold time
+into the batch (``[T*B, C, H, W]``), which is what makes the explicitly iterative form fast
+(Wu et al., AAAI 2019): one batched call per layer instead of one per timestep.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["AvgPool2d", "Conv2d", "Dropout", "Flatten", "NeuNorm", "Reshape", "Voting",
+           "multistep"]
+
+
+def multistep(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a single-step ``module`` to every timestep of ``x`` ``[T, B, ...]`` at once."""
+    steps, batch = x.shape[:2]
+    y = module(x.reshape(steps * batch, *x.shape[2:]))
+    return y.reshape(steps, batch, *y.shape[1:])
+
+
+class Conv2d(torch.nn.Conv2d):
+    """2-D convolution of ``[T, B, C, H, W]`` spikes or currents (weights shared over time)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return multistep(super().forward, x) if x.dim() == 5 else super().forward(x)
+
+
+class AvgPool2d(torch.nn.AvgPool2d):
+    """Average pooling of ``[T, B, C, H, W]``; followed by a LIF layer it is spiking pooling
+    (with ``tau = 1`` the non-leaky integrate-and-fire pooling of Lee et al. 2020)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return multistep(super().forward, x) if x.dim() == 5 else super().forward(x)
+
+
+class Flatten(torch.nn.Module):
+    """``[T, B, C, H, W]`` -> ``[T, B, C*H*W]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+class Reshape(torch.nn.Module):
+    """``[T, B, F]`` -> ``[T, B, *shape]``: flat inputs (e.g. 784 pixels) to ``[C, H, W]``."""
+
+    def __init__(self, shape: list[int]) -> None:
+        super().__init__()
+        self.shape = [int(s) for s in shape]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], x.shape[1], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class Dropout(torch.nn.Module):
+    """Dropout with one mask per sample, reused at every timestep (Lee et al. 2020, sec. 2.3.2).
+
+    A fresh Bernoulli(1 - p) mask of shape ``[B, ...]`` is drawn per forward pass and kept
+    units are scaled by ``1 / (1 - p)``; at evaluation it is the identity. A per-timestep mask
+    would switch a neuron on and off within one sample, which is not what dropout means for
+    a unit whose output is its spike train.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout p must be in [0, 1), got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.rand(x.shape[1:], device=x.device) >= self.p
+        return x * (keep.to(x.dtype) / (1.0 - self.p)).unsqueeze(0)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class NeuNorm(torch.nn.Module):
+    """Neuron normalization (Wu et al., AAAI 2019, sec. "Neuron Normalization").
+
+    An auxiliary neuron at each spatial position ``(h, w)`` integrates the channel mean of the
+    spikes ``o`` ``[T, B, C, H, W]`` arriving from the previous layer, with its own decay::
+
+        x[t] = tau * x[t-1] + v * mean_c o[t, :, c, h, w]
+        y[t] = o[t] - alpha[c, h, w] * x[t]
+
+    ``y`` goes to the next layer's weights in place of ``o``: a learned, per-neuron
+    subtractive inhibition that keeps the next layer's input balanced when many feature maps
+    fire at one position. ``alpha`` starts at ``alpha_init``. See docs/training.md for the
+    reading of the paper's equations used here.
+    """
+
+    def __init__(self, channels: int, height: int, width: int, *, tau: float = 0.9,
+                 v: float = 0.1, alpha_init: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= tau <= 1.0:
+            raise ValueError(f"NeuNorm tau must be in [0, 1], got {tau!r}")
+        self.tau = float(tau)
+        self.v = float(v)
+        self.alpha = torch.nn.Parameter(torch.full((channels, height, width), float(alpha_init)))
+
+    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
+        aux = torch.zeros_like(spikes[0, :, :1])
+        out = []
+        for t in range(spikes.shape[0]):
+            aux = self.tau * aux + self.v * spikes[t].mean(1, keepdim=True)
+            out.append(spikes[t] - self.alpha * aux)
+        return torch.stack(out)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.alpha.shape[0]}, tau={self.tau}, v={self.v}"
+
+
+class Voting(torch.nn.Module):
+    """Voting output layer (Wu et al., AAAI 2019): ``classes * group`` output neurons, each
+    class's output the mean of its group of ``group`` neurons, ``[T, B, classes]``."""
+
+    def __init__(self, classes: int, group: int) -> None:
+        super().__init__()
+        self.classes = int(classes)
+        self.group = int(group)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.classes * self.group:
+            raise ValueError(f"voting over {self.classes} classes x {self.group} needs "
+                             f"{self.classes * self.group} inputs, got {x.shape[-1]}")
+        return x.reshape(*x.shape[:-1], self.classes, self.group).mean(-1)
+
+    def extra_repr(self) -> str:
+        return f"classes={self.classes}, group={self.group}"
