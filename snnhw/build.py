@@ -150,7 +150,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
     with torch.no_grad():
         float_acc = evaluate_float(float_net, inputs, data.y_test)["accuracy"]
     trace = golden.run(net, spikes)
-    fixed_acc = float((golden.predict(trace.output) == data.y_test).mean())
+    fixed_acc = float((golden.predict(trace.output, net.vote_group) == data.y_test).mean())
     log(f"accuracy on {len(data.y_test)} test samples: float {100 * float_acc:.2f} %, "
         f"{options.weight_bits}-bit fixed {100 * fixed_acc:.2f} %")
 

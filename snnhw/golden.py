@@ -76,6 +76,9 @@ def run(net: Network, spikes: np.ndarray) -> Trace:
     return Trace(layer_spikes, saturations)
 
 
-def predict(output_spikes: np.ndarray) -> np.ndarray:
-    """Class per sample: argmax of output spike counts over time, ties to the lowest index."""
-    return output_spikes.sum(axis=0, dtype=np.int64).argmax(axis=1)
+def predict(output_spikes: np.ndarray, vote_group: int = 1) -> np.ndarray:
+    """Class per sample: argmax of output spike counts over time (summed over each class's
+    ``vote_group`` neurons), ties to the lowest index."""
+    counts = output_spikes.sum(axis=0, dtype=np.int64)
+    counts = counts.reshape(counts.shape[0], -1, vote_group).sum(axis=2)
+    return counts.argmax(axis=1)

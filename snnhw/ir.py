@@ -104,7 +104,9 @@ class Network:
     """A feed-forward chain of LIF layers run for ``timesteps`` steps per sample.
 
     ``encoding`` and ``dataset`` are copied from ``model.pt`` so later stages can re-create the
-    input spikes; ``source`` records where the IR came from.
+    input spikes; ``source`` records where the IR came from. ``vote_group`` output neurons
+    vote for each class (neurons ``c * vote_group ... (c + 1) * vote_group - 1`` for class
+    ``c``; 1 without a voting layer).
     """
 
     name: str
@@ -114,6 +116,7 @@ class Network:
     encoding: dict[str, Any]
     dataset: dict[str, Any]
     source: dict[str, Any]
+    vote_group: int = 1
 
     @property
     def output_features(self) -> int:
@@ -125,6 +128,9 @@ class Network:
             raise IRError("network has no layers")
         if self.timesteps < 1:
             raise IRError(f"timesteps must be >= 1, got {self.timesteps}")
+        if self.vote_group < 1 or self.output_features % self.vote_group:
+            raise IRError(f"vote_group={self.vote_group} does not divide the "
+                          f"{self.output_features} output neurons")
         fan_in = self.input_features
         for layer in self.layers:
             _validate_layer(layer, fan_in)
@@ -182,7 +188,7 @@ def save(net: Network, folder: str | Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, "version": VERSION, "name": net.name, "timesteps": net.timesteps,
             "input_features": net.input_features, "encoding": net.encoding,
-            "dataset": net.dataset, "source": net.source,
+            "dataset": net.dataset, "source": net.source, "vote_group": net.vote_group,
             "layers": [layer.metadata() for layer in net.layers]}
     arrays = {}
     for layer in net.layers:
@@ -213,7 +219,7 @@ def load(folder: str | Path) -> Network:
     return Network(name=meta["name"], timesteps=meta["timesteps"],
                    input_features=meta["input_features"], layers=layers,
                    encoding=meta["encoding"], dataset=meta["dataset"],
-                   source=meta["source"]).validate()
+                   source=meta["source"], vote_group=int(meta.get("vote_group", 1))).validate()
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -48,7 +48,7 @@ _WHY_NOT = {
     "conv2d": "convolution cores are not generated yet",
     "avgpool2d": "pooling cores are not generated yet",
     "neunorm": "NeuNorm's auxiliary neurons are not generated yet",
-    "voting": "the hardware reads one output neuron per class (train with voting = 1)",
+    "voting": "a voting layer must be the last layer",
     "reshape": "the hardware takes flat spike vectors",
 }
 
@@ -56,10 +56,13 @@ _WHY_NOT = {
 def _pairs(architecture: list[dict[str, Any]], where: str) -> list[tuple[int, dict, dict]]:
     """Split the descriptor list into (index, dense, lif) pairs, rejecting anything else.
 
-    Dropout and flatten are identities at inference on flat spike vectors and are skipped.
+    Dropout and flatten are identities at inference on flat spike vectors and are skipped;
+    a final voting layer becomes the IR's ``vote_group``.
     """
     layers = [(i, spec) for i, spec in enumerate(architecture)
               if spec.get("type") not in INFERENCE_IDENTITY]
+    if layers and layers[-1][1].get("type") == "voting":
+        layers = layers[:-1]
     pairs = []
     k = 0
     while k < len(layers):
@@ -78,6 +81,11 @@ def _pairs(architecture: list[dict[str, Any]], where: str) -> list[tuple[int, di
     if not pairs:
         raise SnnhwError(f"{where}: the architecture has no layers")
     return pairs
+
+
+def _vote_group(architecture: list[dict[str, Any]]) -> int:
+    last = architecture[-1] if architecture else {}
+    return int(last["group"]) if last.get("type") == "voting" else 1
 
 
 def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | None = None,
@@ -137,6 +145,7 @@ def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | No
     net = Network(name=str(model["name"]), timesteps=timesteps,
                   input_features=layers[0].in_features, layers=tuple(layers),
                   encoding=dict(model["encoding"]), dataset=dict(model["dataset"]),
+                  vote_group=_vote_group(model["architecture"]),
                   source={"model": where, "weight_bits": weight_bits,
                           "membrane_bits": membrane_bits, "leak_frac_bits": leak_frac_bits})
     try:

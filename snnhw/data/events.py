@@ -10,7 +10,9 @@ the extracted folder must exist and nothing is downloaded.
 Events go through tonic transforms: optional ``Denoise(filter_time)`` (drop events without
 a neighbour within ``denoise_us`` microseconds), optional spatial ``Downsample``, then
 ``ToFrame(n_time_bins=T)``: ``uint8`` frames ``[T, C=2 polarities, H, W]``, one spike per
-pixel, polarity and bin at most (counts clipped to 1). :func:`frames_to_aer` and
+pixel, polarity and bin at most (counts clipped to 1). ToFrame splits the half-open span
+``[first, last)`` of a sample's timestamps into T equal bins, so events at the very last
+timestamp are dropped. :func:`frames_to_aer` and
 :func:`aer_to_frames` convert frames to and from the address-event stream the hardware
 takes: ``(timestep, address)`` pairs with ``address = (c * H + y) * W + x``, the row-major
 index into the flattened frame.
@@ -83,15 +85,16 @@ def _frames(dataset, options: EventOptions, desc: str) -> tuple[np.ndarray, np.n
         steps.append(tt.Downsample(spatial_factor=options.downsample))
         sensor = (int(sensor[0] * options.downsample), int(sensor[1] * options.downsample),
                   sensor[2])
-    steps.append(tt.ToFrame(sensor_size=sensor, n_time_bins=options.timesteps))
-    transform = tt.Compose(steps)
+    filters = tt.Compose(steps)
+    to_frame = tt.ToFrame(sensor_size=sensor, n_time_bins=options.timesteps)
     frames, labels = [], []
     for index in tqdm(range(len(dataset)), desc=desc, unit="sample", leave=False):
         events, label = dataset[index]
+        events = filters(events)
         if len(events) == 0:
             frame = np.zeros((options.timesteps, sensor[2], sensor[1], sensor[0]), np.uint8)
         else:
-            frame = transform(events)
+            frame = to_frame(events)
         frames.append(np.minimum(frame, 1).astype(np.uint8))
         labels.append(int(label))
     if not frames:

@@ -89,12 +89,13 @@ def hm2bp_kernel(spikes: torch.Tensor, tau: float) -> torch.Tensor:
     """
     steps = spikes.shape[0]
     kernel = torch.zeros_like(spikes)
+    shape = (steps,) + (1,) * (spikes.dim() - 1)
+    step_index = torch.arange(steps, device=spikes.device).reshape(shape)
     window_start = torch.zeros_like(spikes[0], dtype=torch.long)
     for t in range(steps):
         fired = spikes[t] > 0
-        for m in range(t + 1):
-            inside = fired & (window_start <= m)
-            kernel[m] += inside.to(spikes.dtype) * (tau ** (t - m))
+        decay = (tau ** (t - step_index[:t + 1]).to(spikes.dtype)) * fired
+        kernel[:t + 1] += decay * (step_index[:t + 1] >= window_start)
         window_start = torch.where(fired, torch.full_like(window_start, t + 1), window_start)
     return kernel
 
