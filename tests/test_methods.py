@@ -149,19 +149,21 @@ SMALL = {"layers": ["32FC"], "timesteps": 6, "epochs": 3, "batch_size": 10,
 METHODS = {
     "stbp": {},
     "stbp_gaussian": {"surrogate": "gaussian", "width": 0.3},
-    "hm2bp": {"method": "hm2bp", "loss": "count", "tau": 0.9, "threshold": 1.0,
-              "timesteps": 10},
+    "hm2bp": {"method": "hm2bp", "loss": "count", "tau": 0.9, "threshold": 0.5,
+              "timesteps": 10, "layers": ["64FC"], "epochs": 4},
     "leak_aware": {"method": "leak_aware", "tau": 0.99, "threshold": 1.0, "dropout": 0.1},
     "bpsta": {"method": "bpsta", "tau": 0.9, "voting": 10},
-    "neunorm": {"method": "neunorm", "layers": ["4C3", "4C3", "AP2", "32FC"], "neunorm": True,
-                "encoding": "direct", "voting": 5, "tau": 0.25, "timesteps": 4, "epochs": 2},
+    "neunorm": {"method": "neunorm", "layers": ["4C3", "4C3", "AP2"], "neunorm": True,
+                "encoding": "direct", "voting": 5, "tau": 0.25, "timesteps": 3, "epochs": 2,
+                "train_samples": 800},
     "latency": {"encoding": "latency", "timesteps": 8},
 }
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_each_method_trains_well_above_chance(method, tmp_path):
-    """~300 steps on 1,000 digits: the loss falls and test accuracy is far above 10 %."""
+    """160-400 steps on up to 1,000 digits: the loss falls and test accuracy is far above
+    chance (10 %)."""
     recipe = Recipe(name=method, **{**SMALL, **METHODS[method]})
     metrics = train(recipe, tmp_path / "model.pt", progress=False)
     losses = [h["loss"] for h in metrics["history"]]
