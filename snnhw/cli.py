@@ -19,11 +19,28 @@ DEFAULT_RECIPE = "stbp_mlp.toml"
 def _cmd_train(args: argparse.Namespace) -> None:
     from .train import load_recipe, train
 
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe(args.recipe, _overrides(args.set))
     out = Path(args.out) if args.out else Path("build") / recipe.name / "model.pt"
     metrics = train(recipe, out, progress=not args.quiet)
     print(f"wrote {out}: test accuracy {100 * metrics['test_accuracy']:.2f} % "
           f"({metrics['train_seconds']:.0f} s)")
+
+
+def _overrides(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` pairs; values are read as TOML (``epochs=3``, ``layers=["64FC"]``),
+    anything that is not TOML as a string (``data_path=/data/nmnist``)."""
+    import tomllib
+
+    values = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise SnnhwError(f"--set {pair!r}: expected KEY=VALUE")
+        try:
+            values[key.strip()] = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            values[key.strip()] = text
+    return values
 
 
 def _build_options(args: argparse.Namespace):
@@ -111,6 +128,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network from a recipe, write model.pt")
     p.add_argument("recipe", help="TOML recipe, e.g. train/stbp_mlp.toml")
     p.add_argument("--out", help="model file (default build/<name>/model.pt)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key, e.g. --set epochs=3 --set data_path=/data "
+                        "(repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 

@@ -43,20 +43,21 @@ if TYPE_CHECKING:
 __all__ = ["SUPPORTED_LAYERS", "integer_torch_model", "quantize", "quantize_file"]
 
 SUPPORTED_LAYERS = ("dense", "lif")
-INFERENCE_IDENTITY = ("dropout", "flatten")  # no-ops on flat spike vectors at inference
+# views and inference no-ops: the hardware sees the same row-major spike vector
+INFERENCE_IDENTITY = ("dropout", "flatten", "reshape")
 _WHY_NOT = {
     "conv2d": "convolution cores are not generated yet",
     "avgpool2d": "pooling cores are not generated yet",
     "neunorm": "NeuNorm's auxiliary neurons are not generated yet",
     "voting": "a voting layer must be the last layer",
-    "reshape": "the hardware takes flat spike vectors",
 }
 
 
 def _pairs(architecture: list[dict[str, Any]], where: str) -> list[tuple[int, dict, dict]]:
     """Split the descriptor list into (index, dense, lif) pairs, rejecting anything else.
 
-    Dropout and flatten are identities at inference on flat spike vectors and are skipped;
+    Dropout, flatten and reshape are identities at inference on flat spike vectors and are
+    skipped;
     a final voting layer becomes the IR's ``vote_group``.
     """
     layers = [(i, spec) for i, spec in enumerate(architecture)
@@ -101,6 +102,7 @@ def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | No
     if not LEAK_FRAC_BITS_RANGE[0] <= leak_frac_bits <= LEAK_FRAC_BITS_RANGE[1]:
         raise SnnhwError(f"--leak-bits {leak_frac_bits}: out of range; allowed "
                          f"{LEAK_FRAC_BITS_RANGE[0]}..{LEAK_FRAC_BITS_RANGE[1]}")
+    pairs = _pairs(model["architecture"], where)
     encoding = model["encoding"].get("type")
     if encoding not in SPIKE_ENCODINGS:
         raise SnnhwError(f"{where}: encoding {encoding!r} feeds real values to layer 0; the "
@@ -108,7 +110,7 @@ def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | No
     state = model["state_dict"]
     timesteps = int(model["encoding"]["timesteps"])
     layers = []
-    for n, (index, dense, lif) in enumerate(_pairs(model["architecture"], where)):
+    for n, (index, dense, lif) in enumerate(pairs):
         name = f"fc{n}"
         try:
             w = state[f"layers.{index}.weight"].double().numpy()

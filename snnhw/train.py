@@ -109,8 +109,9 @@ class Recipe:
             raise SnnhwError(f"{where}: timesteps = {self.timesteps}; must be >= 1")
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Read a TOML recipe; unknown keys are an error naming the file and the key."""
+def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
+    """Read a TOML recipe, then apply ``overrides``; unknown keys are an error naming the file
+    and the key."""
     path = Path(path)
     try:
         table = tomllib.loads(path.read_text())
@@ -124,6 +125,7 @@ def load_recipe(path: str | Path) -> Recipe:
             flat.update(value)
         else:
             flat[key] = value
+    flat.update(overrides or {})
     known = set(Recipe.__dataclass_fields__)
     unknown = sorted(set(flat) - known)
     if unknown:
