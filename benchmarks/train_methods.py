@@ -7,7 +7,8 @@ training for those widths (a separate training run each). Also timesteps, spikes
 (all LIF layers, float model, test split) and training time of the float run, and the
 paper's own figure (its network and full dataset, not this subset).
 
-Writes ``benchmarks/results/train_methods.json`` and regenerates ``docs/results.md``.
+Writes ``benchmarks/results/train_methods.json`` and regenerates ``docs/results.md``; with
+``--rows`` only those rows are re-measured and merged into the existing JSON.
 
     python benchmarks/train_methods.py [--jobs 2] [--rows stbp-h1 hm2bp ...] [--epochs N]
 """
@@ -93,6 +94,12 @@ def _job(row: str, qat_bits: int | None, extra: dict[str, Any]) -> dict[str, Any
             "fixed": fixed, "buildable": all(v is not None for v in fixed.values())}
 
 
+def _int_keys(result: dict[str, Any]) -> dict[str, Any]:
+    """JSON turns the bit-width keys into strings; turn them back."""
+    return {**result, **{key: {int(bits): v for bits, v in result[key].items()}
+                         for key in ("ptq", "qat", "qat_float")}}
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}"
 
@@ -128,10 +135,12 @@ def main() -> None:
         qat = {(row, bits): pool.submit(_job, row, bits, extra)
                for row in args.rows if float_results[row]["buildable"] for bits in BITS}
         qat_results = {key: f.result() for key, f in qat.items()}
-    results = []
+    out = Path(args.out)
+    previous = json.loads(out.read_text()) if out.is_file() else {"results": []}
+    merged = {r["row"]: _int_keys(r) for r in previous["results"] if r["row"] in ROWS}
     for row in args.rows:
         base = float_results[row]
-        results.append({
+        merged[row] = {
             **{k: base[k] for k in ("row", "recipe", "timesteps", "float", "spikes_per_sample",
                                     "train_seconds", "buildable")},
             "ptq": base["fixed"] if base["buildable"] else {},
@@ -139,13 +148,14 @@ def main() -> None:
                     if (row, bits) in qat_results},
             "qat_float": {bits: qat_results[row, bits]["float"] for bits in BITS
                           if (row, bits) in qat_results},
-            "paper": ROWS[row][2]})
+            "paper": ROWS[row][2]}
+    results = [merged[row] for row in ROWS if row in merged]
     table = _table(results)
     print("\n".join(table))
     payload = {"results": results, "epochs_override": args.epochs,
+               "last_run_rows": args.rows,
                "wall_seconds": time.perf_counter() - started, "jobs": args.jobs,
                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()}}
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     doc = Path(args.doc)

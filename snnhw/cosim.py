@@ -20,7 +20,7 @@ import numpy as np
 from . import SnnhwError
 
 __all__ = ["COSIM_TESTS", "SIMULATORS", "VERILATOR_ARGS", "find_simulator", "run_cosim",
-           "write_bundle"]
+           "run_link_cosim", "write_bundle"]
 
 SIMULATORS = ("verilator", "icarus")
 COSIM_TESTS = ("stalls", "full_rate")
@@ -97,9 +97,33 @@ def run_cosim(folder: Path, *, top: str, sim: str, stall: float = 0.3, seed: int
         with np.load(folder / "cosim" / "vectors.npz") as vectors:
             small = int(vectors["cycle_budget"]) < VERILATOR_UNOPTIMISED_BELOW
         flags = VERILATOR_MAKEFLAGS + (" " + VERILATOR_UNOPTIMISED if small else "")
+    env = {"SNNHW_VECTORS": str((folder / "cosim" / "vectors.npz").resolve()),
+           "SNNHW_STALL": str(stall), "SNNHW_SEED": str(seed)}
     with _make_flags(flags):
-        return _run(folder, top=top, sim=sim, stall=stall, seed=seed, build_dir=build_dir,
-                    netlist=netlist, includes=includes or [], defines=defines or {})
+        return _run(folder, top=top, sim=sim, build_dir=build_dir, netlist=netlist,
+                    includes=includes or [], defines=defines or {}, test_module="test_snn",
+                    env=env, required=COSIM_TESTS)
+
+
+def run_link_cosim(folder: Path, *, top: str, sim: str, inputs: np.ndarray,
+                   expected: np.ndarray, vote_group: int, divisor: int) -> dict[str, Any]:
+    """Run ``sim/test_link.py`` (UART model and host code over a pty) on the host-link design
+    ``folder/rtl/<top>.v``; ``expected`` are the golden output spikes of ``inputs``."""
+    find_simulator(sim)
+    cosim = folder / "cosim"
+    cosim.mkdir(parents=True, exist_ok=True)
+    waivers = importlib.resources.files("snnhw.rtl").joinpath(LINT_WAIVERS)
+    (folder / "rtl" / LINT_WAIVERS).write_text(waivers.read_text())
+    bench = importlib.resources.files("snnhw.sim").joinpath("test_link.py")
+    (cosim / "test_link.py").write_text(bench.read_text())
+    vectors = cosim / "link_vectors.npz"
+    np.savez_compressed(vectors, inputs=inputs.astype(np.uint8), expected=expected.astype(np.uint8),
+                        vote_group=vote_group, divisor=divisor)
+    with _make_flags(VERILATOR_MAKEFLAGS if sim == "verilator" else ""):
+        return _run(folder, top=top, sim=sim, build_dir=None, netlist=None, includes=[],
+                    defines={}, test_module="test_link",
+                    env={"SNNHW_VECTORS": str(vectors.resolve())},
+                    required=("link_frames", "link_host_over_pty"))
 
 
 @contextlib.contextmanager
@@ -117,9 +141,9 @@ def _make_flags(flags: str) -> Iterator[None]:
             os.environ["MAKEFLAGS"] = saved
 
 
-def _run(folder: Path, *, top: str, sim: str, stall: float, seed: int,
-         build_dir: Path | None, netlist: list[Path] | None, includes: list[Path],
-         defines: dict[str, object]) -> dict[str, Any]:
+def _run(folder: Path, *, top: str, sim: str, build_dir: Path | None,
+         netlist: list[Path] | None, includes: list[Path], defines: dict[str, object],
+         test_module: str, env: dict[str, str], required: tuple[str, ...]) -> dict[str, Any]:
     from cocotb_tools.runner import get_runner
 
     cosim = folder / "cosim"
@@ -139,14 +163,12 @@ def _run(folder: Path, *, top: str, sim: str, stall: float, seed: int,
                  always=True, log_file=log)
     with tempfile.TemporaryDirectory() as tmp:
         results_path = Path(tmp) / "results.json"
-        env = {"SNNHW_VECTORS": str((cosim / "vectors.npz").resolve()),
-               "SNNHW_RESULTS": str(results_path), "SNNHW_STALL": str(stall),
-               "SNNHW_SEED": str(seed)}
-        runner.test(test_module="test_snn", hdl_toplevel=top, build_dir=build,
+        env = {**env, "SNNHW_RESULTS": str(results_path)}
+        runner.test(test_module=test_module, hdl_toplevel=top, build_dir=build,
                     test_dir=cosim.resolve(), extra_env=env, timescale=("1ns", "1ps"),
                     results_xml=str(build / "results.xml"), log_file=build / "test.log")
         results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    missing = [name for name in COSIM_TESTS if name not in results]
+    missing = [name for name in required if name not in results]
     if missing:
         raise SnnhwError(f"cosimulation on {sim} did not finish {missing} (hang or crash); "
                          f"see {build / 'test.log'}")

@@ -19,17 +19,22 @@ def _spike_trains(rng: np.random.Generator, shape, p=0.4) -> torch.Tensor:
 
 
 def test_hm2bp_kernel_is_the_spike_train_level_psp():
-    """e_ij = sum over output spikes t, inputs m in (previous output spike, t], of tau^(t-m)."""
+    """e_ij = sum over output spikes t, inputs m in (previous output spike, t], of tau^(t-m);
+    a silent neuron counts as firing once at the last step."""
     rng = np.random.default_rng(0)
     out = _spike_trains(rng, (9, 3, 4))
+    out[:, 1, 2] = 0
     x = _spike_trains(rng, (9, 3, 5))
     tau = 0.7
     psp = torch.einsum("mbi,mbj->bij", hm2bp_kernel(out, tau), x)
     for b in range(3):
         for i in range(4):
             last = -1
+            fires = out[:, b, i].clone()
+            if fires.sum() == 0:
+                fires[8] = 1
             for t in range(9):
-                if out[t, b, i]:
+                if fires[t]:
                     for j in range(5):
                         want = sum(tau ** (t - m) * x[m, b, j] for m in range(last + 1, t + 1))
                         psp[b, i, j] -= want

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from amaranth.back import verilog
+from amaranth.lib import wiring
 
 from ..ir import Network
 from .layout import bias_words, weight_words
@@ -46,8 +47,6 @@ def _images(net: Network, lanes: int) -> dict[tuple[str, str], str]:
     return images
 
 
-def _inline_verilog(net: Network, lanes: int) -> str:
-    return verilog.convert(SNNTop(net, lanes=lanes), name=TOP_NAME, emit_src=False)
 
 
 def _move_init_to_images(text: str, images: dict[tuple[str, str], str]) -> str:
@@ -94,12 +93,15 @@ def _move_init_to_images(text: str, images: dict[tuple[str, str], str]) -> str:
     return "\n".join(out)
 
 
-def verilog_source(net: Network, lanes: int = 1) -> tuple[str, dict[str, str]]:
-    """Verilog of :class:`SNNTop` for ``net`` with ``lanes`` lanes per core, and its memory
-    images (file name -> text). Identical inputs give byte-identical text.
+def verilog_source(net: Network, lanes: int = 1, *, top: wiring.Component | None = None,
+                   name: str = TOP_NAME) -> tuple[str, dict[str, str]]:
+    """Verilog of ``top`` (default :class:`SNNTop` for ``net`` with ``lanes`` lanes per core)
+    as module ``name``, and the memory images of ``net``'s layers (file name -> text).
+    Identical inputs give byte-identical text.
     """
     images = _images(net, lanes)
-    text = _move_init_to_images(_inline_verilog(net, lanes), images)
+    component = top if top is not None else SNNTop(net, lanes=lanes)
+    text = _move_init_to_images(verilog.convert(component, name=name, emit_src=False), images)
     return text, {f"{layer}_{memory}.hex": image for (layer, memory), image in images.items()}
 
 

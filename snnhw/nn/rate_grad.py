@@ -30,7 +30,11 @@ weighted by the membrane kernel of the iterative LIF, ``tau^(t - m)``:
 ``r(t)`` the step after the previous output spike (hard reset), ``c_i`` the same sum with
 ``x = 1`` (the bias's PSP). Micro level (decoupled S-PSP, ``de_ij/dn_j ~ e_ij / n_j``):
 ``dn_i/dw_ij = e_ij / V_th`` and ``dn_i/dn_j = w_ij e_ij / (V_th n_j)``. Dense synapses only.
-Silent neurons (``n_i = 0``) have ``e = 0`` and pass no error, as in the paper.
+
+Silent neurons: by the definition above a neuron without output spikes has ``e = 0`` and can
+never learn to fire, which stalls training whenever a class's output neuron falls silent.
+snnhw (not the paper) gives a silent neuron one *virtual* output spike at the last step:
+its S-PSP is the membrane kernel over the whole window, ``sum_m tau^(T-1-m) x_j[m]``.
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ def hm2bp_kernel(spikes: torch.Tensor, tau: float) -> torch.Tensor:
     """``k[m, b, i] = sum_{t >= m: o_i[t] = 1, r(t) <= m} tau^(t - m)``, ``[T, B, N]``.
 
     The weight of input step ``m`` in neuron ``i``'s S-PSPs, so that
-    ``e_ij = sum_m k[m, b, i] x_j[m]``.
+    ``e_ij = sum_m k[m, b, i] x_j[m]``; silent neurons get a virtual spike at ``T - 1``.
     """
     steps = spikes.shape[0]
     kernel = torch.zeros_like(spikes)
@@ -97,6 +101,8 @@ def hm2bp_kernel(spikes: torch.Tensor, tau: float) -> torch.Tensor:
         decay = (tau ** (t - step_index[:t + 1]).to(spikes.dtype)) * fired
         kernel[:t + 1] += decay * (step_index[:t + 1] >= window_start)
         window_start = torch.where(fired, torch.full_like(window_start, t + 1), window_start)
+    silent = (spikes.sum(0) == 0).to(spikes.dtype)
+    kernel += silent * tau ** (steps - 1 - step_index).to(spikes.dtype)
     return kernel
 
 

@@ -1,0 +1,182 @@
+"""UART host link around the network: protocol v1 of :mod:`snnhw.protocol` in hardware.
+
+Data path: ``rx`` -> :class:`UARTReceiver` -> byte decoder -> event FIFO -> :class:`SNNTop`
+-> per-neuron spike counters -> result sender -> :class:`UARTTransmitter` -> ``tx``.
+
+* The decoder turns ``'S'`` + u16 addresses / ``EOT`` markers into the network's input events
+  and answers ``'V'`` with the identity frame.
+* Counters (``bits(timesteps)`` wide, one per output neuron) add up the output spikes of a
+  sample; after the network's ``timesteps``-th output end-of-timestep the sender scans the
+  classes (summing each class's ``vote_group`` counters, first maximum wins), sends the
+  result frame and clears the counters. While it sends, the network's output is held.
+
+The network is far faster than the line: a byte takes ``10 * divisor`` clock cycles, an
+input event at most ``ceil(N/P)`` cycles per layer, so the 16-event FIFO only absorbs a sweep.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.lib import fifo, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..ir import Network
+from ..protocol import EOT, IDENTIFY, RESULT, SAMPLE, VERSION, Identity, identity_bytes
+from .events import event_layout
+from .network import SNNTop
+from .uart import UARTReceiver, UARTTransmitter
+
+__all__ = ["EVENT_FIFO_DEPTH", "HostLink"]
+
+EVENT_FIFO_DEPTH = 16
+
+
+class HostLink(wiring.Component):
+    """The network behind a UART. Ports: ``rx`` In(1), ``tx`` Out(1) (idle high).
+
+    ``divisor``: clock cycles per UART bit (``f_clk / baud``); ``lanes``: P of every core.
+    """
+
+    def __init__(self, net: Network, *, divisor: int, lanes: int = 1) -> None:
+        self.net = net.validate()
+        if net.input_features >= EOT:
+            raise ValueError(f"{net.input_features} inputs do not fit the 16-bit addresses")
+        if net.timesteps > 255 or net.output_features // net.vote_group > 255:
+            raise ValueError("the protocol carries timesteps and classes in one byte each")
+        if net.timesteps * net.vote_group >= 1 << 16:
+            raise ValueError("class counts must fit 16 bits (timesteps * vote_group < 65536)")
+        self.divisor = divisor
+        self.lanes = lanes
+        self.identity = Identity(version=VERSION, input_features=net.input_features,
+                                 classes=net.output_features // net.vote_group,
+                                 timesteps=net.timesteps, vote_group=net.vote_group)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        net = self.net
+        steps = net.timesteps
+        classes, group = self.identity.classes, net.vote_group
+        m.submodules.rx = rx = UARTReceiver(self.divisor)
+        m.submodules.tx = tx = UARTTransmitter(self.divisor)
+        m.submodules.snn = snn = SNNTop(net, lanes=self.lanes)
+        layout = event_layout(net.input_features)
+        m.submodules.events = events = fifo.SyncFIFOBuffered(width=layout.size,
+                                                             depth=EVENT_FIFO_DEPTH)
+        m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), rx.o.ready.eq(1),
+                     snn.i.payload.eq(events.r_data), snn.i.valid.eq(events.r_rdy),
+                     events.r_en.eq(snn.i.ready)]
+
+        # --- decoder: bytes -> events ---------------------------------------------------------
+        high = Signal(8)
+        in_steps = Signal(range(max(2, steps)))
+        send_identity = Signal()
+        address = Signal(16)
+        m.d.comb += address.eq((high << 8) | rx.o.payload)
+        event = Signal(layout)
+        push = Signal()
+        m.d.comb += [events.w_data.eq(event), events.w_en.eq(push)]
+        with m.FSM(name="decoder"):
+            with m.State("idle"):
+                with m.If(rx.o.valid & (rx.o.payload == IDENTIFY)):
+                    m.d.comb += send_identity.eq(1)
+                with m.If(rx.o.valid & (rx.o.payload == SAMPLE)):
+                    m.next = "high"
+            with m.State("high"):
+                with m.If(rx.o.valid):
+                    m.d.sync += high.eq(rx.o.payload)
+                    m.next = "low"
+            with m.State("low"):
+                with m.If(rx.o.valid):
+                    m.next = "high"
+                    with m.If(address == EOT):
+                        m.d.comb += [event.eot.eq(1), push.eq(1)]
+                        with m.If(in_steps == steps - 1):
+                            m.d.sync += in_steps.eq(0)
+                            m.next = "idle"
+                        with m.Else():
+                            m.d.sync += in_steps.eq(in_steps + 1)
+                    with m.Elif(address < net.input_features):
+                        m.d.comb += [event.index.eq(address), push.eq(1)]
+
+        # --- output spike counters --------------------------------------------------------------
+        count_bits = max(1, steps.bit_length())
+        counters = Array(Signal(count_bits, name=f"count{n}") for n in range(net.output_features))
+        out_steps = Signal(range(max(2, steps)))
+        sending = Signal()
+        start_result = Signal()
+        clear = Signal()
+        m.d.comb += snn.o.ready.eq(~sending)
+        with m.If(snn.o.valid & snn.o.ready):
+            with m.If(snn.o.payload.eot):
+                with m.If(out_steps == steps - 1):
+                    m.d.sync += out_steps.eq(0)
+                    m.d.comb += start_result.eq(1)
+                with m.Else():
+                    m.d.sync += out_steps.eq(out_steps + 1)
+            with m.Else():
+                m.d.sync += counters[snn.o.payload.index].eq(counters[snn.o.payload.index] + 1)
+        with m.If(clear):
+            m.d.sync += [c.eq(0) for c in counters]
+
+        # --- sender: identity or result frame ---------------------------------------------------
+        sum_bits = max(1, (steps * group).bit_length())
+        selected = Signal(range(max(2, classes)))
+        class_sum = Signal(sum_bits)
+        m.d.comb += class_sum.eq(sum(
+            counters[selected * group + k] if classes > 1 else counters[k] for k in range(group)))
+        best = Signal(range(max(2, classes)))
+        best_sum = Signal(sum_bits)
+        byte_index = Signal(range(max(8, 4 + 2 * classes)))
+        checksum = Signal(8)
+        identity = identity_bytes(self.identity)
+        # one constant word, sliced by byte_index (a continuous assignment in Verilog)
+        identity_word = Const(int.from_bytes(identity, "little"), 8 * len(identity))
+        last_result_byte = 2 + 2 * classes
+        byte = Signal(8)
+        with m.FSM(name="sender"):
+            with m.State("idle"):
+                with m.If(send_identity):
+                    m.d.sync += byte_index.eq(0)
+                    m.next = "identity"
+                with m.Elif(start_result):
+                    m.d.sync += [sending.eq(1), selected.eq(0), best.eq(0), best_sum.eq(0)]
+                    m.next = "scan"
+            with m.State("identity"):
+                m.d.comb += [tx.i.payload.eq(identity_word.word_select(byte_index, 8)),
+                             tx.i.valid.eq(1)]
+                with m.If(tx.i.ready):
+                    m.d.sync += byte_index.eq(byte_index + 1)
+                    with m.If(byte_index == len(identity) - 1):
+                        m.next = "idle"
+            with m.State("scan"):
+                with m.If((selected == 0) | (class_sum > best_sum)):
+                    m.d.sync += [best.eq(selected), best_sum.eq(class_sum)]
+                with m.If(selected == classes - 1):
+                    m.d.sync += [byte_index.eq(0), checksum.eq(0), selected.eq(0)]
+                    m.next = "result"
+                with m.Else():
+                    m.d.sync += selected.eq(selected + 1)
+            with m.State("result"):
+                # bytes: 'R', class, (hi, lo) per class, checksum; selected tracks the class
+                pair = byte_index - 2
+                with m.If(byte_index == 0):
+                    m.d.comb += byte.eq(RESULT)
+                with m.Elif(byte_index == 1):
+                    m.d.comb += byte.eq(best)
+                with m.Elif(byte_index == last_result_byte):
+                    m.d.comb += byte.eq(checksum)
+                with m.Else():
+                    m.d.comb += byte.eq(Mux(pair[0], class_sum[:8], class_sum >> 8))
+                m.d.comb += [tx.i.payload.eq(byte), tx.i.valid.eq(1)]
+                with m.If(tx.i.ready):
+                    m.d.sync += byte_index.eq(byte_index + 1)
+                    with m.If((byte_index != 0) & (byte_index != last_result_byte)):
+                        m.d.sync += checksum.eq(checksum + byte)
+                    with m.If((byte_index >= 2) & pair[0]):
+                        m.d.sync += selected.eq(selected + 1)
+                    with m.If(byte_index == last_result_byte):
+                        m.d.comb += clear.eq(1)
+                        m.d.sync += sending.eq(0)
+                        m.next = "idle"
+        return m

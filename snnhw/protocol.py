@@ -1,0 +1,108 @@
+"""The UART host-link byte protocol, version 1: spike events in, class and counts out.
+
+Shared by the hardware (``snnhw.hdl.hostlink``) and the host (``snnhw.run``); the framing is
+written down here once (docs/hardware.md quotes it).
+
+Host -> board:
+
+* ``'V'`` (0x56): identify. The board answers with the 7-byte *identity*:
+  ``'V', VERSION, input_features (u16), classes (u8), timesteps (u8), vote_group (u8)``.
+* ``'S'`` (0x53) and one sample: for each of the ``timesteps`` timesteps, the addresses of
+  its input spikes as u16 (any order, each ``< input_features``), then ``EOT`` (0xFFFF).
+  The sample ends with its last ``EOT``. Addresses ``>= input_features`` are ignored.
+
+Board -> host, once the network has produced the sample's last output timestep, the *result*:
+``'R', class (u8), count[0] ... count[classes-1] (u16 each), checksum (u8)``, where
+``count[c]`` sums the output spikes of class c's ``vote_group`` neurons over the sample,
+``class`` is the first class with the largest count, and ``checksum`` is the sum of the class
+and count bytes modulo 256.
+
+All multi-byte fields are big-endian. Bytes other than ``'V'`` and ``'S'`` between samples are
+ignored. The host waits for each result before sending the next sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["EOT", "IDENTIFY", "IDENTITY_LENGTH", "RESULT", "SAMPLE", "VERSION", "Identity", "Result",
+           "decode_identity", "decode_result", "encode_sample", "identity_bytes",
+           "result_bytes", "result_length"]
+
+VERSION = 1
+IDENTIFY = ord("V")
+SAMPLE = ord("S")
+RESULT = ord("R")
+EOT = 0xFFFF
+IDENTITY_LENGTH = 7
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the board reports about the network it carries."""
+
+    version: int
+    input_features: int
+    classes: int
+    timesteps: int
+    vote_group: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """One sample's answer: the class and the spike count of every class."""
+
+    label: int
+    counts: tuple[int, ...]
+
+
+def encode_sample(spikes: np.ndarray) -> bytes:
+    """``'S'`` and the events of one sample's spikes ``[T, F]`` (0/1), ascending addresses."""
+    if spikes.ndim != 2:
+        raise ValueError(f"one sample's spikes must be [T, F], got shape {spikes.shape}")
+    if spikes.shape[1] >= EOT:
+        raise ValueError(f"{spikes.shape[1]} inputs do not fit 16-bit addresses below 0xFFFF")
+    out = bytearray([SAMPLE])
+    for step in spikes:
+        for address in np.flatnonzero(step):
+            out += int(address).to_bytes(2, "big")
+        out += EOT.to_bytes(2, "big")
+    return bytes(out)
+
+
+def identity_bytes(identity: Identity) -> bytes:
+    return bytes([IDENTIFY, identity.version]) + identity.input_features.to_bytes(2, "big") + \
+        bytes([identity.classes, identity.timesteps, identity.vote_group])
+
+
+def decode_identity(raw: bytes) -> Identity:
+    if len(raw) != IDENTITY_LENGTH or raw[0] != IDENTIFY:
+        raise ValueError(f"not an identity frame: {raw.hex()}")
+    return Identity(version=raw[1], input_features=int.from_bytes(raw[2:4], "big"),
+                    classes=raw[4], timesteps=raw[5], vote_group=raw[6])
+
+
+def result_length(classes: int) -> int:
+    """Bytes of a result frame for ``classes`` classes."""
+    return 3 + 2 * classes
+
+
+def result_bytes(counts: np.ndarray) -> bytes:
+    """The result frame for per-class counts (what the board sends)."""
+    counts = [int(c) for c in counts]
+    label = int(np.argmax(counts))
+    body = bytes([label]) + b"".join(c.to_bytes(2, "big") for c in counts)
+    return bytes([RESULT]) + body + bytes([sum(body) & 0xFF])
+
+
+def decode_result(raw: bytes, classes: int) -> Result:
+    """Parse and check a result frame; ``ValueError`` on a bad frame or checksum."""
+    if len(raw) != result_length(classes) or raw[0] != RESULT:
+        raise ValueError(f"not a result frame for {classes} classes: {raw.hex()}")
+    body = raw[1:-1]
+    if sum(body) & 0xFF != raw[-1]:
+        raise ValueError(f"result checksum {raw[-1]:#04x} does not match {sum(body) & 0xFF:#04x}")
+    counts = tuple(int.from_bytes(body[1 + 2 * c:3 + 2 * c], "big") for c in range(classes))
+    return Result(label=body[0], counts=counts)
