@@ -83,6 +83,15 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 def _cmd_synth(args: argparse.Namespace) -> None:
     from .synth import gate_level_check, synthesise
 
+    if args.board:
+        from .board import build_bitstream
+
+        result = build_bitstream(args.folder, args.board, lanes=args.lanes, baud=args.baud,
+                                 log=lambda line: None)
+        fmax = f"{result['fmax_mhz']:.1f} MHz" if result["fmax_mhz"] else "n/a"
+        print(f"{result['board']}: wrote {result['bitstream']} ({result['bytes']} bytes); "
+              f"clock {result['clock_mhz']:.0f} MHz, fmax {fmax}, UART {result['baud']} baud")
+        return
     section = synthesise(args.folder, args.target, log=lambda line: None)
     if section["cells"] is not None:
         fmax = f"{section['fmax_mhz']:.1f} MHz" if section["fmax_mhz"] else "n/a"
@@ -100,6 +109,12 @@ def _cmd_synth(args: argparse.Namespace) -> None:
         if mismatches:
             raise SnnhwError(f"the synthesised netlist for {args.target} differs from the golden "
                              f"model in {mismatches} spikes")
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    from .run import open_serial, run_board
+
+    run_board(args.folder, open_serial(args.port, args.baud), samples=args.samples)
 
 
 def _add_build_options(p: argparse.ArgumentParser) -> None:
@@ -146,7 +161,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="FPGA (default ice40-up5k)")
     p.add_argument("--gate-level", action="store_true",
                    help="also cosimulate the synthesised netlist against the golden model")
+    p.add_argument("--board", choices=["icebreaker", "ulx3s"],
+                   help="instead: a bitstream of the network behind the UART host link for "
+                        "this board (amaranth-boards pins), in FOLDER/board/<board>/")
+    p.add_argument("--lanes", type=int, default=1, choices=[1, 2, 4, 8, 16],
+                   help="lanes of the board design's cores (default 1)")
+    p.add_argument("--baud", type=int, default=115_200, help="UART baud rate (default 115200)")
     p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("run", help="stream a build's test samples through a board over UART")
+    p.add_argument("folder", help="folder written by snnhw build (IR and dataset)")
+    p.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB1")
+    p.add_argument("--baud", type=int, default=115_200, help="UART baud rate (default 115200)")
+    p.add_argument("--samples", type=int, default=100, help="test samples to send (default 100)")
+    p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("demo", help="train the bundled STBP MLP, build it, cosimulate, report")
     p.add_argument("--out", default="build/demo", help="output folder (default build/demo)")

