@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import io
 
 from . import SnnhwError, ir
 from .hdl.hostlink import HostLink
@@ -69,8 +70,10 @@ class BoardTop(Elaboratable):
         m = Module()
         divisor = int(round(platform.default_clk_frequency / self.baud))
         m.submodules.link = link = HostLink(self.net, divisor=divisor, lanes=self.lanes)
-        uart = platform.request("uart", 0)
-        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_pin = rx_pin = io.Buffer("i", uart.rx)
+        m.submodules.tx_pin = tx_pin = io.Buffer("o", uart.tx)
+        m.d.comb += [link.rx.eq(rx_pin.i), tx_pin.o.eq(link.tx)]
         return m
 
 

@@ -45,7 +45,9 @@ def test_recipe_trains_and_builds_or_is_rejected_clearly(recipe, tmp_path, capsy
     overrides = ["--set", "epochs=1", "--set", "train_samples=200"]
     if loaded.encoding == "frames":
         _event_folder(tmp_path / "data", loaded.dataset)
-        overrides += ["--set", f"data_path={tmp_path / 'data'}", "--set", "timesteps=4"]
+        # a narrower hidden layer keeps the 2312-input N-MNIST weight memory quick to generate
+        overrides += ["--set", f"data_path={tmp_path / 'data'}", "--set", "timesteps=4",
+                      "--set", "width_mult=0.05"]
     model = tmp_path / "model.pt"
     assert main(["train", str(recipe), "--out", str(model), "--quiet", *overrides]) == 0
     metrics = json.loads(model.with_suffix(".metrics.json").read_text())
