@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from snnhw.build import BuildOptions, build
-from snnhw.synth import TARGETS, synthesise
+from snnhw.synth import TARGETS, gate_level_check, synthesise
 from snnhw.train import load_recipe, train
 
 
@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--out", default="benchmarks/results/hw_sweep.json")
     parser.add_argument("--doc", default="docs/performance.md")
+    parser.add_argument("--gate-level", action="store_true",
+                        help="also simulate every fitting point's synthesised netlist (Yosys "
+                             "cell models) against the golden model on the same samples")
     parser.add_argument("--render-only", action="store_true",
                         help="only rewrite --doc from the JSON of an earlier run")
     args = parser.parse_args()
@@ -61,6 +64,10 @@ def main() -> None:
                 cycles = report["cycles_per_timestep"]
                 for target in args.targets:
                     syn = synthesise(folder, target, log=lambda line: None)
+                    gate = None
+                    if args.gate_level and syn["fits"]:
+                        results = gate_level_check(folder, target)
+                        gate = sum(r["mismatches"] for r in results.values())
                     rows.append({
                         "bits": bits, "lanes": lanes, "target": target, "fits": syn["fits"],
                         "cells": syn["cells"], "brams": syn["brams"], "sprams": syn["sprams"],
@@ -72,7 +79,9 @@ def main() -> None:
                         "energy_nj_per_image": report["energy_pj_per_sample"] / 1000,
                         "accuracy_fixed": report["accuracy"]["fixed"],
                         "rtl_mismatches": report["rtl"]["mismatches"],
-                        "not_fitting": syn.get("not_fitting")})
+                        "not_fitting": syn.get("not_fitting"),
+                        "gate_level_mismatches": gate,
+                        "gate_level_samples": args.samples if gate is not None else None})
                     print(_row(rows[-1]), flush=True)
 
     header = (f"{'bits':>4} {'P':>3} {'target':<11} {'fits':<5} {'cells':>6} {'BRAM':>5} "
@@ -83,6 +92,11 @@ def main() -> None:
         print(_row(row))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # merge into an earlier run: points measured now replace the same (bits, P, target)
+    key = lambda r: (r["bits"], r["lanes"], r["target"])  # noqa: E731
+    earlier = json.loads(out.read_text())["rows"] if out.is_file() else []
+    fresh = {key(r) for r in rows}
+    rows = sorted([r for r in earlier if key(r) not in fresh] + rows, key=key)
     payload = {"model": str(model), "samples": args.samples, "rows": rows}
     out.write_text(json.dumps(payload, indent=2) + "\n")
     Path(args.doc).write_text(_document(payload))
@@ -91,6 +105,13 @@ def main() -> None:
 
 SPIKER_PLUS = ("Spiker+ (arXiv 2401.01141), MNIST, Xilinx part", "93.85", "7,612 logic cells",
                "18 BRAM", "780", "180 mW")
+
+
+def _gate(r: dict) -> str:
+    """Gate-level result of a point: mismatches over samples, or - where not simulated."""
+    if r.get("gate_level_mismatches") is None:
+        return "-"
+    return f"{r['gate_level_mismatches']} ({r['gate_level_samples']} samples)"
 
 
 def _document(payload: dict) -> str:
@@ -107,7 +128,9 @@ def _document(payload: dict) -> str:
         "Network: the demo STBP MLP 784-128-10, T = 10, on the bundled MNIST test split. "
         f"Every point is built with `snnhw build --fixed <bits> --lanes <P>`, cosimulated on "
         f"Verilator for {payload['samples']} samples (RTL mismatches must be 0) and synthesised "
-        "with Yosys + nextpnr (yowasp builds, seed 1, `--timing-allow-fail`). *cycles/ts*: "
+        "with Yosys + nextpnr (yowasp builds, seed 1, `--timing-allow-fail`); *gate-level*: "
+        "the synthesised netlist with Yosys's cell models, simulated against the golden model "
+        "(`--gate-level`). *cycles/ts*: "
         "measured mean clock cycles per timestep; *bound*: the issue's bound "
         "(events x ceil(N/P) + ceil(N/P) + pipeline depth, slowest layer per timestep); "
         "*us/image* = cycles/ts x T / fmax; *nJ/image*: the energy model of the report "
@@ -115,8 +138,10 @@ def _document(payload: dict) -> str:
         "the 1,000 test digits.",
         "",
         "| bits | P | target | fits | cells (LUT+FF) | BRAM | SPRAM | fmax MHz | cycles/ts | "
-        "bound | ratio | us/image | nJ/image | accuracy % | RTL mismatches |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "bound | ratio | us/image | nJ/image | accuracy % | RTL mismatches | gate-level "
+        "mismatches |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+        "| --- |",
     ]
     for r in payload["rows"]:
         lines.append(
@@ -125,7 +150,8 @@ def _document(payload: dict) -> str:
             f"{cell(r['fmax_mhz'], '.1f')} | {r['cycles_measured']:.0f} | "
             f"{r['cycles_bound']:.0f} | {r['measured_over_bound']:.3f} | "
             f"{cell(r['us_per_image'], '.0f')} | {r['energy_nj_per_image']:.0f} | "
-            f"{100 * r['accuracy_fixed']:.2f} | {r['rtl_mismatches']} |")
+            f"{100 * r['accuracy_fixed']:.2f} | {r['rtl_mismatches']} | "
+            f"{_gate(r)} |")
     not_fitting = sorted({f"{r['target']}: {r['not_fitting']}" for r in payload["rows"]
                           if r["not_fitting"]})
     lines += ["", *[f"- does not fit, {text}" for text in not_fitting], "",
