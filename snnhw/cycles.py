@@ -5,7 +5,7 @@ neuron groups (see its docstring):
 
 * a spike event accepted at cycle ``c`` occupies the core until ``c + G``;
 * an end-of-timestep event accepted at ``c`` starts the sweep: group g reaches the output
-  stage at ``b_g = c + 2 + g + (extra cycles of earlier groups)``, its k-th spike leaves at
+  stage at ``b_g = c + SWEEP_LATENCY + g + (extra cycles of earlier groups)``, its k-th spike leaves at
   ``b_g + k``, and a group with k > 1 spikes holds the pipeline ``k - 1`` extra cycles; the
   end-of-timestep event leaves at ``b_last + max(1, k_last)`` and the core takes its next
   event one cycle later;
@@ -23,10 +23,12 @@ import numpy as np
 
 from .ir import Network
 
-__all__ = ["CycleEstimate", "FIFO_LATENCY", "PIPELINE_DEPTH", "bound", "estimate"]
+__all__ = ["CycleEstimate", "FIFO_LATENCY", "PIPELINE_DEPTH", "SWEEP_LATENCY", "bound",
+           "estimate"]
 
 FIFO_LATENCY = 2
-PIPELINE_DEPTH = 3          # address stage, read-modify-write stage, end-of-timestep event
+SWEEP_LATENCY = 4           # end-of-timestep accepted -> first group in the output stage (A-D)
+PIPELINE_DEPTH = 5          # sweep stages A, B, C, D and the end-of-timestep event
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def _core(n: int, lanes: int, arrivals: list[tuple[int, int]], outputs: np.ndarr
             free = accept + group_count
             continue
         fired = np.flatnonzero(outputs[step])
-        b = accept + 2
+        b = accept + SWEEP_LATENCY
         for g in range(group_count):
             spikes = [int(i) for i in fired if g * lanes <= i < (g + 1) * lanes]
             emitted += [(b + k, neuron) for k, neuron in enumerate(spikes)]

@@ -7,17 +7,24 @@ layout in :mod:`snnhw.hdl.layout`).
 Operation, one timestep:
 
 * **accumulate**: every input spike event ``j`` adds weight row ``j`` to the membranes, one
-  group (P synaptic updates) per clock through a two-stage pipeline (A: issue addresses,
-  B: read-add-write). The membrane memory's read port is transparent to its write port, so a
-  group read in the same cycle its previous update is written sees the new value (the
-  read-modify-write hazard of back-to-back events on small layers).
-* **sweep**, started by the end-of-timestep event: for every group, add the biases, saturate
-  to the membrane width, fire if ``u >= threshold``, reset, leak (shift-add, toward zero) and
-  write the carried membranes back; spiking neurons leave as index events in ascending order,
-  one per clock (a group with k > 1 spikes holds the pipeline k cycles), then an
-  end-of-timestep event. After the ``timesteps``-th sweep the membranes are written as 0.
+  group (P synaptic updates) per clock through a three-stage pipeline (A: weight address,
+  B: weight word registered, membrane read issued, C: add and write). The membrane memory's
+  read port is transparent to its write port, so a group read in the same cycle its previous
+  update is written sees the new value (the read-modify-write hazard of back-to-back events
+  on small layers).
+* **sweep**, started by the end-of-timestep event, four stages per group: A, B (membrane
+  and bias reads issued), C adds the biases and saturates to the membrane width, D (from
+  registers) fires if ``u >= threshold``, resets, leaks (shift-add, toward zero) and writes
+  the carried membranes back; spiking neurons leave D as index events in ascending order, one
+  per clock (a group with k > 1 spikes holds the pipeline k cycles), then an end-of-timestep
+  event. After the ``timesteps``-th sweep the membranes are written as 0.
 
-Cycles per timestep: ``G`` per input event, ``2 + sum_g max(1, spikes in g)`` for the sweep,
+The stage boundaries are placed for clock rate: the weight block RAM's output (with its
+cascade multiplexers) is registered before the adder, and the output handshake, which
+stalls the pipeline, starts from registered membranes rather than from the bias adder and
+saturation logic.
+
+Cycles per timestep: ``G`` per input event, ``4 + sum_g max(1, spikes in g)`` for the sweep,
 1 for the end-of-timestep event, plus output stalls (``snnhw.cycles`` models it exactly).
 """
 
@@ -93,55 +100,78 @@ class LIFCore(wiring.Component):
         a_group = Signal(range(max(2, g_count)))
         a_waddr = Signal(range(max(2, layer.in_features * g_count)))
         a_last = Signal()
-        # stage B: read data available this cycle
+        # stage B: weight row word available; membrane and bias reads issued
         b_valid = Signal()
         b_sweep = Signal()
         b_group = Signal.like(a_group)
         b_last = Signal()
+        # stage C: registered weights; membranes and biases available
+        c_valid = Signal()
+        c_sweep = Signal()
+        c_group = Signal.like(a_group)
+        c_last = Signal()
+        c_weights = Signal(p * wb)
+        # stage D: saturated membranes of a sweep group (registers)
+        d_valid = Signal()
+        d_group = Signal.like(a_group)
+        d_last = Signal()
 
-        sweeping = Signal()                # a sweep is under way (A or B hold sweep work)
+        sweeping = Signal()                # a sweep is under way (in any stage)
         emit_eot = Signal()                # the sweep is done; send the end-of-timestep event
         timestep = Signal(range(max(2, self.timesteps)))
         last_timestep = Signal()
         m.d.comb += last_timestep.eq(timestep == self.timesteps - 1)
 
-        # per-lane datapath (stage B)
+        stall = Signal()
         fire = Signal(p)
         sums = []
         carried = []
         for lane in range(p):
-            weight = w_rd.data[lane * wb:(lane + 1) * wb].as_signed()
+            weight = c_weights[lane * wb:(lane + 1) * wb].as_signed()
             membrane = mem_rd.data[lane * ab:(lane + 1) * ab].as_signed()
             bias = b_rd.data[lane * mb:(lane + 1) * mb].as_signed()
+            # stage C: accumulate sum, or biased and saturated membrane for stage D
             total = Signal(signed(ab), name=f"sum{lane}")
             u_pre = Signal(signed(max(ab, mb) + 1), name=f"u_pre{lane}")
-            u = Signal(signed(mb), name=f"u{lane}")
-            reset_value = Signal(signed(mb), name=f"r{lane}")
-            leaked = Signal(signed(mb), name=f"c{lane}")
+            u_next = Signal(signed(mb), name=f"u_next{lane}")
             m.d.comb += [
                 total.eq(membrane + weight),
                 u_pre.eq(membrane + bias),
-                u.eq(Mux(u_pre > m_hi, m_hi, Mux(u_pre < m_lo, m_lo, u_pre))),
+                u_next.eq(Mux(u_pre > m_hi, m_hi, Mux(u_pre < m_lo, m_lo, u_pre))),
+            ]
+            # stage D: fire, reset, leak from the registered membrane
+            u = Signal(signed(mb), name=f"u{lane}")
+            with m.If(~stall):
+                m.d.sync += u.eq(u_next)
+            # leak(reset(u)) as a choice between the leaked values of both outcomes, so the
+            # threshold comparison runs beside the leak arithmetic instead of before it
+            kept = Signal(signed(mb), name=f"kept{lane}")
+            if_fired = Signal(signed(mb), name=f"if_fired{lane}")
+            leaked = Signal(signed(mb), name=f"c{lane}")
+            m.d.comb += [
                 fire[lane].eq(u >= layer.threshold),
+                kept.eq(leak_toward_zero(u, layer.leak_mult, layer.leak_frac_bits)),
             ]
             if layer.reset == "zero":
-                m.d.comb += reset_value.eq(Mux(fire[lane], 0, u))
+                m.d.comb += if_fired.eq(0)
             else:
-                m.d.comb += reset_value.eq(Mux(fire[lane], u - layer.threshold, u))
-            m.d.comb += leaked.eq(leak_toward_zero(reset_value, layer.leak_mult,
-                                                   layer.leak_frac_bits))
+                after_reset = Signal(signed(mb), name=f"r{lane}")
+                m.d.comb += [after_reset.eq(u - layer.threshold),
+                             if_fired.eq(leak_toward_zero(after_reset, layer.leak_mult,
+                                                          layer.leak_frac_bits))]
+            m.d.comb += leaked.eq(Mux(fire[lane], if_fired, kept))
             next_value = Signal(signed(ab), name=f"next{lane}")
             m.d.comb += next_value.eq(Mux(last_timestep, 0, leaked))
             sums.append(total)
             carried.append(next_value)
 
-        # spikes of the group in stage B leave lowest lane first, one per clock
+        # spikes of the group in stage D leave lowest lane first, one per clock
         emitted = Signal(p)
         pending = Signal(p)
         lowest = Signal(p)
         lane_index = Signal(max(1, lane_bits))
         m.d.comb += [
-            pending.eq(Mux(b_valid & b_sweep, fire & ~emitted, 0)),
+            pending.eq(Mux(d_valid, fire & ~emitted, 0)),
             lowest.eq(pending & -pending),
         ]
         for lane in reversed(range(p)):
@@ -150,12 +180,11 @@ class LIFCore(wiring.Component):
         only_one = Signal()
         m.d.comb += only_one.eq((pending & (pending - 1)) == 0)
         spike_out = Signal()
-        stall = Signal()
         m.d.comb += [
             spike_out.eq(pending != 0),
             stall.eq(spike_out & ~(self.o.ready & only_one)),
             self.o.valid.eq(spike_out | emit_eot),
-            self.o.payload.index.eq(Mux(emit_eot, 0, (b_group << lane_bits) | lane_index)),
+            self.o.payload.index.eq(Mux(emit_eot, 0, (d_group << lane_bits) | lane_index)),
             self.o.payload.eot.eq(emit_eot),
         ]
         with m.If(stall):
@@ -164,16 +193,19 @@ class LIFCore(wiring.Component):
         with m.Else():
             m.d.sync += emitted.eq(0)
 
-        # memory ports; a stalled sweep rewrites the same carried values (idempotent)
+        # memory ports: accumulate writes from C, the sweep from D (never in the same cycle:
+        # no input is taken during a sweep); a stalled sweep rewrites the same carried values.
+        # The membrane read is issued in B, one stage before C writes, and is transparent to
+        # the write: back-to-back events on one group read the updated value.
         m.d.comb += [
             w_rd.addr.eq(a_waddr),
-            mem_rd.addr.eq(a_group),
-            b_rd.addr.eq(a_group),
+            mem_rd.addr.eq(b_group),
+            b_rd.addr.eq(b_group),
             mem_rd.en.eq(~stall),
             b_rd.en.eq(~stall),
-            mem_wr.addr.eq(b_group),
-            mem_wr.en.eq(b_valid),
-            mem_wr.data.eq(Mux(b_sweep, Cat(*carried), Cat(*sums))),
+            mem_wr.addr.eq(Mux(d_valid, d_group, c_group)),
+            mem_wr.en.eq(d_valid | (c_valid & ~c_sweep)),
+            mem_wr.data.eq(Mux(d_valid, Cat(*carried), Cat(*sums))),
         ]
 
         # input handshake: take an event when stage A is free or finishing its row
@@ -183,10 +215,14 @@ class LIFCore(wiring.Component):
             accept.eq(self.i.valid & self.i.ready),
         ]
 
-        # stage A -> B
+        # stage A -> B -> C -> D
         with m.If(~stall):
             m.d.sync += [b_valid.eq(a_valid), b_sweep.eq(a_sweep), b_group.eq(a_group),
-                         b_last.eq(a_last)]
+                         b_last.eq(a_last),
+                         c_valid.eq(b_valid), c_sweep.eq(b_sweep), c_group.eq(b_group),
+                         c_last.eq(b_last), c_weights.eq(w_rd.data),
+                         d_valid.eq(c_valid & c_sweep), d_group.eq(c_group),
+                         d_last.eq(c_last)]
 
         # stage A sequencing
         with m.If(accept & ~self.i.payload.eot):
@@ -203,8 +239,8 @@ class LIFCore(wiring.Component):
                 m.d.sync += [a_group.eq(a_group + 1), a_waddr.eq(a_waddr + 1),
                              a_last.eq(a_group == g_count - 2)]
 
-        # end of sweep: the last group left stage B
-        with m.If(b_valid & b_sweep & b_last & ~stall):
+        # end of sweep: the last group left stage D
+        with m.If(d_valid & d_last & ~stall):
             m.d.sync += [sweeping.eq(0), emit_eot.eq(1)]
         with m.If(emit_eot & self.o.ready):
             m.d.sync += [emit_eot.eq(0),
