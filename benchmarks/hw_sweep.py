@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 import json
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -52,6 +53,8 @@ def main() -> None:
         print(f"wrote {args.doc}")
         return
     model = _model(Path(args.model))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or None
 
     rows = []
     for bits in args.bits:
@@ -80,7 +83,7 @@ def main() -> None:
                         "accuracy_fixed": report["accuracy"]["fixed"],
                         "rtl_mismatches": report["rtl"]["mismatches"],
                         "not_fitting": syn.get("not_fitting"),
-                        "gate_level_mismatches": gate,
+                        "gate_level_mismatches": gate, "commit": commit,
                         "gate_level_samples": args.samples if gate is not None else None})
                     print(_row(rows[-1]), flush=True)
 
@@ -130,7 +133,8 @@ def _document(payload: dict) -> str:
         f"Verilator for {payload['samples']} samples (RTL mismatches must be 0) and synthesised "
         "with Yosys + nextpnr (yowasp builds, seed 1, `--timing-allow-fail`); *gate-level*: "
         "the synthesised netlist with Yosys's cell models, simulated against the golden model "
-        "(`--gate-level`). *cycles/ts*: "
+        "(`--gate-level`); *commit*: the snnhw commit a point was measured at (points are "
+        "re-measured one by one and merged; `-`: measured before the benchmark recorded it). *cycles/ts*: "
         "measured mean clock cycles per timestep; *bound*: the issue's bound "
         "(events x ceil(N/P) + ceil(N/P) + pipeline depth, slowest layer per timestep); "
         "*us/image* = cycles/ts x T / fmax; *nJ/image*: the energy model of the report "
@@ -139,9 +143,9 @@ def _document(payload: dict) -> str:
         "",
         "| bits | P | target | fits | cells (LUT+FF) | BRAM | SPRAM | fmax MHz | cycles/ts | "
         "bound | ratio | us/image | nJ/image | accuracy % | RTL mismatches | gate-level "
-        "mismatches |",
+        "mismatches | commit |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
-        "| --- |",
+        "| --- | --- |",
     ]
     for r in payload["rows"]:
         lines.append(
@@ -151,7 +155,7 @@ def _document(payload: dict) -> str:
             f"{r['cycles_bound']:.0f} | {r['measured_over_bound']:.3f} | "
             f"{cell(r['us_per_image'], '.0f')} | {r['energy_nj_per_image']:.0f} | "
             f"{100 * r['accuracy_fixed']:.2f} | {r['rtl_mismatches']} | "
-            f"{_gate(r)} |")
+            f"{_gate(r)} | {r.get('commit') or '-'} |")
     not_fitting = sorted({f"{r['target']}: {r['not_fitting']}" for r in payload["rows"]
                           if r["not_fitting"]})
     lines += ["", *[f"- does not fit, {text}" for text in not_fitting], "",
