@@ -101,9 +101,8 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
                          f"{estimate['brams_available']}")
     platform = _platform(board)
     build_dir = folder / "board" / board.name
-    env = {k: v for k, v in _TOOLS.items() if k not in os.environ}
-    saved = dict(os.environ)
-    os.environ.update(env)
+    added = {k: v for k, v in _TOOLS.items() if k not in os.environ}
+    os.environ.update(added)
     log(f"{board.name}: yosys + nextpnr + pack (amaranth-boards platform) ...")
     try:
         # prepare + execute rather than platform.build, which also insists on the
@@ -114,8 +113,8 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
         raise SnnhwError(f"--board {board.name}: the platform build failed ({exc}); logs in "
                          f"{build_dir}") from None
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for name in added:
+            os.environ.pop(name, None)
     bitstream = build_dir / f"snn_board.{board.bitstream}"
     if not bitstream.is_file():
         raise SnnhwError(f"--board {board.name}: no bitstream written; logs in {build_dir}")

@@ -216,8 +216,6 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str
     data = load_dataset(recipe.dataset, split_seed=recipe.split_seed, path=recipe.data_path,
                         events=event_options)
     classes = int(max(data.y_train.max(), data.y_test.max())) + 1
-    if recipe.dataset.startswith("mnist"):
-        classes = 10
     input_shape = _network_input(data, recipe)
     arch = build_architecture(recipe, input_shape, classes)
     fixed_point = None

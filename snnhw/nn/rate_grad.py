@@ -44,7 +44,6 @@ from typing import Callable
 
 import torch
 
-from .layers import multistep
 from .lif import LIF
 
 __all__ = ["hm2bp_forward", "hm2bp_kernel", "leak_aware_factor", "leak_aware_forward"]
@@ -79,7 +78,7 @@ def leak_aware_forward(synapse: torch.nn.Module, lif: LIF, x: torch.Tensor,
 
     ``spikes(current)`` overrides the forward spike computation (quantization-aware training).
     """
-    current = multistep(synapse, x) if x.dim() == 5 else synapse(x)
+    current = synapse(x)   # the multi-step layers take [T, B, ...] themselves
     out = _exact_spikes(lif, current.detach(), spikes)
     factor = leak_aware_factor(out, lif.tau, lif.threshold)
     return _attach(out, factor * current.sum(0))
