@@ -21,8 +21,7 @@ from amaranth.hdl import Module, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from snnhw.cosim import (VERILATOR_MAKEFLAGS, VERILATOR_UNOPTIMISED, _make_flags,
-                          find_simulator)
+from snnhw.cosim import VERILATOR_MAKEFLAGS, VERILATOR_UNOPTIMISED, _make_flags, find_simulator
 from snnhw.synth import cell_models
 
 cocotb_tools = pytest.importorskip("cocotb_tools.runner")
