@@ -8,7 +8,9 @@ Inputs, from ``vectors.npz`` beside this file (or ``$SNNHW_VECTORS``):
 * ``inputs``   uint8 [T, S, F]: input spikes of S samples;
 * ``expected`` uint8 [T, S, C]: the golden model's output-layer spikes;
 * ``index_bits_in``, ``index_bits_out``: widths of the event index fields;
-* ``cycle_budget``: cycles after which a run counts as hung.
+* ``cycle_budget``: cycles after which a run counts as hung;
+* ``load`` (optional) uint8 [B]: run-time weight bytes, sent on the ``load`` stream after
+  reset and before the first sample (not counted in the measured cycles).
 
 Environment: ``SNNHW_STALL`` (probability of a stall cycle on input valid and output ready,
 default 0.3), ``SNNHW_SEED`` (stall pattern), ``SNNHW_RESULTS`` (JSON file for the measured
@@ -48,11 +50,26 @@ def _cycle() -> int:
 async def _reset(dut) -> None:
     dut.i__valid.value = 0
     dut.o__ready.value = 0
+    if hasattr(dut, "load__valid"):
+        dut.load__valid.value = 0
     dut.rst.value = 1
     for _ in range(3):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
     await FallingEdge(dut.clk)
+
+
+async def _load(dut, image: np.ndarray) -> None:
+    """Send the run-time weight bytes at full rate; called and returning at a falling edge."""
+    for byte in image.tolist():
+        dut.load__payload.value = byte
+        dut.load__valid.value = 1
+        while not int(dut.load__ready.value):
+            await FallingEdge(dut.clk)
+        await FallingEdge(dut.clk)       # transferred on the rising edge in between
+    dut.load__valid.value = 0
+    while not int(dut.i__ready.value):   # the last word is being written
+        await FallingEdge(dut.clk)
 
 
 async def _drive(dut, inputs: np.ndarray, index_bits: int, stall: float, rng: random.Random
@@ -123,6 +140,8 @@ async def _run(dut, stall: float, name: str) -> None:
     rng = random.Random(int(os.environ.get("SNNHW_SEED", "1")))
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
     await _reset(dut)
+    if vec.get("load") is not None and len(vec["load"]):
+        await _load(dut, vec["load"])
     start = _cycle()
     wall_start = time.perf_counter()
     driver = cocotb.start_soon(_drive(dut, inputs, bits_in, stall, rng))

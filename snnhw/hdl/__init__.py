@@ -6,7 +6,7 @@ Never imports torch: the IR is all it needs.
 from .emit import TOP_NAME, memory_image, verilog_source, write_rtl
 from .events import event_layout, event_signature, index_bits
 from .lif_core import LIFCore
-from .network import SNNTop, fifo_depths
+from .network import WEIGHT_MEMORY, SNNTop, fifo_depths, weight_load_bytes
 
-__all__ = ["LIFCore", "SNNTop", "TOP_NAME", "event_layout", "event_signature", "fifo_depths",
+__all__ = ["LIFCore", "SNNTop", "TOP_NAME", "WEIGHT_MEMORY", "weight_load_bytes", "event_layout", "event_signature", "fifo_depths",
            "index_bits", "memory_image", "verilog_source", "write_rtl"]

@@ -3,10 +3,12 @@
 
 Amaranth writes a memory's initial contents as one assignment per word; for the weight
 matrix of a real network that is 10^5 statements, slow to parse for every tool. The writer
-moves the contents of each layer's ``weights`` and ``biases`` memories into an image file
-``<layer>_<memory>.hex`` (checking word for word that the image holds what Amaranth wrote) and
-loads it with ``$readmemh("../rtl/<file>")``. That path resolves from any sibling folder of
-``rtl/`` (the simulators run in ``cosim/``, synthesis in ``synth/``).
+moves the contents of each layer's weight banks and bias memory into image files
+(``<layer>_weights_bank<b>.hex``, ``<layer>_biases.hex``; checking word for word that the
+image holds what Amaranth wrote) and loads them with ``$readmemh("../rtl/<file>")``. That
+path resolves from any sibling folder of ``rtl/`` (the simulators run in ``cosim/``, synthesis
+in ``synth/``). A weight memory written at run time (``"loaded"``) gets no initialiser at all:
+Yosys maps only memories without initial contents onto iCE40 SPRAM.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from amaranth.lib import wiring
 
 from ..ir import Network
 from .layout import bias_words, weight_words
-from .network import SNNTop
+from .network import SNNTop, weight_styles
+from .weight_memory import bank_depth
 
 __all__ = ["IMAGE_DIR", "TOP_NAME", "memory_image", "verilog_source", "write_rtl"]
 
@@ -36,23 +39,34 @@ def memory_image(values: np.ndarray, bits: int) -> str:
     return "".join(f"{int(v) & mask:0{digits}x}\n" for v in np.asarray(values).reshape(-1))
 
 
-def _images(net: Network, lanes: int) -> dict[tuple[str, str], str]:
-    """(layer, memory) -> image text in the cores' address order (:mod:`.layout`)."""
-    images = {}
-    for layer in net.layers:
-        images[(layer.name, "weights")] = memory_image(
-            np.array(weight_words(layer, lanes), dtype=object), lanes * layer.weight_bits)
+def _images(net: Network, lanes: int, styles: list[str]) -> dict[tuple[str, str], str | None]:
+    """(module path below the top, memory) -> image text in the cores' address order
+    (:mod:`.layout`), or None for a memory written at run time."""
+    images: dict[tuple[str, str], str | None] = {}
+    for layer, style in zip(net.layers, styles):
+        width = lanes * layer.weight_bits
+        words = weight_words(layer, lanes)
+        if style == "loaded":
+            images[(f"{layer.name}.weights", "words")] = None
+        else:
+            per_bank = bank_depth(width)
+            for b in range(0, -(-len(words) // per_bank)):
+                images[(f"{layer.name}.weights", f"bank{b}")] = memory_image(
+                    np.array(words[b * per_bank:(b + 1) * per_bank], dtype=object), width)
         images[(layer.name, "biases")] = memory_image(
             np.array(bias_words(layer, lanes), dtype=object), lanes * layer.membrane_bits)
     return images
 
 
+def _image_file(module: str, name: str) -> str:
+    return f"{module.replace('.', '_')}_{name}.hex"
 
 
-def _move_init_to_images(text: str, images: dict[tuple[str, str], str]) -> str:
-    """Replace the ``initial`` blocks of the imaged memories by ``$readmemh`` calls."""
+def _move_init_to_images(text: str, images: dict[tuple[str, str], str | None]) -> str:
+    """Replace the ``initial`` blocks of the imaged memories by ``$readmemh`` calls, and drop
+    those of the memories written at run time (whose Amaranth initial contents are 0)."""
     out: list[str] = []
-    module = None
+    module = ""
     lines = text.split("\n")
     i = 0
     moved = set()
@@ -60,12 +74,14 @@ def _move_init_to_images(text: str, images: dict[tuple[str, str], str]) -> str:
         line = lines[i]
         header = re.match(r"module \\?(\S+) ?\(", line)
         if header:
-            module = header.group(1).split(".")[-1]
+            module = header.group(1)
         decl = re.match(r"\s*reg \[(\d+):0\] (\w+) \[(\d+):0\];$", line)
-        if decl and (module, decl.group(2)) in images:
-            name = decl.group(2)
-            image = [int(w, 16) for w in images[(module, name)].split()]
-            words = [0] * len(image)        # Amaranth writes no initialiser for all-zero memories
+        key = decl and next((k for k in images if k[1] == decl.group(2)
+                             and module.endswith("." + k[0])), None)
+        if key:
+            name = key[1]
+            text_image = images[key]
+            written: dict[int, int] = {}    # Amaranth writes no initialiser for all-zero memories
             j = i + 1
             if lines[j].strip() == "initial begin":
                 j += 1
@@ -76,13 +92,22 @@ def _move_init_to_images(text: str, images: dict[tuple[str, str], str]) -> str:
                         raise RuntimeError(f"unexpected initialiser for {module}.{name}: "
                                            f"{lines[j]!r}")
                     base = {"h": 16, "d": 10, "b": 2}[value.group(2)]
-                    words[int(value.group(1))] = int(value.group(3), base)
+                    written[int(value.group(1))] = int(value.group(3), base)
                     j += 1
                 j += 1
-            if words != image:
-                raise RuntimeError(f"memory image of {module}.{name} differs from the Verilog")
-            out += [line, f'  initial $readmemh("{IMAGE_DIR}/{module}_{name}.hex", {name});']
-            moved.add((module, name))
+            if text_image is None:
+                if any(written.values()):
+                    raise RuntimeError(f"run-time memory {module}.{name} has initial contents")
+                out.append(line)
+            else:
+                image = [int(w, 16) for w in text_image.split()]
+                words = [written.get(a, 0) for a in range(len(image))]
+                if words != image or max(written, default=0) >= len(image):
+                    raise RuntimeError(f"memory image of {module}.{name} differs from the "
+                                       f"Verilog")
+                out += [line, f'  initial $readmemh("{IMAGE_DIR}/{_image_file(*key)}",'
+                              f' {name});']
+            moved.add(key)
             i = j
             continue
         out.append(line)
@@ -93,22 +118,26 @@ def _move_init_to_images(text: str, images: dict[tuple[str, str], str]) -> str:
     return "\n".join(out)
 
 
-def verilog_source(net: Network, lanes: int = 1, *, top: wiring.Component | None = None,
-                   name: str = TOP_NAME) -> tuple[str, dict[str, str]]:
-    """Verilog of ``top`` (default :class:`SNNTop` for ``net`` with ``lanes`` lanes per core)
-    as module ``name``, and the memory images of ``net``'s layers (file name -> text).
+def verilog_source(net: Network, lanes: int = 1, *, weight_memory: str = "rom",
+                   top: wiring.Component | None = None, name: str = TOP_NAME
+                   ) -> tuple[str, dict[str, str]]:
+    """Verilog of ``top`` (default :class:`SNNTop` for ``net`` with ``lanes`` lanes per core
+    and ``weight_memory``, see :func:`~snnhw.hdl.network.weight_styles`) as module ``name``,
+    and the memory images of ``net``'s layers (file name -> text).
     Identical inputs give byte-identical text.
     """
-    images = _images(net, lanes)
-    component = top if top is not None else SNNTop(net, lanes=lanes)
+    images = _images(net, lanes, weight_styles(net, lanes, weight_memory))
+    component = top if top is not None else SNNTop(net, lanes=lanes,
+                                                   weight_memory=weight_memory)
     text = _move_init_to_images(verilog.convert(component, name=name, emit_src=False), images)
-    return text, {f"{layer}_{memory}.hex": image for (layer, memory), image in images.items()}
+    return text, {_image_file(module, memory): image
+                  for (module, memory), image in images.items() if image is not None}
 
 
-def write_rtl(net: Network, folder: Path, lanes: int = 1) -> Path:
+def write_rtl(net: Network, folder: Path, lanes: int = 1, weight_memory: str = "rom") -> Path:
     """Write ``folder/snn_top.v`` and its memory images; returns the Verilog path."""
     folder.mkdir(parents=True, exist_ok=True)
-    text, images = verilog_source(net, lanes)
+    text, images = verilog_source(net, lanes, weight_memory=weight_memory)
     for name, image in images.items():
         (folder / name).write_text(image)
     path = folder / f"{TOP_NAME}.v"

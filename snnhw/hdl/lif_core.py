@@ -7,37 +7,39 @@ layout in :mod:`snnhw.hdl.layout`).
 Operation, one timestep:
 
 * **accumulate**: every input spike event ``j`` adds weight row ``j`` to the membranes, one
-  group (P synaptic updates) per clock through a three-stage pipeline (A: weight address,
-  B: weight word registered, membrane read issued, C: add and write). The membrane memory's
-  read port is transparent to its write port, so a group read in the same cycle its previous
-  update is written sees the new value (the read-modify-write hazard of back-to-back events
-  on small layers).
-* **sweep**, started by the end-of-timestep event, four stages per group: A, B (membrane
+  group (P synaptic updates) per clock through a four-stage pipeline (A: weight address,
+  B: weight word out of its block RAM and registered, E: bank chosen, membrane read issued,
+  C: add and write; the weight memory is :class:`~snnhw.hdl.weight_memory.WeightMemory`).
+  The membrane memory's read port is transparent to its write port, so a group read in the
+  same cycle its previous update is written sees the new value (the read-modify-write hazard
+  of back-to-back events on small layers).
+* **sweep**, started by the end-of-timestep event, five stages per group: A, B, E (membrane
   and bias reads issued), C adds the biases and saturates to the membrane width, D (from
   registers) fires if ``u >= threshold``, resets, leaks (shift-add, toward zero) and writes
   the carried membranes back; spiking neurons leave D as index events in ascending order, one
   per clock (a group with k > 1 spikes holds the pipeline k cycles), then an end-of-timestep
   event. After the ``timesteps``-th sweep the membranes are written as 0.
 
-The stage boundaries are placed for clock rate: the weight block RAM's output (with its
-cascade multiplexers) is registered before the adder, and the output handshake, which
+The stage boundaries are placed for clock rate: the weight block RAM's output is registered
+before its bank multiplexer, the multiplexed word before the adder, and the output handshake, which
 stalls the pipeline, starts from registered membranes rather than from the bias adder and
 saturation logic.
 
-Cycles per timestep: ``G`` per input event, ``4 + sum_g max(1, spikes in g)`` for the sweep,
+Cycles per timestep: ``G`` per input event, ``5 + sum_g max(1, spikes in g)`` for the sweep,
 1 for the end-of-timestep event, plus output stalls (``snnhw.cycles`` models it exactly).
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import memory, wiring
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import LIFLayer
 from .arith import leak_toward_zero, times_constant
 from .events import event_signature
 from .layout import LANES, bias_words, groups, weight_words
+from .weight_memory import WeightMemory, load_layout
 
 __all__ = ["LIFCore"]
 
@@ -53,6 +55,9 @@ class LIFCore(wiring.Component):
         Timesteps per sample; the membranes return to 0 after this many sweeps.
     lanes:
         P, neurons updated per clock: 1, 2, 4, 8 or 16.
+    weight_memory:
+        ``"rom"`` (weights in the bitstream) or ``"loaded"`` (written at run time through
+        ``load``; iCE40 UP SPRAM), see :mod:`snnhw.hdl.weight_memory`.
 
     Ports
     -----
@@ -60,9 +65,12 @@ class LIFCore(wiring.Component):
         Input spike events ``{index, eot}``; ``index_bits(in_features)`` + 1 bits.
     o: Out(stream of events over ``out_features``)
         Output spike events in ascending index order, then ``eot``.
+    load: In(stream of {addr, data})
+        ``"loaded"`` only: weight words (layout of :mod:`snnhw.hdl.layout`), before any event.
     """
 
-    def __init__(self, *, layer: LIFLayer, timesteps: int, lanes: int = 1) -> None:
+    def __init__(self, *, layer: LIFLayer, timesteps: int, lanes: int = 1,
+                 weight_memory: str = "rom") -> None:
         if timesteps < 1:
             raise ValueError(f"timesteps must be >= 1, got {timesteps!r}")
         if lanes not in LANES:
@@ -70,8 +78,13 @@ class LIFCore(wiring.Component):
         self.layer = layer
         self.timesteps = timesteps
         self.lanes = lanes
-        super().__init__({"i": In(event_signature(layer.in_features)),
-                          "o": Out(event_signature(layer.out_features))})
+        self.weight_memory = weight_memory
+        ports = {"i": In(event_signature(layer.in_features)),
+                 "o": Out(event_signature(layer.out_features))}
+        if weight_memory == "loaded":
+            depth = layer.in_features * groups(layer.out_features, lanes)
+            ports["load"] = In(stream.Signature(load_layout(depth, lanes * layer.weight_bits)))
+        super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -82,14 +95,17 @@ class LIFCore(wiring.Component):
         wb, mb, ab = layer.weight_bits, layer.membrane_bits, layer.accumulator_bits
         m_lo, m_hi = layer.membrane_range
 
-        weights = memory.Memory(shape=unsigned(p * wb), depth=layer.in_features * g_count,
-                                init=weight_words(layer, p))
+        depth = layer.in_features * g_count
+        weights = WeightMemory(depth=depth, width=p * wb, style=self.weight_memory,
+                               init=weight_words(layer, p) if self.weight_memory == "rom"
+                               else None)
+        if self.weight_memory == "loaded":
+            wiring.connect(m, wiring.flipped(self.load), weights.load)
         membranes = memory.Memory(shape=unsigned(p * ab), depth=g_count, init=[])
         biases = memory.Memory(shape=unsigned(p * mb), depth=g_count, init=bias_words(layer, p))
         m.submodules.weights = weights
         m.submodules.membranes = membranes
         m.submodules.biases = biases
-        w_rd = weights.read_port()
         mem_wr = membranes.write_port()
         mem_rd = membranes.read_port(transparent_for=(mem_wr,))
         b_rd = biases.read_port()
@@ -100,11 +116,16 @@ class LIFCore(wiring.Component):
         a_group = Signal(range(max(2, g_count)))
         a_waddr = Signal(range(max(2, layer.in_features * g_count)))
         a_last = Signal()
-        # stage B: weight row word available; membrane and bias reads issued
+        # stage B: weight word out of its block RAM (registered at its end)
         b_valid = Signal()
         b_sweep = Signal()
         b_group = Signal.like(a_group)
         b_last = Signal()
+        # stage E: weight bank chosen; membrane and bias reads issued
+        e_valid = Signal()
+        e_sweep = Signal()
+        e_group = Signal.like(a_group)
+        e_last = Signal()
         # stage C: registered weights; membranes and biases available
         c_valid = Signal()
         c_sweep = Signal()
@@ -195,12 +216,12 @@ class LIFCore(wiring.Component):
 
         # memory ports: accumulate writes from C, the sweep from D (never in the same cycle:
         # no input is taken during a sweep); a stalled sweep rewrites the same carried values.
-        # The membrane read is issued in B, one stage before C writes, and is transparent to
+        # The membrane read is issued in E, one stage before C writes, and is transparent to
         # the write: back-to-back events on one group read the updated value.
         m.d.comb += [
-            w_rd.addr.eq(a_waddr),
-            mem_rd.addr.eq(b_group),
-            b_rd.addr.eq(b_group),
+            weights.addr.eq(a_waddr),
+            mem_rd.addr.eq(e_group),
+            b_rd.addr.eq(e_group),
             mem_rd.en.eq(~stall),
             b_rd.en.eq(~stall),
             mem_wr.addr.eq(Mux(d_valid, d_group, c_group)),
@@ -215,12 +236,14 @@ class LIFCore(wiring.Component):
             accept.eq(self.i.valid & self.i.ready),
         ]
 
-        # stage A -> B -> C -> D
+        # stage A -> B -> E -> C -> D
         with m.If(~stall):
             m.d.sync += [b_valid.eq(a_valid), b_sweep.eq(a_sweep), b_group.eq(a_group),
                          b_last.eq(a_last),
-                         c_valid.eq(b_valid), c_sweep.eq(b_sweep), c_group.eq(b_group),
-                         c_last.eq(b_last), c_weights.eq(w_rd.data),
+                         e_valid.eq(b_valid), e_sweep.eq(b_sweep), e_group.eq(b_group),
+                         e_last.eq(b_last),
+                         c_valid.eq(e_valid), c_sweep.eq(e_sweep), c_group.eq(e_group),
+                         c_last.eq(e_last), c_weights.eq(weights.data),
                          d_valid.eq(c_valid & c_sweep), d_group.eq(c_group),
                          d_last.eq(c_last)]
 

@@ -1,5 +1,10 @@
 """Network top: the layer cores of an IR chained through FIFOs.
 
+Weights: every core keeps its weights in the bitstream (``weight_memory="rom"``), or, with
+``"spram"``, the layer with the largest weight memory gets them at run time through the
+``load`` byte stream (:mod:`.loader`), so that Yosys maps them onto iCE40 UP SPRAM; events are
+taken only once every word is loaded.
+
 The FIFO after layer l holds ``out_features(l) + 1`` events, one whole timestep of that
 layer's spikes plus its end-of-timestep marker, so a layer can finish its sweep while the next
 one is still busy with the previous timestep.
@@ -8,14 +13,47 @@ one is still busy with the previous timestep.
 from __future__ import annotations
 
 from amaranth.hdl import Module
-from amaranth.lib import fifo, wiring
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import Network
 from .events import event_layout, event_signature
+from .layout import groups, weight_words
 from .lif_core import LIFCore
+from .loader import WeightLoader, load_image
 
-__all__ = ["SNNTop", "fifo_depths"]
+__all__ = ["SNNTop", "WEIGHT_MEMORY", "fifo_depths", "loaded_memories", "weight_load_bytes",
+           "weight_styles"]
+
+WEIGHT_MEMORY = ("rom", "spram")
+
+
+def weight_styles(net: Network, lanes: int, weight_memory: str) -> list[str]:
+    """Weight memory style of every layer core: ``"rom"`` everywhere, or with ``"spram"`` the
+    layer with the most weight bits ``"loaded"`` (written at run time) and the rest ``"rom"``."""
+    if weight_memory not in WEIGHT_MEMORY:
+        raise ValueError(f"weight_memory must be one of {WEIGHT_MEMORY}, got {weight_memory!r}")
+    styles = ["rom"] * len(net.layers)
+    if weight_memory == "spram":
+        bits = [l.in_features * groups(l.out_features, lanes) * lanes * l.weight_bits
+                for l in net.layers]
+        styles[bits.index(max(bits))] = "loaded"
+    return styles
+
+
+def loaded_memories(net: Network, lanes: int, weight_memory: str) -> list[tuple[int, int]]:
+    """(depth, width) of the run-time loaded weight memories, in load order."""
+    return [(l.in_features * groups(l.out_features, lanes), lanes * l.weight_bits)
+            for l, style in zip(net.layers, weight_styles(net, lanes, weight_memory))
+            if style == "loaded"]
+
+
+def weight_load_bytes(net: Network, lanes: int, weight_memory: str) -> bytes:
+    """The ``load`` byte stream of :class:`SNNTop` (empty when every weight is in the
+    bitstream)."""
+    return load_image([(weight_words(l, lanes), lanes * l.weight_bits)
+                       for l, style in zip(net.layers, weight_styles(net, lanes, weight_memory))
+                       if style == "loaded"])
 
 
 def fifo_depths(net: Network) -> list[int]:
@@ -34,22 +72,43 @@ class SNNTop(wiring.Component):
     o: Out(stream of events over ``output_features``)
         Output-layer spikes of each timestep in ascending order, then ``eot``.
 
+    load: In(stream of bytes)
+        With ``weight_memory="spram"`` only: the run-time weights (:func:`.loader.load_image`),
+        before the first event.
+
     ``lanes`` (P) neurons of every layer are updated per clock.
     """
 
-    def __init__(self, net: Network, *, lanes: int = 1) -> None:
+    def __init__(self, net: Network, *, lanes: int = 1, weight_memory: str = "rom") -> None:
         self.net = net.validate()
         self.lanes = lanes
-        super().__init__({"i": In(event_signature(net.input_features)),
-                          "o": Out(event_signature(net.output_features))})
+        self.weight_memory = weight_memory
+        self.styles = weight_styles(net, lanes, weight_memory)
+        ports = {"i": In(event_signature(net.input_features)),
+                 "o": Out(event_signature(net.output_features))}
+        if "loaded" in self.styles:
+            ports["load"] = In(stream.Signature(8))
+        super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        cores = [LIFCore(layer=layer, timesteps=self.net.timesteps, lanes=self.lanes)
-                 for layer in self.net.layers]
+        cores = [LIFCore(layer=layer, timesteps=self.net.timesteps, lanes=self.lanes,
+                         weight_memory=style)
+                 for layer, style in zip(self.net.layers, self.styles)]
         for core in cores:
             m.submodules[core.layer.name] = core
-        wiring.connect(m, wiring.flipped(self.i), cores[0].i)
+        loaded = [core for core in cores if core.weight_memory == "loaded"]
+        if loaded:
+            m.submodules.loader = loader = WeightLoader(
+                loaded_memories(self.net, self.lanes, self.weight_memory))
+            wiring.connect(m, wiring.flipped(self.load), loader.i)
+            for k, core in enumerate(loaded):
+                wiring.connect(m, getattr(loader, f"o{k}"), core.load)
+            m.d.comb += [cores[0].i.payload.eq(self.i.payload),
+                         cores[0].i.valid.eq(self.i.valid & loader.done),
+                         self.i.ready.eq(cores[0].i.ready & loader.done)]
+        else:
+            wiring.connect(m, wiring.flipped(self.i), cores[0].i)
         for depth, upstream, downstream in zip(fifo_depths(self.net), cores, cores[1:]):
             width = event_layout(upstream.layer.out_features).size
             queue = fifo.SyncFIFOBuffered(width=width, depth=depth)
