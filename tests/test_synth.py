@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from snnhw import ir
@@ -56,10 +57,46 @@ def test_synth_places_and_routes(small_build, target, capsys):
     assert syn["gate_level"]["mismatches"] == 0 and syn["gate_level"]["samples"] >= 2
 
 
+def _spram_sized_network() -> tuple[ir.Network, np.ndarray]:
+    """640-32 at 8 bits, 160 kbit of weights at P = 2 (one SPRAM wide): Yosys prefers SPRAM over the
+    40 EBRs it would take; random weights and input spikes."""
+    rng = np.random.default_rng(3)
+    layer = ir.LIFLayer(name="fc0", in_features=640, out_features=32, weight_bits=8,
+                        membrane_bits=16, accumulator_bits=17, threshold=300, leak_mult=230,
+                        leak_frac_bits=8, reset="subtract", scale=1.0,
+                        weight=rng.integers(-128, 128, size=(32, 640)).astype(np.int64),
+                        bias=rng.integers(-20, 21, size=32).astype(np.int64))
+    net = ir.Network(name="spram_sized", timesteps=3, input_features=640, layers=(layer,),
+                     encoding={}, dataset={}, source={})
+    return net, (rng.random((3, 2, 640)) < 0.08).astype(np.uint8)
+
+
+def test_spram_build_maps_the_weights_onto_up5k_spram(tmp_path, capsys):
+    """--weight-memory spram on the UP5K: Yosys infers SB_SPRAM256KA for the run-time weights
+    (checked against the estimate), and the netlist, loaded through its byte stream by the
+    testbench, matches the golden model spike for spike (Yosys's SPRAM model)."""
+    net, inputs = _spram_sized_network()
+    ir.save(net, tmp_path / "ir")
+    check = verify_network(net, inputs, tmp_path, sim=None, lanes=2, weight_memory="spram",
+                           log=lambda s: None)
+    assert check.trace.output.sum() > 0
+    report = _minimal_report(net, check.estimate.per_timestep_mean)
+    report["rtl"] |= {"lanes": 2, "weight_memory": "spram"}
+    write_report(tmp_path, report)
+    estimate = estimate_resources(net, TARGETS["ice40-up5k"], lanes=2, weight_memory="spram")
+    assert estimate["sprams_needed"] == 1
+    assert main(["synth", str(tmp_path), "--target", "ice40-up5k", "--gate-level"]) == 0
+    syn = json.loads((tmp_path / "report.json").read_text())["synth"]
+    assert syn["fits"] is True and syn["sprams"] == 1
+    assert syn["memory_mapping"] == {"sprams_expected": 1, "sprams_inferred": 1}
+    assert syn["gate_level"]["mismatches"] == 0 and syn["gate_level"]["samples"] == 2
+    assert "gate-level netlist vs golden model: 0 mismatching spikes" in capsys.readouterr().out
+
+
 def test_demo_sized_net_is_reported_as_not_fitting_ice40_block_ram(tmp_path, capsys):
-    """784-128-10 at 8 bits: 800 kbit of weights against 120 kbit of iCE40 EBR (SPRAM mapping
-    is not done yet): reported with the numbers, before Yosys would map it to logic."""
-    import numpy as np
+    """784-128-10 at 8 bits: 800 kbit of weights against 120 kbit of iCE40 EBR: reported with
+    the numbers before Yosys would map it to logic, pointing at --weight-memory spram; with
+    it, the weights take the four SPRAMs at P = 8."""
     layers = tuple(ir.LIFLayer(name=f"fc{k}", in_features=n_in, out_features=n_out,
                                weight_bits=8, membrane_bits=16, accumulator_bits=17,
                                threshold=100, leak_mult=128, leak_frac_bits=8, reset="zero",
@@ -77,6 +114,9 @@ def test_demo_sized_net_is_reported_as_not_fitting_ice40_block_ram(tmp_path, cap
     syn = json.loads((tmp_path / "report.json").read_text())["synth"]
     assert syn["fits"] is False and syn["estimate"]["brams_needed"] > 30
     assert "has 30 (122880 bits)" in syn["not_fitting"]
+    assert "build with --weight-memory spram" in syn["not_fitting"]
+    spram = estimate_resources(net, TARGETS["ice40-up5k"], lanes=8, weight_memory="spram")
+    assert spram["sprams_needed"] == 4 and spram["fits_bram"] is True
     assert "ice40-up5k: does not fit: the memories need" in capsys.readouterr().out
 
 

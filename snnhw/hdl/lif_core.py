@@ -160,19 +160,18 @@ class LIFCore(wiring.Component):
                 u_pre.eq(membrane + bias),
                 u_next.eq(Mux(u_pre > m_hi, m_hi, Mux(u_pre < m_lo, m_lo, u_pre))),
             ]
-            # stage D: fire, reset, leak from the registered membrane
+            # stage D: fire, reset, leak from the registered membrane. The threshold compare
+            # runs in C on the unsaturated sum: saturation is monotonic and the threshold lies
+            # inside the membrane range, so u_pre >= threshold exactly when u_next does.
             u = Signal(signed(mb), name=f"u{lane}")
             with m.If(~stall):
-                m.d.sync += u.eq(u_next)
+                m.d.sync += [u.eq(u_next), fire[lane].eq(u_pre >= layer.threshold)]
             # leak(reset(u)) as a choice between the leaked values of both outcomes, so the
             # threshold comparison runs beside the leak arithmetic instead of before it
             kept = Signal(signed(mb), name=f"kept{lane}")
             if_fired = Signal(signed(mb), name=f"if_fired{lane}")
             leaked = Signal(signed(mb), name=f"c{lane}")
-            m.d.comb += [
-                fire[lane].eq(u >= layer.threshold),
-                kept.eq(leak_toward_zero(u, layer.leak_mult, layer.leak_frac_bits)),
-            ]
+            m.d.comb += kept.eq(leak_toward_zero(u, layer.leak_mult, layer.leak_frac_bits))
             if layer.reset == "zero":
                 m.d.comb += if_fired.eq(0)
             else:
@@ -191,15 +190,16 @@ class LIFCore(wiring.Component):
         pending = Signal(p)
         lowest = Signal(p)
         lane_index = Signal(max(1, lane_bits))
-        m.d.comb += [
-            pending.eq(Mux(d_valid, fire & ~emitted, 0)),
-            lowest.eq(pending & -pending),
-        ]
+        # lowest set bit by a prefix OR (plain logic rather than the carry chains of
+        # pending & -pending): this path ends in the stall that enables every stage
+        m.d.comb += pending.eq(Mux(d_valid, fire & ~emitted, 0))
+        m.d.comb += lowest.eq(Cat(pending[0], *[pending[lane] & ~pending[:lane].any()
+                                                for lane in range(1, p)]))
         for lane in reversed(range(p)):
             with m.If(pending[lane]):
                 m.d.comb += lane_index.eq(lane)
         only_one = Signal()
-        m.d.comb += only_one.eq((pending & (pending - 1)) == 0)
+        m.d.comb += only_one.eq((pending & ~lowest) == 0)
         spike_out = Signal()
         m.d.comb += [
             spike_out.eq(pending != 0),
