@@ -59,34 +59,14 @@ def main() -> None:
     rows = []
     for bits in args.bits:
         for lanes in args.lanes:
-            with tempfile.TemporaryDirectory() as tmp:
-                folder = Path(tmp) / "hw"
-                report = build(model, folder, BuildOptions(weight_bits=bits, lanes=lanes,
-                                                           samples=args.samples),
-                               log=lambda line: None)
-                cycles = report["cycles_per_timestep"]
-                for target in args.targets:
-                    syn = synthesise(folder, target, log=lambda line: None)
-                    gate = None
-                    if args.gate_level and syn["fits"]:
-                        results = gate_level_check(folder, target)
-                        gate = sum(r["mismatches"] for r in results.values())
-                    rows.append({
-                        "bits": bits, "lanes": lanes, "target": target, "fits": syn["fits"],
-                        "cells": syn["cells"], "brams": syn["brams"], "sprams": syn["sprams"],
-                        "dsps": syn["dsps"], "fmax_mhz": syn["fmax_mhz"],
-                        "cycles_measured": cycles["measured_mean"],
-                        "cycles_predicted": cycles["predicted"], "cycles_bound": cycles["bound"],
-                        "measured_over_bound": cycles["measured_mean"] / cycles["bound"],
-                        "us_per_image": syn["latency_us_per_sample"],
-                        "energy_nj_per_image": report["energy_pj_per_sample"] / 1000,
-                        "accuracy_fixed": report["accuracy"]["fixed"],
-                        "rtl_mismatches": report["rtl"]["mismatches"],
-                        "not_fitting": syn.get("not_fitting"),
-                        "gate_level_mismatches": gate, "commit": commit,
-                        "gate_level_samples": args.samples if gate is not None else None})
-                    print(_row(rows[-1]), flush=True)
-
+            # targets with SPRAM get the run-time loaded weights (--weight-memory spram), the
+            # others keep every weight in the bitstream
+            by_memory: dict[str, list[str]] = {}
+            for target in args.targets:
+                memory = "spram" if TARGETS[target].sprams else "rom"
+                by_memory.setdefault(memory, []).append(target)
+            for memory, targets in by_memory.items():
+                rows += _measure(model, bits, lanes, memory, targets, args, commit)
     header = (f"{'bits':>4} {'P':>3} {'target':<11} {'fits':<5} {'cells':>6} {'BRAM':>5} "
               f"{'SPRAM':>5} {'fmax':>6} {'cyc/ts':>8} {'bound':>8} {'ratio':>6} {'us/img':>8} "
               f"{'nJ/img':>7} {'acc %':>6} {'mism':>5}")
@@ -104,6 +84,41 @@ def main() -> None:
     out.write_text(json.dumps(payload, indent=2) + "\n")
     Path(args.doc).write_text(_document(payload))
     print(f"wrote {out} and {args.doc}")
+
+
+def _measure(model: Path, bits: int, lanes: int, memory: str, targets: list[str],
+             args: argparse.Namespace, commit: str | None) -> list[dict]:
+    """Build one (bits, P, weight memory) point and synthesise it for ``targets``."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "hw"
+        report = build(model, folder, BuildOptions(weight_bits=bits, lanes=lanes,
+                                                   samples=args.samples, weight_memory=memory),
+                       log=lambda line: None)
+        cycles = report["cycles_per_timestep"]
+        for target in targets:
+            syn = synthesise(folder, target, log=lambda line: None)
+            gate = None
+            if args.gate_level and syn["fits"]:
+                results = gate_level_check(folder, target)
+                gate = sum(r["mismatches"] for r in results.values())
+            rows.append({
+                "bits": bits, "lanes": lanes, "target": target, "weight_memory": memory,
+                "fits": syn["fits"],
+                "cells": syn["cells"], "brams": syn["brams"], "sprams": syn["sprams"],
+                "dsps": syn["dsps"], "fmax_mhz": syn["fmax_mhz"],
+                "cycles_measured": cycles["measured_mean"],
+                "cycles_predicted": cycles["predicted"], "cycles_bound": cycles["bound"],
+                "measured_over_bound": cycles["measured_mean"] / cycles["bound"],
+                "us_per_image": syn["latency_us_per_sample"],
+                "energy_nj_per_image": report["energy_pj_per_sample"] / 1000,
+                "accuracy_fixed": report["accuracy"]["fixed"],
+                "rtl_mismatches": report["rtl"]["mismatches"],
+                "not_fitting": syn.get("not_fitting"),
+                "gate_level_mismatches": gate, "commit": commit,
+                "gate_level_samples": args.samples if gate is not None else None})
+            print(_row(rows[-1]), flush=True)
+    return rows
 
 
 SPIKER_PLUS = ("Spiker+ (arXiv 2401.01141), MNIST, Xilinx part", "93.85", "7,612 logic cells",
@@ -129,7 +144,10 @@ def _document(payload: dict) -> str:
         "`benchmarks/results/hw_sweep.json`); do not edit the tables by hand.",
         "",
         "Network: the demo STBP MLP 784-128-10, T = 10, on the bundled MNIST test split. "
-        f"Every point is built with `snnhw build --fixed <bits> --lanes <P>`, cosimulated on "
+        "Every point is built with `snnhw build --fixed <bits> --lanes <P> --weight-memory "
+        "<memory>` (*memory*: `rom`, every weight in the bitstream, for ECP5; `spram`, the "
+        "first layer's weights written at run time through the load stream so that they go "
+        "to the iCE40 UP5K's SPRAM), cosimulated on "
         f"Verilator for {payload['samples']} samples (RTL mismatches must be 0) and synthesised "
         "with Yosys + nextpnr (yowasp builds, seed 1, `--timing-allow-fail`); *gate-level*: "
         "the synthesised netlist with Yosys's cell models, simulated against the golden model "
@@ -141,16 +159,16 @@ def _document(payload: dict) -> str:
         "(Horowitz 45 nm figures, memory traffic included); accuracy: the golden model on "
         "the 1,000 test digits.",
         "",
-        "| bits | P | target | fits | cells (LUT+FF) | BRAM | SPRAM | fmax MHz | cycles/ts | "
+        "| bits | P | target | memory | fits | cells (LUT+FF) | BRAM | SPRAM | fmax MHz | cycles/ts | "
         "bound | ratio | us/image | nJ/image | accuracy % | RTL mismatches | gate-level "
         "mismatches | commit |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
-        "| --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+        "| --- | --- | --- | --- |",
     ]
     for r in payload["rows"]:
         lines.append(
-            f"| {r['bits']} | {r['lanes']} | {r['target']} | {'yes' if r['fits'] else 'no'} | "
-            f"{cell(r['cells'], 'd')} | {cell(r['brams'], 'd')} | {cell(r['sprams'], 'd')} | "
+            f"| {r['bits']} | {r['lanes']} | {r['target']} | {r.get('weight_memory', 'rom')} | "
+            f"{'yes' if r['fits'] else 'no'} | {cell(r['cells'], 'd')} | {cell(r['brams'], 'd')} | {cell(r['sprams'], 'd')} | "
             f"{cell(r['fmax_mhz'], '.1f')} | {r['cycles_measured']:.0f} | "
             f"{r['cycles_bound']:.0f} | {r['measured_over_bound']:.3f} | "
             f"{cell(r['us_per_image'], '.0f')} | {r['energy_nj_per_image']:.0f} | "
@@ -167,7 +185,8 @@ def _document(payload: dict) -> str:
         if r["fits"] and r["us_per_image"]:
             lines.append(
                 f"| snnhw {r['bits']}-bit P={r['lanes']} on {r['target']} | "
-                f"{100 * r['accuracy_fixed']:.2f} | {r['cells']} cells | {r['brams']} BRAM | "
+                f"{100 * r['accuracy_fixed']:.2f} | {r['cells']} cells | {r['brams']} BRAM"
+                f"{f' + {s} SPRAM' if (s := r['sprams']) else ''} | "
                 f"{r['us_per_image']:.0f} | {r['energy_nj_per_image']:.0f} nJ/image (model) |")
     lines += ["", "Spiker+ reports measured power on a Xilinx device; snnhw's energy is the "
               "report's model estimate, not a measurement, and the logic cells of different "

@@ -5,14 +5,14 @@ Weights: every core keeps its weights in the bitstream (``weight_memory="rom"``)
 ``load`` byte stream (:mod:`.loader`), so that Yosys maps them onto iCE40 UP SPRAM; events are
 taken only once every word is loaded.
 
-The FIFO after layer l holds ``out_features(l) + 1`` events, one whole timestep of that
-layer's spikes plus its end-of-timestep marker, so a layer can finish its sweep while the next
+The FIFO after layer l holds ``out_features(l) + 1`` events (one slot more in the hardware,
+see below), one whole timestep of that layer's spikes plus its end-of-timestep marker, so a layer can finish its sweep while the next
 one is still busy with the previous timestep.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -111,12 +111,17 @@ class SNNTop(wiring.Component):
             wiring.connect(m, wiring.flipped(self.i), cores[0].i)
         for depth, upstream, downstream in zip(fifo_depths(self.net), cores, cores[1:]):
             width = event_layout(upstream.layer.out_features).size
-            queue = fifo.SyncFIFOBuffered(width=width, depth=depth)
+            # one slot more than the events it must hold, so that the upstream core sees a
+            # registered "room" instead of the FIFO's level compare (its output stage stalls
+            # the whole core pipeline): room at t means 2 free slots at t-1, 1 free at t
+            queue = fifo.SyncFIFOBuffered(width=width, depth=depth + 1)
             m.submodules[f"{upstream.layer.name}_fifo"] = queue
+            room = Signal(name=f"{upstream.layer.name}_fifo_room")
+            m.d.sync += room.eq(queue.level < depth)
             m.d.comb += [
                 queue.w_data.eq(upstream.o.payload),
-                queue.w_en.eq(upstream.o.valid),
-                upstream.o.ready.eq(queue.w_rdy),
+                queue.w_en.eq(upstream.o.valid & room),
+                upstream.o.ready.eq(room),
                 downstream.i.payload.eq(queue.r_data),
                 downstream.i.valid.eq(queue.r_rdy),
                 queue.r_en.eq(downstream.i.ready),
