@@ -31,7 +31,7 @@ Cycles per timestep: ``G`` per input event, ``5 + sum_g max(1, spikes in g)`` fo
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -144,7 +144,8 @@ class LIFCore(wiring.Component):
         m.d.comb += last_timestep.eq(timestep == self.timesteps - 1)
 
         stall = Signal()
-        fire = Signal(p)
+        fire = Signal(p)                   # stage D: the group's fire bits
+        fire_next = Signal(p)              # stage C: the same, from the unsaturated sums
         sums = []
         carried = []
         for lane in range(p):
@@ -165,7 +166,8 @@ class LIFCore(wiring.Component):
             # inside the membrane range, so u_pre >= threshold exactly when u_next does.
             u = Signal(signed(mb), name=f"u{lane}")
             with m.If(~stall):
-                m.d.sync += [u.eq(u_next), fire[lane].eq(u_pre >= layer.threshold)]
+                m.d.sync += [u.eq(u_next), fire[lane].eq(fire_next[lane])]
+            m.d.comb += fire_next[lane].eq(u_pre >= layer.threshold)
             # leak(reset(u)) as a choice between the leaked values of both outcomes, so the
             # threshold comparison runs beside the leak arithmetic instead of before it
             kept = Signal(signed(mb), name=f"kept{lane}")
@@ -185,34 +187,41 @@ class LIFCore(wiring.Component):
             sums.append(total)
             carried.append(next_value)
 
-        # spikes of the group in stage D leave lowest lane first, one per clock
-        emitted = Signal(p)
+        # spikes of the group in stage D leave lowest lane first, one per clock. The spikes
+        # still to send (pending) and whether two or more remain (several) are registers,
+        # computed as the group enters D and after each spike sent: the stall, which enables
+        # every stage, is then one gate from registers and the output's ready.
         pending = Signal(p)
+        several = Signal()
         lowest = Signal(p)
+        rest = Signal(p)
+        entering = Signal(p)
         lane_index = Signal(max(1, lane_bits))
-        # lowest set bit by a prefix OR (plain logic rather than the carry chains of
-        # pending & -pending): this path ends in the stall that enables every stage
-        m.d.comb += pending.eq(Mux(d_valid, fire & ~emitted, 0))
-        m.d.comb += lowest.eq(Cat(pending[0], *[pending[lane] & ~pending[:lane].any()
-                                                for lane in range(1, p)]))
+
+        def two_or_more(bits: Value) -> Value:
+            return Cat(*[bits[k] & bits[:k].any() for k in range(1, p)]).any() if p > 1 \
+                else Const(0)
+
+        m.d.comb += [
+            entering.eq(Mux(c_valid & c_sweep, fire_next, 0)),
+            lowest.eq(Cat(pending[0], *[pending[k] & ~pending[:k].any() for k in range(1, p)])),
+            rest.eq(pending & ~lowest),
+        ]
         for lane in reversed(range(p)):
             with m.If(pending[lane]):
                 m.d.comb += lane_index.eq(lane)
-        only_one = Signal()
-        m.d.comb += only_one.eq((pending & ~lowest) == 0)
         spike_out = Signal()
         m.d.comb += [
-            spike_out.eq(pending != 0),
-            stall.eq(spike_out & ~(self.o.ready & only_one)),
+            spike_out.eq(pending.any()),
+            stall.eq(spike_out & ~(self.o.ready & ~several)),
             self.o.valid.eq(spike_out | emit_eot),
             self.o.payload.index.eq(Mux(emit_eot, 0, (d_group << lane_bits) | lane_index)),
             self.o.payload.eot.eq(emit_eot),
         ]
-        with m.If(stall):
-            with m.If(self.o.ready):
-                m.d.sync += emitted.eq(emitted | lowest)
-        with m.Else():
-            m.d.sync += emitted.eq(0)
+        with m.If(~stall):
+            m.d.sync += [pending.eq(entering), several.eq(two_or_more(entering))]
+        with m.Elif(self.o.ready):
+            m.d.sync += [pending.eq(rest), several.eq(two_or_more(rest))]
 
         # memory ports: accumulate writes from C, the sweep from D (never in the same cycle:
         # no input is taken during a sweep); a stalled sweep rewrites the same carried values.
