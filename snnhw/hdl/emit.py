@@ -3,8 +3,8 @@
 
 Amaranth writes a memory's initial contents as one assignment per word; for the weight
 matrix of a real network that is 10^5 statements, slow to parse for every tool. The writer
-moves the contents of each layer's weight banks and bias memory into image files
-(``<layer>_weights_bank<b>.hex``, ``<layer>_biases.hex``; checking word for word that the
+moves the contents of each layer's weight banks, bias and fire level memories into image
+files (``<layer>_weights_bank<b>.hex``, ``<layer>_biases.hex``, ``<layer>_fire_levels.hex``; checking word for word that the
 image holds what Amaranth wrote) and loads them with ``$readmemh("../rtl/<file>")``. That
 path resolves from any sibling folder of ``rtl/`` (the simulators run in ``cosim/``, synthesis
 in ``synth/``). A weight memory written at run time (``"loaded"``) gets no initialiser at all:
@@ -21,7 +21,7 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from ..ir import Network
-from .layout import bias_words, weight_words
+from .layout import bias_words, fire_level_words, weight_words
 from .network import SNNTop, weight_styles
 from .weight_memory import bank_depth
 
@@ -55,6 +55,9 @@ def _images(net: Network, lanes: int, styles: list[str]) -> dict[tuple[str, str]
                     np.array(words[b * per_bank:(b + 1) * per_bank], dtype=object), width)
         images[(layer.name, "biases")] = memory_image(
             np.array(bias_words(layer, lanes), dtype=object), lanes * layer.membrane_bits)
+        images[(layer.name, "fire_levels")] = memory_image(
+            np.array(fire_level_words(layer, lanes), dtype=object),
+            lanes * (layer.membrane_bits + 1))
     return images
 
 

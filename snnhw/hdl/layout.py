@@ -7,6 +7,9 @@ and there are ``G = ceil(N / P)`` groups, the last one padded with zero weights 
 * weights: word ``j*G + g`` packs the weights from input j to group g's P neurons, lane 0 in
   the least significant ``weight_bits``;
 * biases: word ``g`` packs group g's P biases (``membrane_bits`` each);
+* fire levels: word ``g`` packs group g's P values ``threshold - bias`` (``membrane_bits + 1``
+  each): a neuron fires when its membrane before the bias reaches it, which the core compares
+  straight out of the membrane memory, beside the bias adder;
 * membranes: word ``g`` packs group g's P accumulators (``accumulator_bits`` each).
 """
 
@@ -16,7 +19,7 @@ import numpy as np
 
 from ..ir import LIFLayer
 
-__all__ = ["LANES", "bias_words", "groups", "pack", "weight_words"]
+__all__ = ["LANES", "bias_words", "fire_level_words", "groups", "pack", "weight_words"]
 
 LANES = (1, 2, 4, 8, 16)
 
@@ -51,4 +54,12 @@ def bias_words(layer: LIFLayer, lanes: int) -> list[int]:
     """Bias memory contents, address ``g``."""
     b = _padded(layer.bias[None, :], lanes)[0]
     return [pack(b[g * lanes:(g + 1) * lanes], layer.membrane_bits)
+            for g in range(len(b) // lanes)]
+
+
+def fire_level_words(layer: LIFLayer, lanes: int) -> list[int]:
+    """Fire level memory contents, address ``g``: ``threshold - bias`` per neuron (padded
+    neurons: ``threshold``, never reached by their membrane of 0)."""
+    b = _padded(layer.bias[None, :], lanes)[0]
+    return [pack(layer.threshold - b[g * lanes:(g + 1) * lanes], layer.membrane_bits + 1)
             for g in range(len(b) // lanes)]

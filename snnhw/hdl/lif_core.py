@@ -38,7 +38,7 @@ from amaranth.lib.wiring import In, Out
 from ..ir import LIFLayer
 from .arith import leak_toward_zero, times_constant
 from .events import event_signature
-from .layout import LANES, bias_words, groups, weight_words
+from .layout import LANES, bias_words, fire_level_words, groups, weight_words
 from .weight_memory import WeightMemory, load_layout
 
 __all__ = ["LIFCore"]
@@ -103,12 +103,16 @@ class LIFCore(wiring.Component):
             wiring.connect(m, wiring.flipped(self.load), weights.load)
         membranes = memory.Memory(shape=unsigned(p * ab), depth=g_count, init=[])
         biases = memory.Memory(shape=unsigned(p * mb), depth=g_count, init=bias_words(layer, p))
+        fire_levels = memory.Memory(shape=unsigned(p * (mb + 1)), depth=g_count,
+                                    init=fire_level_words(layer, p))
+        m.submodules.fire_levels = fire_levels
         m.submodules.weights = weights
         m.submodules.membranes = membranes
         m.submodules.biases = biases
         mem_wr = membranes.write_port()
         mem_rd = membranes.read_port(transparent_for=(mem_wr,))
         b_rd = biases.read_port()
+        f_rd = fire_levels.read_port()
 
         # stage A: addresses being read this cycle
         a_valid = Signal()
@@ -152,6 +156,7 @@ class LIFCore(wiring.Component):
             weight = c_weights[lane * wb:(lane + 1) * wb].as_signed()
             membrane = mem_rd.data[lane * ab:(lane + 1) * ab].as_signed()
             bias = b_rd.data[lane * mb:(lane + 1) * mb].as_signed()
+            level = f_rd.data[lane * (mb + 1):(lane + 1) * (mb + 1)].as_signed()
             # stage C: accumulate sum, or biased and saturated membrane for stage D
             total = Signal(signed(ab), name=f"sum{lane}")
             u_pre = Signal(signed(max(ab, mb) + 1), name=f"u_pre{lane}")
@@ -159,15 +164,24 @@ class LIFCore(wiring.Component):
             m.d.comb += [
                 total.eq(membrane + weight),
                 u_pre.eq(membrane + bias),
-                u_next.eq(Mux(u_pre > m_hi, m_hi, Mux(u_pre < m_lo, m_lo, u_pre))),
+            ]
+            # saturation to [m_lo, m_hi] = [-2^(mb-1), 2^(mb-1) - 1]: out of range exactly
+            # when the bits from mb-1 up to the sign are not all equal (plain logic, no compare)
+            top = u_pre[mb - 1:]
+            sign = u_pre[-1]
+            over = Signal(name=f"over{lane}")
+            m.d.comb += [
+                over.eq(~(top.all() | ~top.any())),
+                u_next.eq(Mux(over, Mux(sign, m_lo, m_hi), u_pre[:mb])),
             ]
             # stage D: fire, reset, leak from the registered membrane. The threshold compare
-            # runs in C on the unsaturated sum: saturation is monotonic and the threshold lies
-            # inside the membrane range, so u_pre >= threshold exactly when u_next does.
+            # runs in C, beside the bias adder: saturation is monotonic and the threshold lies
+            # inside the membrane range, so sat(membrane + bias) >= threshold exactly when
+            # membrane >= threshold - bias (the fire level, from its own memory).
             u = Signal(signed(mb), name=f"u{lane}")
             with m.If(~stall):
                 m.d.sync += [u.eq(u_next), fire[lane].eq(fire_next[lane])]
-            m.d.comb += fire_next[lane].eq(u_pre >= layer.threshold)
+            m.d.comb += fire_next[lane].eq(membrane >= level)
             # leak(reset(u)) as a choice between the leaked values of both outcomes, so the
             # threshold comparison runs beside the leak arithmetic instead of before it
             kept = Signal(signed(mb), name=f"kept{lane}")
@@ -231,6 +245,8 @@ class LIFCore(wiring.Component):
             weights.addr.eq(a_waddr),
             mem_rd.addr.eq(e_group),
             b_rd.addr.eq(e_group),
+            f_rd.addr.eq(e_group),
+            f_rd.en.eq(~stall),
             mem_rd.en.eq(~stall),
             b_rd.en.eq(~stall),
             mem_wr.addr.eq(Mux(d_valid, d_group, c_group)),
