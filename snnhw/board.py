@@ -98,7 +98,9 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
     if not estimate["fits_bram"]:
         raise SnnhwError(f"--board {board.name}: the network does not fit {board.target}: its "
                          f"memories need {estimate['brams_needed']} block RAMs, the device has "
-                         f"{estimate['brams_available']}")
+                         f"{estimate['brams_available']} (the board top keeps every weight in "
+                         f"the bitstream: loading SPRAM weights over the UART link is not "
+                         f"implemented yet)")
     platform = _platform(board)
     build_dir = folder / "board" / board.name
     added = {k: v for k, v in _TOOLS.items() if k not in os.environ}
