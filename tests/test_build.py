@@ -36,7 +36,8 @@ def bundle(small_model, tmp_path_factory) -> Path:
 
 
 def test_build_writes_a_whole_bundle(bundle):
-    for rel in ["rtl/snn_top.v", "rtl/fc0_weights.hex", "rtl/fc1_biases.hex", "ir/network.json",
+    for rel in ["rtl/snn_top.v", "rtl/fc0_weights_bank0.hex", "rtl/fc1_biases.hex",
+                "rtl/fc1_fire_levels.hex", "ir/network.json",
                 "ir/network.npz", "cosim/test_snn.py", "cosim/Makefile", "cosim/vectors.npz",
                 "report.json", "report.md", "cycles.png"]:
         assert (bundle / rel).is_file(), rel
@@ -63,10 +64,16 @@ def test_training_leaves_metrics_and_a_curve(small_model):
 def test_memory_images_hold_the_ir(bundle):
     net = ir.load(bundle / "ir")
     layer = net.layers[0]
-    words = [int(line, 16) for line in (bundle / "rtl/fc0_weights.hex").read_text().split()]
+    banks = sorted((bundle / "rtl").glob("fc0_weights_bank*.hex"),
+                   key=lambda p: int(p.stem.rpartition("bank")[2]))
+    words = [int(line, 16) for bank in banks for line in bank.read_text().split()]
     values = np.array([w - (1 << layer.weight_bits) if w >> (layer.weight_bits - 1) else w
                        for w in words])
     np.testing.assert_array_equal(values, layer.weight.T.reshape(-1))
+    bits = layer.membrane_bits + 1
+    levels = [int(line, 16) for line in (bundle / "rtl/fc0_fire_levels.hex").read_text().split()]
+    levels = np.array([v - (1 << bits) if v >> (bits - 1) else v for v in levels])
+    np.testing.assert_array_equal(levels, layer.threshold - layer.bias)
 
 
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
