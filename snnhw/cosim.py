@@ -84,23 +84,24 @@ def write_bundle(folder: Path, *, top: str, inputs: np.ndarray, expected: np.nda
 
 def run_cosim(folder: Path, *, top: str, sim: str, stall: float = 0.3, seed: int = 1,
               build_dir: Path | None = None, netlist: list[Path] | None = None,
-              includes: list[Path] | None = None, defines: dict[str, object] | None = None
-              ) -> dict[str, Any]:
+              includes: list[Path] | None = None, defines: dict[str, object] | None = None,
+              vectors: Path | None = None) -> dict[str, Any]:
     """Run the bundle's testbench on ``sim``; returns the measured results per test.
 
     By default the design is ``folder/rtl/<top>.v``; ``netlist`` replaces it by other Verilog
     (a synthesised netlist and its cell models, with ``includes`` for their headers and
-    ``defines`` for their macros).
+    ``defines`` for their macros); ``vectors`` replaces the bundle's ``cosim/vectors.npz``.
     Raises :class:`SnnhwError` if the simulator is missing; a mismatch is reported in the
     results (``mismatches``) and the run's log, not raised.
     """
     find_simulator(sim)
+    vectors = vectors or folder / "cosim" / "vectors.npz"
     flags = ""
     if sim == "verilator":
-        with np.load(folder / "cosim" / "vectors.npz") as vectors:
-            small = int(vectors["cycle_budget"]) < VERILATOR_UNOPTIMISED_BELOW
+        with np.load(vectors) as data:
+            small = int(data["cycle_budget"]) < VERILATOR_UNOPTIMISED_BELOW
         flags = VERILATOR_MAKEFLAGS + (" " + VERILATOR_UNOPTIMISED if small else "")
-    env = {"SNNHW_VECTORS": str((folder / "cosim" / "vectors.npz").resolve()),
+    env = {"SNNHW_VECTORS": str(vectors.resolve()),
            "SNNHW_STALL": str(stall), "SNNHW_SEED": str(seed)}
     with _make_flags(flags):
         return _run(folder, top=top, sim=sim, build_dir=build_dir, netlist=netlist,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import SnnhwError, ir
 from .hdl import TOP_NAME
 from .hdl.layout import groups
@@ -299,10 +301,11 @@ GATE_SIMULATOR = {"ice40": "icarus", "ecp5": "verilator"}   # Icarus 11 cannot p
 
 
 def gate_level_check(folder: str | Path, target_name: str, *, sim: str | None = None,
-                     stall: float = 0.3) -> dict[str, Any]:
+                     stall: float = 0.3, samples: int | None = None) -> dict[str, Any]:
     """Cosimulate the Yosys netlist of ``snnhw synth --target target_name`` (with Yosys's cell
-    models) against the golden vectors of the bundle; returns the testbench results and
-    records them in the report under ``synth.gate_level``."""
+    models) against the golden vectors of the bundle (its first ``samples`` samples, default
+    all); returns the testbench results and records them in the report under
+    ``synth.gate_level``."""
     from .cosim import run_cosim
 
     folder = Path(folder)
@@ -316,8 +319,17 @@ def gate_level_check(folder: str | Path, target_name: str, *, sim: str | None = 
     models, include = cell_models(target.family, build / "models")
     # Icarus 11 rejects default values on input ports, which the iCE40 models use by default
     defines = {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1} if target.family == "ice40" else {}
+    vectors = None
+    if samples is not None:
+        with np.load(folder / "cosim" / "vectors.npz") as data:
+            trimmed = {key: data[key] for key in data.files}
+        trimmed["inputs"] = trimmed["inputs"][:, :samples]
+        trimmed["expected"] = trimmed["expected"][:, :samples]
+        vectors = build / "vectors.npz"
+        build.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(vectors, **trimmed)
     results = run_cosim(folder, top=TOP_NAME, sim=sim, stall=stall, netlist=[*models, netlist],
-                        includes=[include], defines=defines, build_dir=build)
+                        includes=[include], defines=defines, build_dir=build, vectors=vectors)
     shutil.rmtree(build, ignore_errors=True)
     report = json.loads((folder / "report.json").read_text())
     if report.get("synth", {}).get("target") == target.name:
