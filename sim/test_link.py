@@ -3,14 +3,16 @@
 A UART model drives ``rx`` and decodes ``tx`` bit by bit (8N1, ``divisor`` clock cycles per
 bit). Two tests, each on every sample of ``vectors.npz`` (``$SNNHW_VECTORS``):
 
-* ``link_frames``: the testbench sends protocol v1 frames itself and compares every result
-  frame byte for byte with the one the golden model's output spikes give;
+* ``link_frames``: the testbench sends protocol v2 frames itself (the weight image first when
+  the identity asks for one) and compares every result frame byte for byte with the one the
+  golden model's output spikes give;
 * ``link_host_over_pty``: the host code of ``snnhw run`` (:class:`snnhw.run.BoardLink` on a
   pyserial port) talks to the simulated board through a pseudo-terminal; its classes and
   counts must equal the golden model's.
 
 Vectors: ``inputs`` uint8 [T, S, F], ``expected`` uint8 [T, S, N] (golden output spikes),
-``vote_group``, ``divisor``. Results (``$SNNHW_RESULTS``): JSON with the mismatching samples.
+``vote_group``, ``divisor``, ``load`` uint8 [bytes] (the run-time weight image, may be empty).
+Results (``$SNNHW_RESULTS``): JSON with the mismatching samples.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 from snnhw.protocol import (
     IDENTIFY,
+    IDENTITY_LENGTH,
+    LOADED,
     decode_identity,
     encode_sample,
+    encode_weights,
     result_bytes,
     result_length,
 )
@@ -95,10 +100,16 @@ async def link_frames(dut):
     inputs, expected = v["inputs"], v["expected"]
     await _start(dut, divisor)
     await _send(dut, bytes([IDENTIFY]), divisor)
-    identity = decode_identity(await _receive(dut, 7, divisor))
+    identity = decode_identity(await _receive(dut, IDENTITY_LENGTH, divisor))
     classes = expected.shape[2] // group
+    load = v["load"].tobytes()
     assert (identity.input_features, identity.timesteps, identity.classes,
-            identity.vote_group) == (inputs.shape[2], inputs.shape[0], classes, group)
+            identity.vote_group, identity.load_bytes) == (
+                inputs.shape[2], inputs.shape[0], classes, group, len(load))
+    if load:
+        receiver = cocotb.start_soon(_receive(dut, 1, divisor))
+        await _send(dut, encode_weights(load), divisor)
+        assert await receiver == bytes([LOADED])
     mismatches = []
     for sample in range(inputs.shape[1]):
         receiver = cocotb.start_soon(_receive(dut, result_length(classes), divisor))
@@ -121,6 +132,7 @@ async def link_host_over_pty(dut):
     v = _vectors()
     divisor, group = int(v["divisor"]), int(v["vote_group"])
     inputs, expected = v["inputs"], v["expected"]
+    load = v["load"].tobytes()
     await _start(dut, divisor)
     master, slave = os.openpty()
     os.set_blocking(master, False)
@@ -130,7 +142,9 @@ async def link_host_over_pty(dut):
     def host() -> None:
         try:
             link = BoardLink(port)
-            answers["identity"] = link.identify()
+            answers["identity"] = identity = link.identify()
+            if identity.load_bytes:
+                link.load_weights(load)
             answers["results"] = [link.classify(inputs[:, k]) for k in range(inputs.shape[1])]
         except Exception as exc:  # reported to the test below
             answers["error"] = repr(exc)

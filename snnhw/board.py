@@ -5,6 +5,11 @@ FPGA) and the synthesis target whose capacities apply. :class:`BoardTop` wires t
 UART pins to :class:`snnhw.hdl.hostlink.HostLink` and runs the network from the board's
 oscillator (iCEBreaker 12 MHz, ULX3S 25 MHz). :func:`build_bitstream` runs the platform's
 own build (Yosys, nextpnr, icepack / ecppack), with the ``yowasp-*`` tools from PyPI.
+
+Weights stay in the bitstream when the block RAMs hold them; otherwise, on a device with
+SPRAM (the iCEBreaker's UP5K), the largest layer's weights go to SPRAM and the host sends
+them over the link after reset (the ``'W'`` frame of :mod:`snnhw.protocol`; ``snnhw run``
+does it).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from amaranth.lib import io
 
 from . import SnnhwError, ir
 from .hdl.hostlink import HostLink
+from .hdl.network import weight_styles
 from .synth import TARGETS, estimate_resources
 
 __all__ = ["BOARDS", "Board", "BoardTop", "build_bitstream"]
@@ -61,15 +67,18 @@ def _platform(board: Board):
 class BoardTop(Elaboratable):
     """The host link on the board's UART, clocked by the board's default clock."""
 
-    def __init__(self, net: ir.Network, *, lanes: int = 1, baud: int = DEFAULT_BAUD) -> None:
+    def __init__(self, net: ir.Network, *, lanes: int = 1, baud: int = DEFAULT_BAUD,
+                 weight_memory: str = "rom") -> None:
         self.net = net
         self.lanes = lanes
         self.baud = baud
+        self.weight_memory = weight_memory
 
     def elaborate(self, platform) -> Module:
         m = Module()
         divisor = int(round(platform.default_clk_frequency / self.baud))
-        m.submodules.link = link = HostLink(self.net, divisor=divisor, lanes=self.lanes)
+        m.submodules.link = link = HostLink(self.net, divisor=divisor, lanes=self.lanes,
+                                            weight_memory=self.weight_memory)
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_pin = rx_pin = io.Buffer("i", uart.rx)
         m.submodules.tx_pin = tx_pin = io.Buffer("o", uart.tx)
@@ -85,6 +94,38 @@ def _fmax(timing_report: Path) -> float | None:
     return float(found[-1]) if found else None
 
 
+def _weight_memory(net: ir.Network, board: Board, lanes: int) -> str:
+    """``"rom"`` when the block RAMs hold every weight, else ``"spram"`` where the device has
+    SPRAM and the loaded weights fit it; a clear refusal with the numbers otherwise."""
+    target = TARGETS[board.target]
+    rom = estimate_resources(net, target, lanes=lanes, weight_memory="rom")
+    if rom["fits_bram"]:
+        return "rom"
+    text = (f"--board {board.name}: the network does not fit {board.target} at P={lanes}: "
+            f"with every weight in the bitstream its memories need {rom['brams_needed']} "
+            f"block RAMs, the device has {rom['brams_available']}")
+    if not target.sprams:
+        raise SnnhwError(text)
+    spram = estimate_resources(net, target, lanes=lanes, weight_memory="spram")
+    if not spram["fits_bram"]:
+        raise SnnhwError(f"{text}; with the largest layer in SPRAM it needs "
+                         f"{spram['sprams_needed']} SPRAMs (of {spram['sprams_available']}) and "
+                         f"{spram['brams_needed']} block RAMs (try another --lanes)")
+    return "spram"
+
+
+def _spram_overrides(net: ir.Network, lanes: int) -> dict[str, str]:
+    """Yosys options of the platform build that let the run-time weights become SPRAM:
+    ``-spram``, and no initial contents for those memories (Amaranth's RTLIL gives every
+    memory one, all zero, and SPRAM cannot be initialised; the weights arrive before any
+    read)."""
+    loaded = [layer.name for layer, style in zip(net.layers, weight_styles(net, lanes, "spram"))
+              if style == "loaded"]
+    return {"synth_opts": "-spram",
+            "script_after_read": "\n".join(f"delete snn_board.link.snn.{name}.weights/"
+                                           f"t:$meminit_v2" for name in loaded)}
+
+
 def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
                     baud: int = DEFAULT_BAUD, log: Callable[[str], None] = print
                     ) -> dict[str, Any]:
@@ -94,13 +135,7 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
     board = BOARDS[board_name]
     folder = Path(folder)
     net = ir.load(folder / "ir")
-    estimate = estimate_resources(net, TARGETS[board.target])
-    if not estimate["fits_bram"]:
-        raise SnnhwError(f"--board {board.name}: the network does not fit {board.target}: its "
-                         f"memories need {estimate['brams_needed']} block RAMs, the device has "
-                         f"{estimate['brams_available']} (the board top keeps every weight in "
-                         f"the bitstream: loading SPRAM weights over the UART link is not "
-                         f"implemented yet)")
+    weight_memory = _weight_memory(net, board, lanes)
     platform = _platform(board)
     build_dir = folder / "board" / board.name
     added = {k: v for k, v in _TOOLS.items() if k not in os.environ}
@@ -109,7 +144,9 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
     try:
         # prepare + execute rather than platform.build, which also insists on the
         # programmer (openFPGALoader, iceprog) being installed
-        plan = platform.prepare(BoardTop(net, lanes=lanes, baud=baud), name="snn_board")
+        top = BoardTop(net, lanes=lanes, baud=baud, weight_memory=weight_memory)
+        overrides = _spram_overrides(net, lanes) if weight_memory == "spram" else {}
+        plan = platform.prepare(top, name="snn_board", **overrides)
         plan.execute_local(str(build_dir))
     except Exception as exc:  # the platform raises on any failing tool
         raise SnnhwError(f"--board {board.name}: the platform build failed ({exc}); logs in "
@@ -124,6 +161,7 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
     fmax = _fmax(build_dir / "snn_board.tim")
     result = {"board": board.name, "target": board.target, "bitstream": str(bitstream),
               "bytes": bitstream.stat().st_size, "baud": baud, "lanes": lanes,
+              "weight_memory": weight_memory,
               "clock_mhz": clock, "fmax_mhz": fmax,
               "timing_met": fmax is not None and fmax >= clock}
     (build_dir / "board.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -90,7 +90,10 @@ def _cmd_synth(args: argparse.Namespace) -> None:
                                  log=lambda line: None)
         fmax = f"{result['fmax_mhz']:.1f} MHz" if result["fmax_mhz"] else "n/a"
         print(f"{result['board']}: wrote {result['bitstream']} ({result['bytes']} bytes); "
-              f"clock {result['clock_mhz']:.0f} MHz, fmax {fmax}, UART {result['baud']} baud")
+              f"clock {result['clock_mhz']:.0f} MHz, fmax {fmax}, UART {result['baud']} baud, "
+              f"weights: {result['weight_memory']}"
+              + (" (snnhw run sends them over the UART after reset)"
+                 if result["weight_memory"] == "spram" else ""))
         return
     section = synthesise(args.folder, args.target, log=lambda line: None)
     if section["cells"] is not None:
@@ -114,7 +117,8 @@ def _cmd_synth(args: argparse.Namespace) -> None:
 def _cmd_run(args: argparse.Namespace) -> None:
     from .run import open_serial, run_board
 
-    run_board(args.folder, open_serial(args.port, args.baud), samples=args.samples)
+    run_board(args.folder, open_serial(args.port, args.baud), samples=args.samples,
+              baud=args.baud)
 
 
 def _add_build_options(p: argparse.ArgumentParser) -> None:

@@ -110,9 +110,12 @@ def run_cosim(folder: Path, *, top: str, sim: str, stall: float = 0.3, seed: int
 
 
 def run_link_cosim(folder: Path, *, top: str, sim: str, inputs: np.ndarray,
-                   expected: np.ndarray, vote_group: int, divisor: int) -> dict[str, Any]:
+                   expected: np.ndarray, vote_group: int, divisor: int,
+                   load: bytes = b"") -> dict[str, Any]:
     """Run ``sim/test_link.py`` (UART model and host code over a pty) on the host-link design
-    ``folder/rtl/<top>.v``; ``expected`` are the golden output spikes of ``inputs``."""
+    ``folder/rtl/<top>.v``; ``expected`` are the golden output spikes of ``inputs``, ``load``
+    the run-time weight image the design asks for (empty when its weights are all in the
+    bitstream)."""
     find_simulator(sim)
     cosim = folder / "cosim"
     cosim.mkdir(parents=True, exist_ok=True)
@@ -122,7 +125,8 @@ def run_link_cosim(folder: Path, *, top: str, sim: str, inputs: np.ndarray,
     (cosim / "test_link.py").write_text(bench.read_text())
     vectors = cosim / "link_vectors.npz"
     np.savez_compressed(vectors, inputs=inputs.astype(np.uint8), expected=expected.astype(np.uint8),
-                        vote_group=vote_group, divisor=divisor)
+                        vote_group=vote_group, divisor=divisor,
+                        load=np.frombuffer(load, dtype=np.uint8))
     with _make_flags(VERILATOR_MAKEFLAGS if sim == "verilator" else ""):
         return _run(folder, top=top, sim=sim, build_dir=None, netlist=None, includes=[],
                     defines={}, test_module="test_link",

@@ -1,12 +1,21 @@
-"""The UART host-link byte protocol, version 1: spike events in, class and counts out.
+"""The UART host-link byte protocol, version 2: weights and spike events in, class and counts out.
 
 Shared by the hardware (``snnhw.hdl.hostlink``) and the host (``snnhw.run``); the framing is
 written down here once (docs/host-link.md describes the same frames).
 
 Host -> board:
 
-* ``'V'`` (0x56): identify. The board answers with the 7-byte *identity*:
-  ``'V', VERSION, input_features (u16), classes (u8), timesteps (u8), vote_group (u8)``.
+* ``'V'`` (0x56): identify. The board answers with the 12-byte *identity*:
+  ``'V', VERSION, input_features (u16), classes (u8), timesteps (u8), vote_group (u8),
+  lanes (u8), load_bytes (u32)``. ``load_bytes`` is the length of the run-time weight image
+  the board needs before its first sample (``snnhw.hdl.network.weight_load_bytes`` of the
+  network at ``lanes`` with ``--weight-memory spram``), 0 when every weight is in the
+  bitstream.
+* ``'W'`` (0x57) and exactly ``load_bytes`` bytes: the weight image. The board answers
+  ``'L'`` (0x4C) once the last byte is taken; its last word is written two clock cycles later,
+  long before another byte can arrive. Weights are loaded once per reset: the bytes of a
+  second ``'W'`` frame are counted and discarded. ``'S'`` frames before the weights are loaded
+  are ignored (no result follows).
 * ``'S'`` (0x53) and one sample: for each of the ``timesteps`` timesteps, the addresses of
   its input spikes as u16 (any order, each ``< input_features``), then ``EOT`` (0xFFFF).
   The sample ends with its last ``EOT``. Addresses ``>= input_features`` are ignored.
@@ -17,8 +26,9 @@ Board -> host, once the network has produced the sample's last output timestep, 
 ``class`` is the first class with the largest count, and ``checksum`` is the sum of the class
 and count bytes modulo 256.
 
-All multi-byte fields are big-endian. Bytes other than ``'V'`` and ``'S'`` between samples are
-ignored. The host waits for each result before sending the next sample.
+All multi-byte fields are big-endian (the weight image inside a ``'W'`` frame is the loader's
+own byte stream, least significant byte of each word first). Bytes other than ``'V'``, ``'W'``
+and ``'S'`` between frames are ignored. The host waits for each result before sending the next sample.
 """
 
 from __future__ import annotations
@@ -27,16 +37,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EOT", "IDENTIFY", "IDENTITY_LENGTH", "RESULT", "SAMPLE", "VERSION", "Identity", "Result",
-           "decode_identity", "decode_result", "encode_sample", "identity_bytes",
+__all__ = ["EOT", "IDENTIFY", "IDENTITY_LENGTH", "LOADED", "RESULT", "SAMPLE", "VERSION",
+           "WEIGHTS", "Identity", "Result", "decode_identity", "encode_weights", "decode_result", "encode_sample", "identity_bytes",
            "result_bytes", "result_length"]
 
-VERSION = 1
+VERSION = 2
 IDENTIFY = ord("V")
 SAMPLE = ord("S")
 RESULT = ord("R")
+WEIGHTS = ord("W")
+LOADED = ord("L")
 EOT = 0xFFFF
-IDENTITY_LENGTH = 7
+IDENTITY_LENGTH = 12
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,8 @@ class Identity:
     classes: int
     timesteps: int
     vote_group: int
+    lanes: int = 1
+    load_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,16 +86,29 @@ def encode_sample(spikes: np.ndarray) -> bytes:
     return bytes(out)
 
 
+def encode_weights(image: bytes) -> bytes:
+    """``'W'`` and the run-time weight image (the board's ``load_bytes`` bytes)."""
+    return bytes([WEIGHTS]) + image
+
+
 def identity_bytes(identity: Identity) -> bytes:
     return bytes([IDENTIFY, identity.version]) + identity.input_features.to_bytes(2, "big") + \
-        bytes([identity.classes, identity.timesteps, identity.vote_group])
+        bytes([identity.classes, identity.timesteps, identity.vote_group, identity.lanes]) + \
+        identity.load_bytes.to_bytes(4, "big")
 
 
 def decode_identity(raw: bytes) -> Identity:
-    if len(raw) != IDENTITY_LENGTH or raw[0] != IDENTIFY:
+    """Parse an identity frame; ``ValueError`` on a bad frame or another protocol version."""
+    if len(raw) < 2 or raw[0] != IDENTIFY:
+        raise ValueError(f"not an identity frame: {raw.hex()}")
+    if raw[1] != VERSION:
+        raise ValueError(f"the board speaks protocol version {raw[1]}, this host version "
+                         f"{VERSION}: rebuild the bitstream with this snnhw")
+    if len(raw) != IDENTITY_LENGTH:
         raise ValueError(f"not an identity frame: {raw.hex()}")
     return Identity(version=raw[1], input_features=int.from_bytes(raw[2:4], "big"),
-                    classes=raw[4], timesteps=raw[5], vote_group=raw[6])
+                    classes=raw[4], timesteps=raw[5], vote_group=raw[6], lanes=raw[7],
+                    load_bytes=int.from_bytes(raw[8:12], "big"))
 
 
 def result_length(classes: int) -> int:

@@ -1,9 +1,10 @@
 """Run stage: stream samples to a board over the UART host link and score its answers.
 
-:class:`BoardLink` speaks protocol v1 (:mod:`snnhw.protocol`) over any byte stream with
+:class:`BoardLink` speaks protocol v2 (:mod:`snnhw.protocol`) over any byte stream with
 ``read(n)`` and ``write(data)``: a pyserial port for a real board, a pseudo-terminal to the
 cosimulated design in the tests. :func:`run_board` streams a build's test samples and reports
-accuracy (against the labels and against the golden model) and throughput.
+accuracy (against the labels and against the golden model) and throughput, after sending
+the run-time weights when the board asks for them (``load_bytes`` in its identity).
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ import numpy as np
 from . import SnnhwError, golden, ir
 from .build import load_dataset
 from .data import encode_numpy
+from .hdl.network import weight_load_bytes
 from .protocol import (
     IDENTIFY,
     IDENTITY_LENGTH,
+    LOADED,
+    VERSION,
     Identity,
     Result,
     decode_identity,
     decode_result,
     encode_sample,
+    encode_weights,
     result_length,
 )
 
@@ -46,11 +51,14 @@ class BoardLink:
         self.stream = stream
         self.identity: Identity | None = None
 
-    def _read(self, size: int, what: str) -> bytes:
+    def _read(self, size: int, what: str, patience: float = 0.0) -> bytes:
+        """``size`` bytes; empty reads (the stream's own timeout) are retried for
+        ``patience`` seconds before giving up."""
         data = b""
+        deadline = time.monotonic() + patience
         while len(data) < size:
             chunk = self.stream.read(size - len(data))
-            if not chunk:
+            if not chunk and time.monotonic() >= deadline:
                 raise SnnhwError(f"board link: timed out waiting for the {what} "
                                  f"({len(data)} of {size} bytes: {data.hex()})")
             data += chunk
@@ -58,9 +66,28 @@ class BoardLink:
 
     def identify(self) -> Identity:
         self.stream.write(bytes([IDENTIFY]))
-        identity = decode_identity(self._read(IDENTITY_LENGTH, "identity frame"))
+        head = self._read(2, "identity frame")
+        # the version byte comes first, so a board of another version is named as such
+        rest = b"" if len(head) == 2 and head[1] != VERSION else \
+            self._read(IDENTITY_LENGTH - 2, "identity frame")
+        try:
+            identity = decode_identity(head + rest)
+        except ValueError as exc:
+            raise SnnhwError(f"board link: {exc}") from None
         self.identity = identity
         return identity
+
+    def load_weights(self, image: bytes, baud: int = DEFAULT_BAUD) -> None:
+        """Send the run-time weight image (``'W'`` frame) and wait for the board's ``'L'``."""
+        identity = self.identity or self.identify()
+        if len(image) != identity.load_bytes:
+            raise SnnhwError(f"board link: the board expects a {identity.load_bytes}-byte "
+                             f"weight image, got {len(image)} bytes")
+        self.stream.write(encode_weights(image))
+        # 10 bits per byte on the line; the write may return before the bytes are sent
+        answer = self._read(1, "weights-loaded answer", patience=2 + 10 * len(image) / baud)
+        if answer[0] != LOADED:
+            raise SnnhwError(f"board link: expected 'L' after the weights, got {answer.hex()}")
 
     def classify(self, spikes: np.ndarray) -> Result:
         """Send one sample's spikes ``[T, F]``; return the board's class and counts."""
@@ -89,7 +116,7 @@ def open_serial(port: str, baud: int = DEFAULT_BAUD, timeout: float = 2.0) -> By
 
 
 def run_board(folder: str | Path, stream: ByteStream, *, samples: int = 100,
-              log: Callable[[str], None] = print) -> dict[str, Any]:
+              baud: int = DEFAULT_BAUD, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Stream the first ``samples`` test samples of build ``folder`` through the board."""
     net = ir.load(Path(folder) / "ir")
     data = load_dataset(net.dataset)
@@ -102,6 +129,10 @@ def run_board(folder: str | Path, stream: ByteStream, *, samples: int = 100,
     if (identity.input_features, identity.timesteps, identity.vote_group) != wanted:
         raise SnnhwError(f"the board carries a different network: {identity} vs the build's "
                          f"{wanted} (inputs, timesteps, vote group)")
+    if identity.load_bytes:
+        image = weight_load_bytes(net, identity.lanes, "spram")
+        log(f"sending {len(image)} bytes of weights (P={identity.lanes}) ...")
+        link.load_weights(image, baud)
     labels = []
     started = time.perf_counter()
     for k in range(inputs.shape[1]):

@@ -1,4 +1,4 @@
-"""UART host link: protocol v1 frames, and the link in cocotb against the golden model."""
+"""UART host link: protocol v2 frames, and the link in cocotb against the golden model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ from snnhw import golden
 from snnhw.cosim import run_link_cosim
 from snnhw.hdl.emit import verilog_source
 from snnhw.hdl.hostlink import HostLink
-from snnhw.protocol import decode_result, encode_sample, result_bytes
+from snnhw.hdl.network import weight_load_bytes
+from snnhw.protocol import (
+    VERSION,
+    Identity,
+    decode_identity,
+    decode_result,
+    encode_sample,
+    identity_bytes,
+    result_bytes,
+)
 
 from netgen import random_network
 
@@ -31,16 +40,32 @@ def test_result_frame_round_trip_and_checksum():
         decode_result(corrupt, 4)
 
 
+def test_identity_frame_round_trip_and_version_check():
+    identity = Identity(version=VERSION, input_features=784, classes=10, timesteps=10,
+                        vote_group=1, lanes=8, load_bytes=100_352)
+    raw = identity_bytes(identity)
+    assert raw.hex() == "5602" "0310" "0a" "0a" "01" "08" "00018800"
+    assert decode_identity(raw) == identity
+    with pytest.raises(ValueError, match="protocol version 1"):
+        decode_identity(bytes([ord("V"), 1, 3, 16, 10, 10, 1]))
+
+
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
-@pytest.mark.parametrize("seed, vote_group", [(4, 1), (11, 2)])
-def test_link_answers_like_the_golden_model(tmp_path, sim, seed, vote_group):
+@pytest.mark.parametrize("seed, vote_group, lanes, weight_memory",
+                         [(4, 1, 1, "rom"), (11, 2, 2, "spram")])
+def test_link_answers_like_the_golden_model(tmp_path, sim, seed, vote_group, lanes,
+                                            weight_memory):
+    """A whole sample as UART bytes returns the golden model's class and counts; with
+    ``spram`` the weights of the largest layer arrive first, in a 'W' frame."""
     net, inputs = random_network(seed)
     if net.output_features % vote_group:
         net, inputs = random_network(seed + 100)
     net = replace(net, vote_group=vote_group).validate() if \
         net.output_features % vote_group == 0 else net
     divisor = 8
-    text, images = verilog_source(net, 1, top=HostLink(net, divisor=divisor), name="snn_link")
+    link = HostLink(net, divisor=divisor, lanes=lanes, weight_memory=weight_memory)
+    text, images = verilog_source(net, lanes, weight_memory=weight_memory, top=link,
+                                  name="snn_link")
     rtl = tmp_path / "rtl"
     rtl.mkdir()
     (rtl / "snn_link.v").write_text(text)
@@ -48,6 +73,8 @@ def test_link_answers_like_the_golden_model(tmp_path, sim, seed, vote_group):
         (rtl / name).write_text(image)
     expected = golden.run(net, inputs).output
     results = run_link_cosim(tmp_path, top="snn_link", sim=sim, inputs=inputs,
-                             expected=expected, vote_group=net.vote_group, divisor=divisor)
+                             expected=expected, vote_group=net.vote_group, divisor=divisor,
+                             load=weight_load_bytes(net, lanes, weight_memory))
+    assert (link.identity.load_bytes > 0) == (weight_memory == "spram")
     assert results["link_frames"] == {"samples": inputs.shape[1], "mismatches": []}
     assert results["link_host_over_pty"] == {"samples": inputs.shape[1], "mismatches": []}

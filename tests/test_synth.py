@@ -13,7 +13,7 @@ from snnhw.cli import main
 from snnhw.report import write_report
 from snnhw.synth import TARGETS, estimate_resources
 
-from netgen import random_network
+from netgen import random_network, spram_sized_network
 
 
 @pytest.fixture(scope="module")
@@ -57,25 +57,11 @@ def test_synth_places_and_routes(small_build, target, capsys):
     assert syn["gate_level"]["mismatches"] == 0 and syn["gate_level"]["samples"] >= 2
 
 
-def _spram_sized_network() -> tuple[ir.Network, np.ndarray]:
-    """640-32 at 8 bits, 160 kbit of weights at P = 2 (one SPRAM wide): Yosys prefers SPRAM over the
-    40 EBRs it would take; random weights and input spikes."""
-    rng = np.random.default_rng(3)
-    layer = ir.LIFLayer(name="fc0", in_features=640, out_features=32, weight_bits=8,
-                        membrane_bits=16, accumulator_bits=17, threshold=300, leak_mult=230,
-                        leak_frac_bits=8, reset="subtract", scale=1.0,
-                        weight=rng.integers(-128, 128, size=(32, 640)).astype(np.int64),
-                        bias=rng.integers(-20, 21, size=32).astype(np.int64))
-    net = ir.Network(name="spram_sized", timesteps=3, input_features=640, layers=(layer,),
-                     encoding={}, dataset={}, source={})
-    return net, (rng.random((3, 2, 640)) < 0.08).astype(np.uint8)
-
-
 def test_spram_build_maps_the_weights_onto_up5k_spram(tmp_path, capsys):
     """--weight-memory spram on the UP5K: Yosys infers SB_SPRAM256KA for the run-time weights
     (checked against the estimate), and the netlist, loaded through its byte stream by the
     testbench, matches the golden model spike for spike (Yosys's SPRAM model)."""
-    net, inputs = _spram_sized_network()
+    net, inputs = spram_sized_network()
     ir.save(net, tmp_path / "ir")
     check = verify_network(net, inputs, tmp_path, sim=None, lanes=2, weight_memory="spram",
                            log=lambda s: None)

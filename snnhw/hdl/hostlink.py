@@ -1,10 +1,13 @@
-"""UART host link around the network: protocol v1 of :mod:`snnhw.protocol` in hardware.
+"""UART host link around the network: protocol v2 of :mod:`snnhw.protocol` in hardware.
 
 Data path: ``rx`` -> :class:`UARTReceiver` -> byte decoder -> event FIFO -> :class:`SNNTop`
 -> per-neuron spike counters -> result sender -> :class:`UARTTransmitter` -> ``tx``.
 
 * The decoder turns ``'S'`` + u16 addresses / ``EOT`` markers into the network's input events
-  and answers ``'V'`` with the identity frame.
+  and answers ``'V'`` with the identity frame. With ``weight_memory="spram"`` it passes the
+  ``load_bytes`` bytes after ``'W'`` to the network's weight loader (one byte per
+  ``10 * divisor`` cycles; the loader takes a byte every other cycle) and answers ``'L'``; it
+  ignores ``'S'`` until then.
 * Counters (``bits(timesteps)`` wide, one per output neuron) add up the output spikes of a
   sample; after the network's ``timesteps``-th output end-of-timestep the sender scans the
   classes (summing each class's ``vote_group`` counters, first maximum wins), sends the
@@ -21,9 +24,20 @@ from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import Network
-from ..protocol import EOT, IDENTIFY, RESULT, SAMPLE, VERSION, Identity, identity_bytes
+from ..protocol import (
+    EOT,
+    IDENTIFY,
+    IDENTITY_LENGTH,
+    LOADED,
+    RESULT,
+    SAMPLE,
+    VERSION,
+    WEIGHTS,
+    Identity,
+    identity_bytes,
+)
 from .events import event_layout
-from .network import SNNTop
+from .network import SNNTop, weight_load_bytes
 from .uart import UARTReceiver, UARTTransmitter
 
 __all__ = ["EVENT_FIFO_DEPTH", "HostLink"]
@@ -34,10 +48,13 @@ EVENT_FIFO_DEPTH = 16
 class HostLink(wiring.Component):
     """The network behind a UART. Ports: ``rx`` In(1), ``tx`` Out(1) (idle high).
 
-    ``divisor``: clock cycles per UART bit (``f_clk / baud``); ``lanes``: P of every core.
+    ``divisor``: clock cycles per UART bit (``f_clk / baud``); ``lanes``: P of every core;
+    ``weight_memory``: ``"rom"`` or ``"spram"`` (weights loaded over the link, see
+    :class:`SNNTop`).
     """
 
-    def __init__(self, net: Network, *, divisor: int, lanes: int = 1) -> None:
+    def __init__(self, net: Network, *, divisor: int, lanes: int = 1,
+                 weight_memory: str = "rom") -> None:
         self.net = net.validate()
         if net.input_features >= EOT:
             raise ValueError(f"{net.input_features} inputs do not fit the 16-bit addresses")
@@ -45,11 +62,18 @@ class HostLink(wiring.Component):
             raise ValueError("the protocol carries timesteps and classes in one byte each")
         if net.timesteps * net.vote_group >= 1 << 16:
             raise ValueError("class counts must fit 16 bits (timesteps * vote_group < 65536)")
+        if divisor < 2:
+            raise ValueError(f"divisor must be >= 2 clock cycles per bit, got {divisor}")
         self.divisor = divisor
         self.lanes = lanes
+        self.weight_memory = weight_memory
+        self.load_bytes = len(weight_load_bytes(net, lanes, weight_memory))
+        if self.load_bytes >= 1 << 32:
+            raise ValueError(f"a {self.load_bytes}-byte weight image does not fit the u32 length")
         self.identity = Identity(version=VERSION, input_features=net.input_features,
                                  classes=net.output_features // net.vote_group,
-                                 timesteps=net.timesteps, vote_group=net.vote_group)
+                                 timesteps=net.timesteps, vote_group=net.vote_group,
+                                 lanes=lanes, load_bytes=self.load_bytes)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
     def elaborate(self, platform) -> Module:
@@ -59,7 +83,7 @@ class HostLink(wiring.Component):
         classes, group = self.identity.classes, net.vote_group
         m.submodules.rx = rx = UARTReceiver(self.divisor)
         m.submodules.tx = tx = UARTTransmitter(self.divisor)
-        m.submodules.snn = snn = SNNTop(net, lanes=self.lanes)
+        m.submodules.snn = snn = SNNTop(net, lanes=self.lanes, weight_memory=self.weight_memory)
         layout = event_layout(net.input_features)
         m.submodules.events = events = fifo.SyncFIFOBuffered(width=layout.size,
                                                              depth=EVENT_FIFO_DEPTH)
@@ -71,6 +95,11 @@ class HostLink(wiring.Component):
         high = Signal(8)
         in_steps = Signal(range(max(2, steps)))
         send_identity = Signal()
+        send_loaded = Signal()             # register: 'L' still to send
+        loaded = Signal(init=self.load_bytes == 0)     # the weights are in; samples are taken
+        load_left = Signal(range(max(2, self.load_bytes)))
+        if self.load_bytes:
+            m.d.comb += snn.load.payload.eq(rx.o.payload)
         address = Signal(16)
         m.d.comb += address.eq((high << 8) | rx.o.payload)
         event = Signal(layout)
@@ -80,8 +109,22 @@ class HostLink(wiring.Component):
             with m.State("idle"):
                 with m.If(rx.o.valid & (rx.o.payload == IDENTIFY)):
                     m.d.comb += send_identity.eq(1)
-                with m.If(rx.o.valid & (rx.o.payload == SAMPLE)):
+                with m.If(rx.o.valid & (rx.o.payload == SAMPLE) & loaded):
                     m.next = "high"
+                if self.load_bytes:
+                    with m.If(rx.o.valid & (rx.o.payload == WEIGHTS)):
+                        m.d.sync += load_left.eq(self.load_bytes - 1)
+                        m.next = "weights"
+            if self.load_bytes:
+                with m.State("weights"):
+                    # the loader is always ready at UART speed; once loaded it takes no bytes
+                    # and a second image is discarded
+                    m.d.comb += snn.load.valid.eq(rx.o.valid & ~loaded)
+                    with m.If(rx.o.valid):
+                        m.d.sync += load_left.eq(load_left - 1)
+                        with m.If(load_left == 0):
+                            m.d.sync += [loaded.eq(1), send_loaded.eq(1)]
+                            m.next = "idle"
             with m.State("high"):
                 with m.If(rx.o.valid):
                     m.d.sync += high.eq(rx.o.payload)
@@ -127,7 +170,7 @@ class HostLink(wiring.Component):
             counters[selected * group + k] if classes > 1 else counters[k] for k in range(group)))
         best = Signal(range(max(2, classes)))
         best_sum = Signal(sum_bits)
-        byte_index = Signal(range(max(8, 4 + 2 * classes)))
+        byte_index = Signal(range(max(IDENTITY_LENGTH, 4 + 2 * classes)))
         checksum = Signal(8)
         identity = identity_bytes(self.identity)
         # one constant word, sliced by byte_index (a continuous assignment in Verilog)
@@ -139,6 +182,9 @@ class HostLink(wiring.Component):
                 with m.If(send_identity):
                     m.d.sync += byte_index.eq(0)
                     m.next = "identity"
+                with m.Elif(send_loaded):
+                    m.d.sync += send_loaded.eq(0)
+                    m.next = "loaded"
                 with m.Elif(start_result):
                     m.d.sync += [sending.eq(1), selected.eq(0), best.eq(0), best_sum.eq(0)]
                     m.next = "scan"
@@ -149,6 +195,10 @@ class HostLink(wiring.Component):
                     m.d.sync += byte_index.eq(byte_index + 1)
                     with m.If(byte_index == len(identity) - 1):
                         m.next = "idle"
+            with m.State("loaded"):
+                m.d.comb += [tx.i.payload.eq(LOADED), tx.i.valid.eq(1)]
+                with m.If(tx.i.ready):
+                    m.next = "idle"
             with m.State("scan"):
                 with m.If((selected == 0) | (class_sum > best_sum)):
                     m.d.sync += [best.eq(selected), best_sum.eq(class_sum)]

@@ -82,8 +82,13 @@ class WeightMemory(wiring.Component):
         words = memory.Memory(shape=unsigned(self.width), depth=self.depth, init=[])
         m.submodules.words = words
         wr = words.write_port()
-        rd = words.read_port()
+        # an asynchronous read port and a register enabled while not writing, rather than a
+        # synchronous port: Yosys then merges the register into the port itself and sees that
+        # the read and the write never collide, which SPRAM needs. A synchronous port reaches
+        # Yosys as read-first (the board flow's RTLIL), which SPRAM cannot give.
+        rd = words.read_port(domain="comb")
         writing = Signal()
+        word = Signal(self.width)
         m.d.comb += [
             writing.eq(self.load.valid),
             self.load.ready.eq(1),
@@ -91,9 +96,10 @@ class WeightMemory(wiring.Component):
             rd.addr.eq(wr.addr),
             wr.data.eq(self.load.payload.data),
             wr.en.eq(writing),
-            rd.en.eq(~writing),
         ]
-        m.d.sync += self.data.eq(rd.data)
+        with m.If(~writing):
+            m.d.sync += word.eq(rd.data)
+        m.d.sync += self.data.eq(word)
 
     def _banked(self, m: Module) -> None:
         per_bank = bank_depth(self.width)
