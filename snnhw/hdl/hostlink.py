@@ -37,7 +37,8 @@ from ..protocol import (
     identity_bytes,
 )
 from .events import event_layout
-from .network import SNNTop, weight_load_bytes
+from .loader import load_image_length
+from .network import SNNTop, loaded_memories
 from .uart import UARTReceiver, UARTTransmitter
 
 __all__ = ["EVENT_FIFO_DEPTH", "HostLink"]
@@ -67,7 +68,7 @@ class HostLink(wiring.Component):
         self.divisor = divisor
         self.lanes = lanes
         self.weight_memory = weight_memory
-        self.load_bytes = len(weight_load_bytes(net, lanes, weight_memory))
+        self.load_bytes = load_image_length(loaded_memories(net, lanes, weight_memory))
         if self.load_bytes >= 1 << 32:
             raise ValueError(f"a {self.load_bytes}-byte weight image does not fit the u32 length")
         self.identity = Identity(version=VERSION, input_features=net.input_features,

@@ -15,17 +15,27 @@ from amaranth.lib.wiring import In, Out
 
 from .weight_memory import load_layout
 
-__all__ = ["WeightLoader", "load_image"]
+__all__ = ["WeightLoader", "load_image", "load_image_length"]
+
+
+def _word_bytes(width: int) -> int:
+    """Bytes of one ``width``-bit word in the stream."""
+    return -(-width // 8)
 
 
 def load_image(words_per_layer: list[tuple[list[int], int]]) -> bytes:
     """The loader's byte stream for ``[(words, width in bits), ...]``."""
     out = bytearray()
     for words, width in words_per_layer:
-        size = -(-width // 8)
+        size = _word_bytes(width)
         for word in words:
             out += int(word).to_bytes(size, "little")
     return bytes(out)
+
+
+def load_image_length(memories: list[tuple[int, int]]) -> int:
+    """Bytes of the stream for memories of ``(depth, width in bits)``."""
+    return sum(depth * _word_bytes(width) for depth, width in memories)
 
 
 class WeightLoader(wiring.Component):
@@ -54,7 +64,7 @@ class WeightLoader(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        widest = max(-(-width // 8) for _, width in self.memories)
+        widest = max(_word_bytes(width) for _, width in self.memories)
         deepest = max(depth for depth, _ in self.memories)
         memory_index = Signal(range(max(2, len(self.memories))))
         addr = Signal(range(max(2, deepest)))
@@ -66,7 +76,7 @@ class WeightLoader(wiring.Component):
         # plain expressions rather than a case statement: Icarus never evaluates an
         # `always @*` block whose inputs keep their time-0 values (here: through reset)
         m.d.comb += [
-            last_byte.eq(Cat(*[(memory_index == k) & (byte_index == -(-width // 8) - 1)
+            last_byte.eq(Cat(*[(memory_index == k) & (byte_index == _word_bytes(width) - 1)
                                for k, (_, width) in enumerate(self.memories)]).any()),
             last_addr.eq(Cat(*[(memory_index == k) & (addr == depth - 1)
                                for k, (depth, _) in enumerate(self.memories)]).any()),
