@@ -28,7 +28,8 @@ and count bytes modulo 256.
 
 All multi-byte fields are big-endian (the weight image inside a ``'W'`` frame is the loader's
 own byte stream, least significant byte of each word first). Bytes other than ``'V'``, ``'W'``
-and ``'S'`` between frames are ignored. The host waits for each result before sending the next sample.
+and ``'S'`` between frames are ignored. The host waits for each result before sending the
+next sample.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["EOT", "IDENTIFY", "IDENTITY_LENGTH", "LOADED", "RESULT", "SAMPLE", "VERSION",
-           "WEIGHTS", "Identity", "Result", "decode_identity", "encode_weights", "decode_result", "encode_sample", "identity_bytes",
+           "WEIGHTS", "Identity", "Result", "decode_identity", "decode_result", "encode_sample",
+           "encode_weights", "identity_bytes",
            "result_bytes", "result_length"]
 
 VERSION = 2

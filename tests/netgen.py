@@ -53,14 +53,14 @@ def random_network(seed: int) -> tuple[Network, np.ndarray]:
 
 
 def spram_sized_network() -> tuple[Network, np.ndarray]:
-    """640-32 at 8 bits, 160 kbit of weights at P = 2 (one SPRAM wide): Yosys prefers SPRAM over the
-    40 EBRs it would take; random weights and input spikes."""
+    """640-32 at 8 bits, 160 kbit of weights at P = 2 (one SPRAM wide): Yosys prefers SPRAM
+    over the 40 EBRs it would take; random weights and input spikes."""
     rng = np.random.default_rng(3)
     layer = LIFLayer(name="fc0", in_features=640, out_features=32, weight_bits=8,
-                        membrane_bits=16, accumulator_bits=17, threshold=300, leak_mult=230,
-                        leak_frac_bits=8, reset="subtract", scale=1.0,
-                        weight=rng.integers(-128, 128, size=(32, 640)).astype(np.int64),
-                        bias=rng.integers(-20, 21, size=32).astype(np.int64))
+                     membrane_bits=16, accumulator_bits=17, threshold=300, leak_mult=230,
+                     leak_frac_bits=8, reset="subtract", scale=1.0,
+                     weight=rng.integers(-128, 128, size=(32, 640)).astype(np.int64),
+                     bias=rng.integers(-20, 21, size=32).astype(np.int64))
     net = Network(name="spram_sized", timesteps=3, input_features=640, layers=(layer,),
-                     encoding={}, dataset={}, source={})
+                  encoding={}, dataset={}, source={})
     return net, (rng.random((3, 2, 640)) < 0.08).astype(np.uint8)
