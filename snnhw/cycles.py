@@ -27,8 +27,8 @@ __all__ = ["CycleEstimate", "FIFO_LATENCY", "PIPELINE_DEPTH", "SWEEP_LATENCY", "
            "estimate"]
 
 FIFO_LATENCY = 2
-SWEEP_LATENCY = 5           # end-of-timestep accepted -> first group in the output stage (A-D)
-PIPELINE_DEPTH = 6          # sweep stages A, B, E, C, D and the end-of-timestep event
+SWEEP_LATENCY = 6           # end-of-timestep accepted -> first group in the output stage (A-O)
+PIPELINE_DEPTH = 7          # sweep stages A, B, E, C, D, O and the end-of-timestep event
 
 
 @dataclass(frozen=True)

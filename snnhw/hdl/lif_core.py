@@ -13,19 +13,21 @@ Operation, one timestep:
   The membrane memory's read port is transparent to its write port, so a group read in the
   same cycle its previous update is written sees the new value (the read-modify-write hazard
   of back-to-back events on small layers).
-* **sweep**, started by the end-of-timestep event, five stages per group: A, B, E (membrane
+* **sweep**, started by the end-of-timestep event, six stages per group: A, B, E (membrane
   and bias reads issued), C adds the biases and saturates to the membrane width, D (from
   registers) fires if ``u >= threshold``, resets, leaks (shift-add, toward zero) and writes
-  the carried membranes back; spiking neurons leave D as index events in ascending order, one
-  per clock (a group with k > 1 spikes holds the pipeline k cycles), then an end-of-timestep
-  event. After the ``timesteps``-th sweep the membranes are written as 0.
+  the carried membranes back, O holds the group's registered fire bits: spiking neurons leave
+  O as index events in ascending order, one per clock (a group with k > 1 spikes holds the
+  pipeline k cycles), then an end-of-timestep event. After the ``timesteps``-th sweep the
+  membranes are written as 0.
 
 The stage boundaries are placed for clock rate: the weight block RAM's output is registered
-before its bank multiplexer, the multiplexed word before the adder, and the output handshake, which
-stalls the pipeline, starts from registered membranes rather than from the bias adder and
-saturation logic.
+before its bank multiplexer, the multiplexed word before the adder, the threshold compare
+(a membrane-wide carry chain) ends in the fire-bit registers of D, and the output handshake,
+which stalls the pipeline, starts from O's registers (the spikes still to send and whether
+two or more remain) rather than from any adder or compare.
 
-Cycles per timestep: ``G`` per input event, ``5 + sum_g max(1, spikes in g)`` for the sweep,
+Cycles per timestep: ``G`` per input event, ``6 + sum_g max(1, spikes in g)`` for the sweep,
 1 for the end-of-timestep event, plus output stalls (``snnhw.cycles`` models it exactly).
 """
 
@@ -136,10 +138,14 @@ class LIFCore(wiring.Component):
         c_group = Signal.like(a_group)
         c_last = Signal()
         c_weights = Signal(p * wb)
-        # stage D: saturated membranes of a sweep group (registers)
+        # stage D: saturated membranes and fire bits of a sweep group (registers)
         d_valid = Signal()
         d_group = Signal.like(a_group)
         d_last = Signal()
+        # stage O: the group's spikes still to send (registers below)
+        o_valid = Signal()
+        o_group = Signal.like(a_group)
+        o_last = Signal()
 
         sweeping = Signal()                # a sweep is under way (in any stage)
         emit_eot = Signal()                # the sweep is done; send the end-of-timestep event
@@ -201,10 +207,11 @@ class LIFCore(wiring.Component):
             sums.append(total)
             carried.append(next_value)
 
-        # spikes of the group in stage D leave lowest lane first, one per clock. The spikes
+        # spikes of the group in stage O leave lowest lane first, one per clock. The spikes
         # still to send (pending) and whether two or more remain (several) are registers,
-        # computed as the group enters D and after each spike sent: the stall, which enables
-        # every stage, is then one gate from registers and the output's ready.
+        # computed from D's fire bits as the group enters O and after each spike sent: the
+        # stall, which enables every stage, is then one gate from registers and the output's
+        # ready.
         pending = Signal(p)
         several = Signal()
         lowest = Signal(p)
@@ -217,7 +224,7 @@ class LIFCore(wiring.Component):
                 else Const(0)
 
         m.d.comb += [
-            entering.eq(Mux(c_valid & c_sweep, fire_next, 0)),
+            entering.eq(Mux(d_valid, fire, 0)),
             lowest.eq(Cat(pending[0], *[pending[k] & ~pending[:k].any() for k in range(1, p)])),
             rest.eq(pending & ~lowest),
         ]
@@ -229,7 +236,7 @@ class LIFCore(wiring.Component):
             spike_out.eq(pending.any()),
             stall.eq(spike_out & ~(self.o.ready & ~several)),
             self.o.valid.eq(spike_out | emit_eot),
-            self.o.payload.index.eq(Mux(emit_eot, 0, (d_group << lane_bits) | lane_index)),
+            self.o.payload.index.eq(Mux(emit_eot, 0, (o_group << lane_bits) | lane_index)),
             self.o.payload.eot.eq(emit_eot),
         ]
         with m.If(~stall):
@@ -261,7 +268,7 @@ class LIFCore(wiring.Component):
             accept.eq(self.i.valid & self.i.ready),
         ]
 
-        # stage A -> B -> E -> C -> D
+        # stage A -> B -> E -> C -> D -> O
         with m.If(~stall):
             m.d.sync += [b_valid.eq(a_valid), b_sweep.eq(a_sweep), b_group.eq(a_group),
                          b_last.eq(a_last),
@@ -270,7 +277,8 @@ class LIFCore(wiring.Component):
                          c_valid.eq(e_valid), c_sweep.eq(e_sweep), c_group.eq(e_group),
                          c_last.eq(e_last), c_weights.eq(weights.data),
                          d_valid.eq(c_valid & c_sweep), d_group.eq(c_group),
-                         d_last.eq(c_last)]
+                         d_last.eq(c_last),
+                         o_valid.eq(d_valid), o_group.eq(d_group), o_last.eq(d_last)]
 
         # stage A sequencing
         with m.If(accept & ~self.i.payload.eot):
@@ -287,8 +295,8 @@ class LIFCore(wiring.Component):
                 m.d.sync += [a_group.eq(a_group + 1), a_waddr.eq(a_waddr + 1),
                              a_last.eq(a_group == g_count - 2)]
 
-        # end of sweep: the last group left stage D
-        with m.If(d_valid & d_last & ~stall):
+        # end of sweep: the last group left stage O
+        with m.If(o_valid & o_last & ~stall):
             m.d.sync += [sweeping.eq(0), emit_eot.eq(1)]
         with m.If(emit_eot & self.o.ready):
             m.d.sync += [emit_eot.eq(0),
