@@ -150,8 +150,8 @@ class LIFCore(wiring.Component):
         sweeping = Signal()                # a sweep is under way (in any stage)
         emit_eot = Signal()                # the sweep is done; send the end-of-timestep event
         timestep = Signal(range(max(2, self.timesteps)))
-        last_timestep = Signal()
-        m.d.comb += last_timestep.eq(timestep == self.timesteps - 1)
+        # a register beside the counter, not a compare: it fans out to every carried membrane bit
+        last_timestep = Signal(init=int(self.timesteps == 1))
 
         stall = Signal()
         fire = Signal(p)                   # stage D: the group's fire bits
@@ -300,5 +300,7 @@ class LIFCore(wiring.Component):
             m.d.sync += [sweeping.eq(0), emit_eot.eq(1)]
         with m.If(emit_eot & self.o.ready):
             m.d.sync += [emit_eot.eq(0),
-                         timestep.eq(Mux(last_timestep, 0, timestep + 1))]
+                         timestep.eq(Mux(last_timestep, 0, timestep + 1)),
+                         last_timestep.eq(Mux(last_timestep, self.timesteps == 1,
+                                              timestep == self.timesteps - 2))]
         return m

@@ -5,9 +5,9 @@ Two styles, chosen per layer by the generator (``snnhw build --weight-memory``):
 
 * ``"rom"``: contents from the IR in the bitstream, split into banks of at most
   :func:`bank_depth` words (one block RAM or a few side by side, so no deep cascade of block
-  RAMs and their output multiplexers). Every bank's read word is registered, and the bank is
-  chosen among the registers: block RAM clock-to-out and bank multiplexer sit in separate
-  clock cycles (ECP5 DP16KD, iCE40 EBR).
+  RAMs and their output multiplexers). Every bank's read word is registered (cleared when
+  another bank was read), and the word is the OR of the registers: block RAM clock-to-out and
+  bank selection sit in separate clock cycles (ECP5 DP16KD, iCE40 EBR).
 * ``"loaded"``: no initial contents; the words are written at run time through ``load``
   before the first read. One read/write port shared by loading and reading, reads disabled
   while writing: the form Yosys maps onto iCE40 UP SPRAM (``synth_ice40 -spram``), which
@@ -19,6 +19,9 @@ word is in flight.
 """
 
 from __future__ import annotations
+
+import operator
+from functools import reduce
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
@@ -106,8 +109,10 @@ class WeightMemory(wiring.Component):
         banks = -(-self.depth // per_bank)
         low_bits = (per_bank - 1).bit_length()
         bank_of_read = Signal(range(max(2, banks)))       # bank read in the previous cycle
-        bank_of_word = Signal(range(max(2, banks)))       # bank whose register holds the word
-        m.d.sync += [bank_of_read.eq(self.addr >> low_bits), bank_of_word.eq(bank_of_read)]
+        m.d.sync += bank_of_read.eq(self.addr >> low_bits)
+        # each bank's output register holds its word only when that bank was read, else 0
+        # (a synchronous reset of the register), so the word is the OR of the registers: a
+        # shallow OR tree instead of a wide multiplexer behind a select register
         registered = []
         for b in range(banks):
             contents = self.init[b * per_bank:(b + 1) * per_bank]
@@ -116,9 +121,6 @@ class WeightMemory(wiring.Component):
             rd = bank.read_port()
             m.d.comb += rd.addr.eq(self.addr[:low_bits] if banks > 1 else self.addr)
             word = Signal(self.width, name=f"bank{b}_word")
-            m.d.sync += word.eq(rd.data)
+            m.d.sync += word.eq(Mux(bank_of_read == b, rd.data, 0))
             registered.append(word)
-        with m.Switch(bank_of_word):
-            for b, word in enumerate(registered):
-                with m.Case(b):
-                    m.d.comb += self.data.eq(word)
+        m.d.comb += self.data.eq(reduce(operator.or_, registered))
