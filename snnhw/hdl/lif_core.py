@@ -8,7 +8,7 @@ Operation, one timestep:
 
 * **accumulate**: every input spike event ``j`` adds weight row ``j`` to the membranes, one
   group (P synaptic updates) per clock through a four-stage pipeline (A: weight address,
-  B: weight word out of its block RAM and registered, E: bank chosen, membrane read issued,
+  B: weight word out of its block RAM and registered, E: banks combined, membrane read issued,
   C: add and write; the weight memory is :class:`~snnhw.hdl.weight_memory.WeightMemory`).
   The membrane memory's read port is transparent to its write port, so a group read in the
   same cycle its previous update is written sees the new value (the read-modify-write hazard
@@ -22,7 +22,7 @@ Operation, one timestep:
   membranes are written as 0.
 
 The stage boundaries are placed for clock rate: the weight block RAM's output is registered
-before its bank multiplexer, the multiplexed word before the adder, the threshold compare
+before the banks are combined, the combined word before the adder, the threshold compare
 (a membrane-wide carry chain) ends in the fire-bit registers of D, and the output handshake,
 which stalls the pipeline, starts from O's registers (the spikes still to send and whether
 two or more remain) rather than from any adder or compare.
