@@ -181,6 +181,13 @@ def _document(payload: dict) -> str:
     not_fitting = sorted({f"{r['target']}: {r['not_fitting']}" for r in payload["rows"]
                           if r["not_fitting"]})
     lines += ["", *[f"- does not fit, {text}" for text in not_fitting], "",
+              "What limits the clock (nextpnr's critical paths): at P = 1 and 2 the first "
+              "layer's membranes fill block RAM, and reading a membrane group, adding the "
+              "weights and writing it back happen in one cycle (ECP5 DP16KD clock-to-out "
+              "without its output register, the adder, the write setup), so those points stay "
+              "below 100 MHz on ECP5; from P = 4 the membranes sit in LUT RAM and the weight "
+              "block RAM's clock-to-out into its bank register limits ECP5, and the input "
+              "handshake's routing limits the UP5K at P = 8.", "",
               "## Beside published figures", "",
               "| design | accuracy % | logic | memory | us/image | power / energy |",
               "| --- | --- | --- | --- | --- | --- |",
