@@ -27,7 +27,7 @@ from amaranth.lib import io
 from . import SnnhwError, ir
 from .hdl.hostlink import HostLink
 from .hdl.network import weight_styles
-from .synth import TARGETS, estimate_resources
+from .synth import TARGETS, estimate_resources, spram_hints
 
 __all__ = ["BOARDS", "Board", "BoardTop", "build_bitstream"]
 
@@ -116,14 +116,14 @@ def _weight_memory(net: ir.Network, board: Board, lanes: int) -> str:
 
 def _spram_overrides(net: ir.Network, lanes: int) -> dict[str, str]:
     """Yosys options of the platform build that let the run-time weights become SPRAM:
-    ``-spram``, and no initial contents for those memories (Amaranth's RTLIL gives every
-    memory one, all zero, and SPRAM cannot be initialised; the weights arrive before any
-    read)."""
+    ``-spram``, no initial contents for those memories (Amaranth's RTLIL gives every memory
+    one, all zero, and SPRAM cannot be initialised; the weights arrive before any read), and
+    the ``ram_style`` hint of :func:`snnhw.synth.spram_hints`."""
     loaded = [layer.name for layer, style in zip(net.layers, weight_styles(net, lanes, "spram"))
               if style == "loaded"]
-    return {"synth_opts": "-spram",
-            "script_after_read": "\n".join(f"delete snn_board.link.snn.{name}.weights/"
-                                           f"t:$meminit_v2" for name in loaded)}
+    deletes = [f"delete snn_board.link.snn.{name}.weights/t:$meminit_v2" for name in loaded]
+    hints = spram_hints(net, lanes, "spram", "snn_board.link.snn")
+    return {"synth_opts": "-spram", "script_after_read": "\n".join(deletes + hints)}
 
 
 def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,

@@ -86,6 +86,27 @@ def _blocks_for(depth: int, width: int, target: Target) -> int:
     return best or 0
 
 
+def sprams_for(depth: int, width: int) -> int:
+    """SPRAMs (16K x 16 bits) one run-time loaded memory of ``depth`` words of ``width`` bits
+    takes: words of 16 bits or more side by side; narrower words packed a power of two to a
+    16-bit row (Yosys selects one of them by the low address bits)."""
+    if width >= SPRAM_WIDTH:
+        return -(-width // SPRAM_WIDTH) * -(-depth // SPRAM_DEPTH)
+    per_row = 1 << ((SPRAM_WIDTH // width).bit_length() - 1)
+    return -(-depth // (SPRAM_DEPTH * per_row))
+
+
+def spram_hints(net: ir.Network, lanes: int, weight_memory: str, top: str) -> list[str]:
+    """Yosys commands that send the run-time loaded weight memories (``words`` in
+    :class:`snnhw.hdl.weight_memory.WeightMemory`) to SPRAM: ``ram_style "huge"``. Without
+    it Yosys's cost model prefers block RAM for the shallower memories (a 64-bit x 6272 layer
+    would take 121 EBRs instead of 4 SPRAMs). ``top``: the hierarchical name of the network
+    (``snn_top`` in snnhw's Verilog, deeper in a board top)."""
+    styles = weight_styles(net, lanes, weight_memory)
+    return [f'setattr -set ram_style "huge" {top}.{layer.name}.weights/m:words'
+            for layer, style in zip(net.layers, styles) if style == "loaded"]
+
+
 def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
                        weight_memory: str = "rom") -> dict[str, Any]:
     """Block RAMs and SPRAMs the network's memories need on ``target`` before synthesis.
@@ -99,7 +120,7 @@ def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
     for layer, style in zip(net.layers, styles):
         if style == "loaded" and target.sprams:
             depth = layer.in_features * groups(layer.out_features, lanes)
-            sprams += -(-lanes * layer.weight_bits // SPRAM_WIDTH) * -(-depth // SPRAM_DEPTH)
+            sprams += sprams_for(depth, lanes * layer.weight_bits)
         else:
             needed += _blocks_for(layer.in_features * layer.out_features, layer.weight_bits,
                                   target)
@@ -171,7 +192,10 @@ def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, 
     # -spram: memories without initial contents whose reads hold during writes (the run-time
     # loaded weights) may go to the UP5K's SPRAM
     options = " -spram" if target.sprams else ""
-    script = (f"read_verilog ../rtl/{TOP_NAME}.v; synth_{target.family}{options} -top {TOP_NAME} "
+    hints = "".join(f"{hint}; " for hint in spram_hints(net, lanes, weight_memory, TOP_NAME)) \
+        if target.sprams else ""
+    script = (f"read_verilog ../rtl/{TOP_NAME}.v; {hints}"
+              f"synth_{target.family}{options} -top {TOP_NAME} "
               f"-json {target.name}/{netlist.name}; tee -q -o {target.name}/stat.json stat -json; "
               f"write_verilog -noattr {target.name}/{GATE_NETLIST}")
     log(f"yosys: synth_{target.family} ...")
@@ -230,6 +254,8 @@ def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, 
             f"needs {luts} LUTs / {brams} BRAMs / {dsps} DSPs; {target.name} has "
             f"{target.logic_cells} / {target.brams} / {target.dsps} (memories: "
             f"{estimate['memory_bits']} bits, block RAM {estimate['bram_bits_available']} bits)")
+        if "error" in section["memory_mapping"]:
+            section["not_fitting"] += f"; {section['memory_mapping']['error']}"
     section["fits"] = fits
     section["fmax_mhz"] = fmax
     cycles = report.get("cycles_per_timestep", {})
