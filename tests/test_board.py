@@ -35,9 +35,10 @@ def test_bitstream_for_a_small_network(tmp_path, board, magic):
 def test_network_too_big_for_the_board_is_refused_with_numbers(tmp_path):
     net, _ = random_network(4)
     layer = net.layers[0]
-    big = replace(layer, in_features=784, out_features=128, weight_bits=8,
-                  weight=np.zeros((128, 784), dtype=np.int64),
-                  bias=np.zeros(128, dtype=np.int64), accumulator_bits=layer.membrane_bits + 12)
+    # 784 x 256 8-bit weights: 1.6 Mbit, two words to a 16-bit SPRAM row still need 7 SPRAMs
+    big = replace(layer, in_features=784, out_features=256, weight_bits=8,
+                  weight=np.zeros((256, 784), dtype=np.int64),
+                  bias=np.zeros(256, dtype=np.int64), accumulator_bits=layer.membrane_bits + 12)
     net = replace(net, input_features=784, layers=(big,)).validate()
     ir.save(net, tmp_path / "ir")
     with pytest.raises(SnnhwError, match=r"does not fit ice40-up5k at P=1: .* need \d+ block "

@@ -11,9 +11,20 @@ from snnhw import ir
 from snnhw.build import verify_network
 from snnhw.cli import main
 from snnhw.report import write_report
-from snnhw.synth import TARGETS, estimate_resources
+from snnhw.synth import TARGETS, estimate_resources, sprams_for
 
 from netgen import random_network, spram_sized_network
+
+
+def test_spram_count_packs_narrow_words_and_tiles_wide_ones():
+    """16K x 16-bit SPRAMs: wide words side by side, narrow words packed a power of two to a
+    row (what Yosys maps: the demo's first layer at 4 bits P=2 took 2 SPRAMs, not 4)."""
+    assert sprams_for(12544, 64) == 4          # 8-bit P=8: four wide, one deep
+    assert sprams_for(16385, 16) == 2          # one word past a SPRAM's depth
+    assert sprams_for(50176, 8) == 2           # 8-bit words, two to a row
+    assert sprams_for(100352, 4) == 2          # four to a row
+    assert sprams_for(100352, 6) == 4          # 6 bits: still only two to a row
+    assert sprams_for(200704, 8) == 7
 
 
 @pytest.fixture(scope="module")
