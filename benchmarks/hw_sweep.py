@@ -185,9 +185,9 @@ def _document(payload: dict) -> str:
               "layer's membranes fill block RAM, and reading a membrane group, adding the "
               "weights and writing it back happen in one cycle (ECP5 DP16KD clock-to-out "
               "without its output register, the adder, the write setup), so those points stay "
-              "below 100 MHz on ECP5; from P = 4 the membranes sit in LUT RAM and the weight "
-              "block RAM's clock-to-out into its bank register limits ECP5, and the input "
-              "handshake's routing limits the UP5K at P = 8.", "",
+              "below 100 MHz on ECP5 (from P = 4 the membranes sit in LUT RAM); at P = 8 the "
+              "weight block RAM's clock-to-out into its bank register limits ECP5, and the "
+              "input handshake's routing the UP5K.", "",
               "## Beside published figures", "",
               "| design | accuracy % | logic | memory | us/image | power / energy |",
               "| --- | --- | --- | --- | --- | --- |",
