@@ -26,7 +26,7 @@ from amaranth.lib import io
 
 from . import SnnhwError, ir
 from .hdl.hostlink import HostLink
-from .hdl.network import weight_styles
+from .hdl.network import loaded_layers
 from .synth import TARGETS, estimate_resources, spram_hints
 
 __all__ = ["BOARDS", "Board", "BoardTop", "build_bitstream"]
@@ -119,9 +119,8 @@ def _spram_overrides(net: ir.Network, lanes: int) -> dict[str, str]:
     ``-spram``, no initial contents for those memories (Amaranth's RTLIL gives every memory
     one, all zero, and SPRAM cannot be initialised; the weights arrive before any read), and
     the ``ram_style`` hint of :func:`snnhw.synth.spram_hints`."""
-    loaded = [layer.name for layer, style in zip(net.layers, weight_styles(net, lanes, "spram"))
-              if style == "loaded"]
-    deletes = [f"delete snn_board.link.snn.{name}.weights/t:$meminit_v2" for name in loaded]
+    deletes = [f"delete snn_board.link.snn.{layer.name}.weights/t:$meminit_v2"
+               for layer in loaded_layers(net, lanes, "spram")]
     hints = spram_hints(net, lanes, "spram", "snn_board.link.snn")
     return {"synth_opts": "-spram", "script_after_read": "\n".join(deletes + hints)}
 

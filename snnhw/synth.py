@@ -23,7 +23,7 @@ import numpy as np
 from . import SnnhwError, ir
 from .hdl import TOP_NAME
 from .hdl.layout import groups
-from .hdl.network import weight_styles
+from .hdl.network import loaded_layers, weight_styles
 from .report import memory_bits, render_markdown
 
 __all__ = ["GATE_NETLIST", "TARGETS", "Target", "cell_models", "estimate_resources",
@@ -102,9 +102,8 @@ def spram_hints(net: ir.Network, lanes: int, weight_memory: str, top: str) -> li
     it Yosys's cost model prefers block RAM for the shallower memories (a 64-bit x 6272 layer
     would take 121 EBRs instead of 4 SPRAMs). ``top``: the hierarchical name of the network
     (``snn_top`` in snnhw's Verilog, deeper in a board top)."""
-    styles = weight_styles(net, lanes, weight_memory)
     return [f'setattr -set ram_style "huge" {top}.{layer.name}.weights/m:words'
-            for layer, style in zip(net.layers, styles) if style == "loaded"]
+            for layer in loaded_layers(net, lanes, weight_memory)]
 
 
 def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,

@@ -16,14 +16,14 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir import Network
+from ..ir import LIFLayer, Network
 from .events import event_layout, event_signature
 from .layout import groups, weight_words
 from .lif_core import LIFCore
 from .loader import WeightLoader, load_image
 
-__all__ = ["SNNTop", "WEIGHT_MEMORY", "fifo_depths", "loaded_memories", "weight_load_bytes",
-           "weight_styles"]
+__all__ = ["SNNTop", "WEIGHT_MEMORY", "fifo_depths", "loaded_layers", "loaded_memories",
+           "weight_load_bytes", "weight_styles"]
 
 WEIGHT_MEMORY = ("rom", "spram")
 
@@ -41,19 +41,23 @@ def weight_styles(net: Network, lanes: int, weight_memory: str) -> list[str]:
     return styles
 
 
+def loaded_layers(net: Network, lanes: int, weight_memory: str) -> list[LIFLayer]:
+    """The layers whose weights are written at run time, in load order."""
+    return [l for l, style in zip(net.layers, weight_styles(net, lanes, weight_memory))
+            if style == "loaded"]
+
+
 def loaded_memories(net: Network, lanes: int, weight_memory: str) -> list[tuple[int, int]]:
     """(depth, width) of the run-time loaded weight memories, in load order."""
     return [(l.in_features * groups(l.out_features, lanes), lanes * l.weight_bits)
-            for l, style in zip(net.layers, weight_styles(net, lanes, weight_memory))
-            if style == "loaded"]
+            for l in loaded_layers(net, lanes, weight_memory)]
 
 
 def weight_load_bytes(net: Network, lanes: int, weight_memory: str) -> bytes:
     """The ``load`` byte stream of :class:`SNNTop` (empty when every weight is in the
     bitstream)."""
     return load_image([(weight_words(l, lanes), lanes * l.weight_bits)
-                       for l, style in zip(net.layers, weight_styles(net, lanes, weight_memory))
-                       if style == "loaded"])
+                       for l in loaded_layers(net, lanes, weight_memory)])
 
 
 def fifo_depths(net: Network) -> list[int]:
