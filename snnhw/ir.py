@@ -11,14 +11,18 @@ weight ``w`` stands for ``w * scale``, the threshold ``threshold * scale``, and 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from dataclasses import asdict, dataclass, field
+import math
+import re
+import zipfile
+from dataclasses import asdict, dataclass, field, fields
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import SnnhwError
+from .files import atomic_path
 from .fixedpoint import (
     LEAK_FRAC_BITS_RANGE,
     MEMBRANE_BITS_RANGE,
@@ -36,7 +40,12 @@ VERSION = 1
 RESETS = ("zero", "subtract")
 
 
-class IRError(ValueError):
+ACCUMULATOR_BITS_MAX = 64
+# layer names become Verilog identifiers and memory image file names
+LAYER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+
+
+class IRError(SnnhwError, ValueError):
     """The IR breaks a rule of the schema; the message names the layer, the value and the rule."""
 
 
@@ -124,22 +133,57 @@ class Network:
 
     def validate(self) -> "Network":
         """Check every rule of the schema; raise :class:`IRError` on the first broken one."""
+        if not isinstance(self.name, str) or not self.name:
+            raise IRError(f"name={self.name!r}: a non-empty string is required")
+        for key in ("timesteps", "input_features", "vote_group"):
+            _require_int(getattr(self, key), key, "network")
+        for key in ("encoding", "dataset", "source"):
+            if not isinstance(getattr(self, key), dict):
+                raise IRError(f"network: {key}={getattr(self, key)!r}; a mapping is required")
         if not self.layers:
             raise IRError("network has no layers")
+        if self.input_features < 1:
+            raise IRError(f"input_features must be >= 1, got {self.input_features}")
         if self.timesteps < 1:
             raise IRError(f"timesteps must be >= 1, got {self.timesteps}")
         if self.vote_group < 1 or self.output_features % self.vote_group:
             raise IRError(f"vote_group={self.vote_group} does not divide the "
                           f"{self.output_features} output neurons")
         fan_in = self.input_features
+        names = set()
         for layer in self.layers:
             _validate_layer(layer, fan_in)
+            if layer.name in names:
+                raise IRError(f"layer {layer.name!r}: the name is used twice")
+            names.add(layer.name)
             fan_in = layer.out_features
         return self
 
 
+_LAYER_INTS = ("in_features", "out_features", "weight_bits", "membrane_bits",
+               "accumulator_bits", "threshold", "leak_mult", "leak_frac_bits")
+
+
+def _require_int(value: Any, key: str, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise IRError(f"{where}: {key}={value!r}; an integer is required")
+
+
 def _validate_layer(layer: LIFLayer, fan_in: int) -> None:
+    if not isinstance(layer.name, str) or not LAYER_NAME.match(layer.name):
+        raise IRError(f"layer name {layer.name!r}: a letter, then up to 31 letters, digits or "
+                      f"'_' is required (it names Verilog signals and memory files)")
     where = f"layer {layer.name!r}"
+    for key in _LAYER_INTS:
+        _require_int(getattr(layer, key), key, where)
+    if isinstance(layer.scale, bool) or not isinstance(layer.scale, Real) or not (
+            math.isfinite(layer.scale) and layer.scale > 0):
+        raise IRError(f"{where}: scale={layer.scale!r}; a finite number > 0 is required")
+    for key in ("weight", "bias"):
+        array = getattr(layer, key)
+        if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.integer):
+            kind = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
+            raise IRError(f"{where}: {key} holds {kind} values; integers are required")
     if layer.in_features != fan_in:
         raise IRError(f"{where}: in_features={layer.in_features} but the previous stage has "
                       f"{fan_in} outputs")
@@ -176,6 +220,9 @@ def _validate_layer(layer: LIFLayer, fan_in: int) -> None:
         raise IRError(f"{where}: bias spans {layer.bias.min()}..{layer.bias.max()}; a "
                       f"{layer.membrane_bits}-bit membrane allows {m_lo}..{m_hi}")
     needed = signed_bits(*layer.accumulator_bounds())
+    if layer.accumulator_bits > ACCUMULATOR_BITS_MAX:
+        raise IRError(f"{where}: accumulator_bits={layer.accumulator_bits}; allowed "
+                      f"{needed}..{ACCUMULATOR_BITS_MAX}")
     if layer.accumulator_bits < needed:
         raise IRError(f"{where}: accumulator_bits={layer.accumulator_bits} can overflow; "
                       f"the weights need at least {needed}")
@@ -200,34 +247,76 @@ def save(net: Network, folder: str | Path) -> tuple[Path, Path]:
     return json_path, npz_path
 
 
+_NETWORK_KEYS = {"name": str, "timesteps": int, "input_features": int, "encoding": dict,
+                 "dataset": dict, "source": dict, "layers": list}
+_LAYER_KEYS = [f.name for f in fields(LIFLayer) if f.name not in ("weight", "bias")]
+
+
 def load(folder: str | Path) -> Network:
-    """Read and validate an IR written by :func:`save`."""
+    """Read and validate an IR written by :func:`save`; every problem (a missing or corrupt
+    file, a missing or mistyped field, an array that is not integer) is an :class:`IRError`
+    naming the file and the field."""
     folder = Path(folder)
     json_path, npz_path = folder / "network.json", folder / "network.npz"
     try:
-        meta = json.loads(json_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        meta = json.loads(json_path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise IRError(f"{json_path}: no IR here (snnhw build writes ir/network.json)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IRError(f"{json_path}: cannot read IR metadata ({exc})") from None
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        got = (meta.get("format"), meta.get("version")) if isinstance(meta, dict) else (
+            type(meta).__name__, None)
         raise IRError(f"{json_path}: expected format {FORMAT!r} version {VERSION}, got "
-                      f"{meta.get('format')!r} version {meta.get('version')!r}")
-    with np.load(npz_path) as arrays:
-        layers = tuple(
-            LIFLayer(**spec, weight=arrays[f"{spec['name']}.weight"].astype(np.int64),
-                     bias=arrays[f"{spec['name']}.bias"].astype(np.int64))
-            for spec in meta["layers"])
-    return Network(name=meta["name"], timesteps=meta["timesteps"],
-                   input_features=meta["input_features"], layers=layers,
-                   encoding=meta["encoding"], dataset=meta["dataset"],
-                   source=meta["source"], vote_group=int(meta.get("vote_group", 1))).validate()
+                      f"{got[0]!r} version {got[1]!r}")
+    for key, kind in _NETWORK_KEYS.items():
+        if key not in meta:
+            raise IRError(f"{json_path}: the field {key!r} is missing")
+        if not isinstance(meta[key], kind) or isinstance(meta[key], bool):
+            raise IRError(f"{json_path}: {key}={meta[key]!r}; {kind.__name__} required")
+    for n, spec in enumerate(meta["layers"]):
+        if not isinstance(spec, dict):
+            raise IRError(f"{json_path}: layers[{n}] is {type(spec).__name__}, not a mapping")
+        missing = [k for k in _LAYER_KEYS if k not in spec]
+        unknown = sorted(set(spec) - set(_LAYER_KEYS))
+        if missing or unknown:
+            raise IRError(f"{json_path}: layers[{n}] " + (f"lacks {missing}" if missing else
+                          f"has unknown fields {unknown}") + f"; a LIF layer has {_LAYER_KEYS}")
+        if not isinstance(spec["name"], str) or not LAYER_NAME.match(spec["name"]):
+            raise IRError(f"{json_path}: layers[{n}] name {spec['name']!r} is not a layer name "
+                          f"(a letter, then letters, digits or '_')")
+    try:
+        with np.load(npz_path, allow_pickle=False) as arrays:
+            layers = tuple(
+                LIFLayer(**spec, weight=_array(arrays, f"{spec['name']}.weight", npz_path),
+                         bias=_array(arrays, f"{spec['name']}.bias", npz_path))
+                for spec in meta["layers"])
+    except FileNotFoundError:
+        raise IRError(f"{npz_path}: the IR's arrays are missing") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, IRError):
+            raise
+        raise IRError(f"{npz_path}: not a readable IR array file ({exc})") from None
+    vote_group = meta.get("vote_group", 1)
+    try:
+        return Network(name=meta["name"], timesteps=meta["timesteps"],
+                       input_features=meta["input_features"], layers=layers,
+                       encoding=meta["encoding"], dataset=meta["dataset"],
+                       source=meta["source"], vote_group=vote_group).validate()
+    except IRError as exc:
+        raise IRError(f"{folder}: {exc}") from None
+
+
+def _array(arrays: Any, key: str, path: Path) -> np.ndarray:
+    """One integer array of the npz; object arrays are refused by ``allow_pickle=False``."""
+    if key not in arrays.files:
+        raise IRError(f"{path}: the array {key!r} is missing")
+    array = arrays[key]
+    if not np.issubdtype(array.dtype, np.integer):
+        raise IRError(f"{path}: {key} holds {array.dtype} values; integers are required")
+    return array.astype(np.int64)
 
 
 def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        write(fh)

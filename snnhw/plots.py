@@ -34,7 +34,7 @@ def plot_training(history: Sequence[dict[str, Any]], path: Path, title: str) -> 
     acc_ax.set_ylabel("test accuracy (%)", color="tab:red")
     loss_ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format="png")
     plt.close(fig)
     return path
 
@@ -56,6 +56,6 @@ def plot_cycles(measured_eots: Sequence[int], predicted_eots: Sequence[int], tim
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format="png")
     plt.close(fig)
     return path

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .files import atomic_write
 from .ir import Network
 
 __all__ = ["ENERGY_MODEL", "activity", "memory_bits", "render_markdown", "write_report"]
@@ -107,5 +108,5 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 def write_report(folder: Path, report: dict[str, Any]) -> None:
     """Write ``report.json`` and ``report.md``."""
-    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (folder / "report.md").write_text(render_markdown(report))
+    atomic_write(folder / "report.json", json.dumps(report, indent=2) + "\n")
+    atomic_write(folder / "report.md", render_markdown(report))

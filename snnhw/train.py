@@ -20,28 +20,87 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from . import SnnhwError
-from .checkpoint import save_checkpoint
-from .data import ENCODINGS, Split, encode_numpy, encode_torch, load_dataset
+from .checkpoint import FORMAT, save_checkpoint
+from .data import DATASETS, ENCODINGS, Split, encode_numpy, encode_torch, load_dataset
+from .files import atomic_path
+from .fixedpoint import LEAK_FRAC_BITS_RANGE, MEMBRANE_BITS_RANGE, WEIGHT_BITS_RANGE
 from .nn import FixedPointSpec, SpikingNetwork, architecture
+from .nn.lif import RESETS
+from .nn.surrogate import SURROGATES
+from .outdir import check_plain_name
 from .plots import plot_training
 
-__all__ = ["METHODS", "Recipe", "evaluate_float", "load_recipe", "train"]
+__all__ = ["METHODS", "Recipe", "check_model_output", "evaluate_float", "load_recipe", "train"]
 
 METHODS = {"stbp": "surrogate", "neunorm": "surrogate", "hm2bp": "hm2bp",
            "leak_aware": "leak_aware", "bpsta": "bpsta"}
 LOSSES = ("rate_mse", "count")
 OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+Rule = tuple[Callable[[Any], bool], str]
+
+
+def _integer(lo: int, hi: int | None = None, optional: bool = False) -> Rule:
+    text = f"an integer in {lo}..{hi}" if hi is not None else f"an integer >= {lo}"
+    return (lambda v: (optional and v is None) or (
+        isinstance(v, Integral) and not isinstance(v, bool) and lo <= v
+        and (hi is None or v <= hi)), text + (" (or left out)" if optional else ""))
+
+
+def _number(lo: float, hi: float = math.inf, *, lo_open: bool = False,
+            hi_open: bool = False) -> Rule:
+    left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+    return (lambda v: isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v)
+            and (lo < v if lo_open else lo <= v) and (v < hi if hi_open else v <= hi),
+            f"a finite number in {left}{lo}, {hi}{right}")
+
+
+def _choice(options) -> Rule:
+    return (lambda v: isinstance(v, str) and v in options, "one of " + ", ".join(options))
+
+
+_BOOL: Rule = (lambda v: isinstance(v, bool), "true or false")
+_LAYER_STRINGS: Rule = (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+                        "a list of layer strings such as [\"128FC\"]")
+_RATES: Rule = (lambda v: isinstance(v, list) and len(v) == 2 and all(
+    isinstance(x, Real) and not isinstance(x, bool) and 0 <= x <= 1 for x in v),
+    "two rates in [0, 1]: [wrong, right]")
+_PATH: Rule = (lambda v: v is None or (isinstance(v, str) and v != ""), "a folder path")
+_POSITIVE = _number(0, lo_open=True)
+
+# what every recipe key allows; Recipe.check applies them all
+RULES: dict[str, Rule] = {
+    "method": _choice(METHODS), "dataset": _choice(DATASETS),
+    "data_path": _PATH, "split_seed": _integer(0), "train_samples": _integer(1, optional=True),
+    "denoise_us": _integer(0), "downsample": _number(0, 1, lo_open=True),
+    "layers": _LAYER_STRINGS, "voting": _integer(1), "width_mult": _POSITIVE, "neunorm": _BOOL,
+    "dropout": _number(0, 1, hi_open=True), "pool_neurons": _BOOL, "pool_tau": _number(0, 1),
+    "pool_threshold": _POSITIVE, "tau": _number(0, 1), "threshold": _POSITIVE,
+    "reset": _choice(RESETS), "surrogate": _choice(tuple(SURROGATES)), "width": _POSITIVE,
+    "spatial_adjust": _BOOL, "temporal_adjust": _BOOL, "encoding": _choice(ENCODINGS),
+    "timesteps": _integer(1), "encoding_seed": _integer(0), "loss": _choice(LOSSES),
+    "desired_rates": _RATES, "margin_rate": _number(0), "optimizer": _choice(OPTIMIZERS),
+    "epochs": _integer(1), "batch_size": _integer(1), "lr": _POSITIVE,
+    "momentum": _number(0, 1), "weight_decay": _number(0),
+    "schedule": _choice(("constant", "cosine")), "seed": _integer(0),
+    "qat_bits": _integer(*WEIGHT_BITS_RANGE, optional=True),
+    "qat_membrane_bits": _integer(*MEMBRANE_BITS_RANGE, optional=True),
+    "qat_leak_bits": _integer(*LEAK_FRAC_BITS_RANGE),
+}
 
 
 @dataclass
@@ -94,29 +153,34 @@ class Recipe:
     qat_leak_bits: int = 8
 
     def check(self, where: str = "recipe") -> None:
-        """Raise :class:`SnnhwError` naming the key, the value and what is allowed."""
-        allowed = {"method": METHODS, "loss": LOSSES, "optimizer": OPTIMIZERS,
-                   "encoding": ENCODINGS, "schedule": ("constant", "cosine")}
-        for key, options in allowed.items():
-            if getattr(self, key) not in options:
-                raise SnnhwError(f"{where}: {key} = {getattr(self, key)!r}; allowed: "
-                                 f"{', '.join(options)}")
+        """Raise :class:`SnnhwError` naming the key, the value and what is allowed
+        (``RULES``), then the rules that tie keys together."""
+        check_plain_name(self.name, where)
+        for key, (ok, allowed) in RULES.items():
+            if not ok(getattr(self, key)):
+                raise SnnhwError(f"{where}: {key} = {getattr(self, key)!r}; {allowed} is "
+                                 f"required")
         event_data = self.dataset in ("nmnist", "dvs-gesture", "cifar10-dvs")
         if event_data != (self.encoding == "frames"):
             raise SnnhwError(f"{where}: encoding = {self.encoding!r} does not go with dataset "
                              f"{self.dataset!r}: event datasets use 'frames', images the others")
-        if self.timesteps < 1:
-            raise SnnhwError(f"{where}: timesteps = {self.timesteps}; must be >= 1")
 
 
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
     """Read a TOML recipe, then apply ``overrides``; unknown keys are an error naming the file
     and the key."""
     path = Path(path)
+    if path.is_dir():
+        raise SnnhwError(f"{path}: is a folder; a TOML recipe file is required")
     try:
-        table = tomllib.loads(path.read_text())
+        table = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise SnnhwError(f"{path}: no such recipe file") from None
+    except OSError as exc:
+        raise SnnhwError(f"{path}: cannot read the recipe ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise SnnhwError(f"{path}: not UTF-8 text at byte {exc.start}; a TOML recipe is "
+                         f"required") from None
     except tomllib.TOMLDecodeError as exc:
         raise SnnhwError(f"{path}: not valid TOML ({exc})") from None
     flat: dict[str, Any] = {}
@@ -205,10 +269,54 @@ def build_architecture(recipe: Recipe, input_shape: list[int], classes: int) -> 
         raise SnnhwError(f"recipe {recipe.name!r}: {exc}") from None
 
 
+def _outputs(out: Path) -> tuple[Path, Path, Path]:
+    return out, out.with_suffix(".metrics.json"), out.with_suffix(".training.png")
+
+
+def _is_snnhw_model(path: Path) -> bool:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return False
+    return isinstance(payload, dict) and payload.get("format") == FORMAT
+
+
+def check_model_output(out: str | Path, option: str = "--out") -> Path:
+    """The model file ``out`` that training may write, checked before any work: a ``.pt``
+    file name in a writable place that is not a folder, and, if it exists, an snnhw model
+    (its metrics and curve beside it are then replaced too); anything else is refused, since
+    snnhw never overwrites a file it did not write."""
+    if str(out) == "":
+        raise SnnhwError(f"{option} '': a model file name such as build/net/model.pt is required")
+    out = Path(out)
+    if out.is_dir():
+        raise SnnhwError(f"{option} {out}: is a folder; name the model file inside it, e.g. "
+                         f"{out / 'model.pt'}")
+    if out.suffix != ".pt":
+        raise SnnhwError(f"{option} {out}: a model file ends in .pt (its metrics and training "
+                         f"curve go beside it as .metrics.json and .training.png)")
+    ours = out.is_file() and _is_snnhw_model(out)
+    if out.exists() and not ours:
+        raise SnnhwError(f"{option} {out}: exists and is not an snnhw model; snnhw never "
+                         f"overwrites a file it did not write")
+    for sibling in _outputs(out)[1:]:
+        if sibling.exists() and (not ours or not sibling.is_file()):
+            raise SnnhwError(f"{option} {out}: {sibling} exists and was not written with this "
+                             f"model; move it away or choose another {option}")
+    existing = out.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise SnnhwError(f"{option} {out}: cannot write there ({existing} is not a writable "
+                         f"folder)")
+    return out
+
+
 def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Train per ``recipe``; write ``out`` (model.pt), ``<out>.metrics.json`` and the training
-    curve ``<out>.training.png``."""
+    curve ``<out>.training.png``, all three at the end (nothing is written on failure)."""
     recipe.check(f"recipe {recipe.name!r}")
+    out = check_model_output(out)
     torch.manual_seed(recipe.seed)
     np.random.seed(recipe.seed)
     event_options = ({"timesteps": recipe.timesteps, "denoise_us": recipe.denoise_us,
@@ -276,10 +384,12 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str
     dataset = {"name": recipe.dataset, "path": recipe.data_path or "",
                "features": int(np.prod(input_shape)), "classes": classes,
                "split_seed": recipe.split_seed, "events": event_options}
-    out = Path(out)
-    save_checkpoint(out, name=recipe.name, architecture=arch, encoding=encoding, dataset=dataset,
-                    state_dict=net.state_dict(), metrics=metrics)
-    out.with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plot_training(history, out.with_suffix(".training.png"),
-                  f"{recipe.name}: {recipe.method} training")
+    _, metrics_path, curve_path = _outputs(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # the metrics and the curve are renamed into place right after the model is
+    with atomic_path(metrics_path) as metrics_tmp, atomic_path(curve_path) as curve_tmp:
+        metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+        plot_training(history, curve_tmp, f"{recipe.name}: {recipe.method} training")
+        save_checkpoint(out, name=recipe.name, architecture=arch, encoding=encoding,
+                        dataset=dataset, state_dict=net.state_dict(), metrics=metrics)
     return metrics

@@ -9,6 +9,7 @@ import pytest
 
 from snnhw import ir
 from snnhw.build import verify_network
+from snnhw.buildfolder import digests
 from snnhw.cli import main
 from snnhw.report import write_report
 from snnhw.synth import TARGETS, estimate_resources, sprams_for
@@ -33,13 +34,14 @@ def small_build(tmp_path_factory):
     folder = tmp_path_factory.mktemp("synth")
     ir.save(net, folder / "ir")
     check = verify_network(net, inputs, folder, sim=None, log=lambda s: None)
-    write_report(folder, _minimal_report(net, check.estimate.per_timestep_mean))
+    write_report(folder, _minimal_report(net, check.estimate.per_timestep_mean, folder))
     return folder
 
 
-def _minimal_report(net: ir.Network, predicted_cycles: float) -> dict:
-    """The report keys synthesis reads, for a folder built without a trained model."""
-    return {"name": net.name, "sizes": [net.input_features], "timesteps": net.timesteps,
+def _minimal_report(net: ir.Network, predicted_cycles: float, folder) -> dict:
+    """The report keys synthesis reads, for a folder built without a trained model, with the
+    digests of its ir/ and rtl/ as snnhw build records them."""
+    return {"digests": digests(folder), "name": net.name, "sizes": [net.input_features], "timesteps": net.timesteps,
             "accuracy": {"float": 0, "fixed": 0, "samples": 0},
             "rtl": {"simulator": "none", "samples": 0, "mismatches": 0},
             "cycles_per_timestep": {"measured_mean": None, "measured_max": None,
@@ -77,7 +79,7 @@ def test_spram_build_maps_the_weights_onto_up5k_spram(tmp_path, capsys):
     check = verify_network(net, inputs, tmp_path, sim=None, lanes=2, weight_memory="spram",
                            log=lambda s: None)
     assert check.trace.output.sum() > 0
-    report = _minimal_report(net, check.estimate.per_timestep_mean)
+    report = _minimal_report(net, check.estimate.per_timestep_mean, tmp_path)
     report["rtl"] |= {"lanes": 2, "weight_memory": "spram"}
     write_report(tmp_path, report)
     estimate = estimate_resources(net, TARGETS["ice40-up5k"], lanes=2, weight_memory="spram")
@@ -106,7 +108,7 @@ def test_demo_sized_net_is_reported_as_not_fitting_ice40_block_ram(tmp_path, cap
     ir.save(net, tmp_path / "ir")
     (tmp_path / "rtl").mkdir()
     (tmp_path / "rtl" / "snn_top.v").write_text("// not read: the estimate stops first\n")
-    write_report(tmp_path, _minimal_report(net, 1.0))
+    write_report(tmp_path, _minimal_report(net, 1.0, tmp_path))
     assert main(["synth", str(tmp_path), "--target", "ice40-up5k"]) == 0
     syn = json.loads((tmp_path / "report.json").read_text())["synth"]
     assert syn["fits"] is False and syn["estimate"]["brams_needed"] > 30

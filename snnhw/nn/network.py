@@ -18,21 +18,98 @@ e.g. ``["128C3", "128C3", "AP2", "384C3", "384C3", "AP2", "1024FC", "512FC"]``.
 
 from __future__ import annotations
 
+import math
 import re
+from numbers import Integral, Real
 from typing import Any
 
 import torch
 
 from .layers import AvgPool2d, Conv2d, Dropout, Flatten, NeuNorm, Reshape, Voting
-from .lif import LIF
+from .lif import GRADIENTS, LIF, RESETS
 from .qat import FixedPointSpec, fixed_point_forward
 from .rate_grad import hm2bp_forward, leak_aware_forward
+from .surrogate import SURROGATES
 
-__all__ = ["LAYER_TYPES", "SpikingNetwork", "architecture", "mlp_architecture"]
+__all__ = ["LAYER_FIELDS", "LAYER_TYPES", "SpikingNetwork", "architecture", "check_architecture",
+           "mlp_architecture"]
 
 LayerSpec = dict[str, Any]
 LAYER_TYPES = ("dense", "conv2d", "avgpool2d", "flatten", "reshape", "dropout", "neunorm",
                "voting", "lif")
+
+# field -> (kind, required, allowed): kinds "count" (int >= 1), "size" (int >= 0), "bool",
+# "shape" (list of counts), "unit" (a float in [0, 1]), "positive" (a float > 0), "choice"
+LAYER_FIELDS: dict[str, dict[str, tuple[str, bool, tuple[str, ...]]]] = {
+    "dense": {"in_features": ("count", True, ()), "out_features": ("count", True, ()),
+              "bias": ("bool", False, ())},
+    "conv2d": {"in_channels": ("count", True, ()), "out_channels": ("count", True, ()),
+               "kernel_size": ("count", True, ()), "stride": ("count", False, ()),
+               "padding": ("size", False, ()), "bias": ("bool", False, ())},
+    "avgpool2d": {"kernel_size": ("count", True, ())},
+    "flatten": {},
+    "reshape": {"shape": ("shape", True, ())},
+    "dropout": {"p": ("unit", True, ())},
+    "neunorm": {"channels": ("count", True, ()), "height": ("count", True, ()),
+                "width": ("count", True, ()), "tau": ("unit", False, ()),
+                "v": ("positive", False, ())},
+    "voting": {"classes": ("count", True, ()), "group": ("count", True, ())},
+    "lif": {"tau": ("unit", True, ()), "threshold": ("positive", True, ()),
+            "reset": ("choice", False, RESETS), "surrogate": ("choice", False, tuple(SURROGATES)),
+            "width": ("positive", False, ()), "gradient": ("choice", False, GRADIENTS),
+            "spatial_adjust": ("bool", False, ()), "temporal_adjust": ("bool", False, ())},
+}
+_KIND_TEXT = {"count": "an integer >= 1", "size": "an integer >= 0", "bool": "true or false",
+              "shape": "a list of integers >= 1", "unit": "a number in [0, 1]",
+              "positive": "a finite number > 0"}
+
+
+def _field_ok(kind: str, value: Any, allowed: tuple[str, ...]) -> bool:
+    integer = isinstance(value, Integral) and not isinstance(value, bool)
+    number = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    if kind == "count":
+        return integer and value >= 1
+    if kind == "size":
+        return integer and value >= 0
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "shape":
+        return isinstance(value, (list, tuple)) and bool(value) and all(
+            isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in value)
+    if kind == "unit":
+        return number and 0.0 <= value <= 1.0
+    if kind == "positive":
+        return number and value > 0
+    return value in allowed
+
+
+def check_architecture(arch: Any) -> None:
+    """Raise ``ValueError`` naming the layer, the field, the value and what is allowed if
+    ``arch`` is not a list of valid layer descriptors (``LAYER_FIELDS``)."""
+    if not isinstance(arch, list) or not arch:
+        raise ValueError(f"architecture is {type(arch).__name__}; a non-empty list of layer "
+                         f"descriptors is required")
+    for index, spec in enumerate(arch):
+        if not isinstance(spec, dict):
+            raise ValueError(f"layer {index} is {type(spec).__name__}, not a descriptor mapping")
+        kind = spec.get("type")
+        if kind not in LAYER_FIELDS:
+            raise ValueError(f"layer {index}: unknown layer type {kind!r}; known: "
+                             f"{', '.join(LAYER_TYPES)}")
+        schema = LAYER_FIELDS[kind]
+        unknown = sorted(set(spec) - set(schema) - {"type"})
+        if unknown:
+            raise ValueError(f"layer {index} ({kind}): unknown fields {unknown}; allowed: "
+                             f"{sorted(schema)}")
+        for name, (field_kind, required, allowed) in schema.items():
+            if name not in spec:
+                if required:
+                    raise ValueError(f"layer {index} ({kind}): the field {name!r} is missing")
+                continue
+            if not _field_ok(field_kind, spec[name], allowed):
+                what = _KIND_TEXT.get(field_kind) or f"one of {', '.join(allowed)}"
+                raise ValueError(f"layer {index} ({kind}): {name}={spec[name]!r}; {what} is "
+                                 f"required")
 
 
 def _build_layer(index: int, spec: LayerSpec) -> torch.nn.Module:
