@@ -18,6 +18,7 @@ uses it.
 from __future__ import annotations
 
 import pickle
+import warnings
 from numbers import Integral
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import torch
 from . import SnnhwError
 from .data.encoding import ENCODINGS
 from .files import atomic_path
-from .nn.network import SpikingNetwork, check_architecture
+from .nn.network import SpikingNetwork, check_architecture, show
 from .outdir import check_plain_name
 
 __all__ = ["FORMAT", "VERSION", "check_model", "load_checkpoint", "save_checkpoint"]
@@ -71,19 +72,26 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise SnnhwError(f"{path}: no such model file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():     # torch warns about odd pickle protocols first
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt files
         raise SnnhwError(f"{path}: not a readable snnhw model.pt ({_load_error(exc)})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or not _equals(payload.get("format"), FORMAT):
         raise SnnhwError(f"{path}: not an snnhw model (expected a dict with format={FORMAT!r})")
-    if payload.get("version") != VERSION:
-        raise SnnhwError(f"{path}: model format version {payload.get('version')!r} is not "
+    if not _equals(payload.get("version"), VERSION):
+        raise SnnhwError(f"{path}: model format version {show(payload.get('version'))} is not "
                          f"supported; this snnhw reads version {VERSION}")
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise SnnhwError(f"{path}: model.pt lacks the keys {missing}")
     check_model(payload, str(path))
     return payload
+
+
+def _equals(value: Any, expected: str | int) -> bool:
+    """``value == expected`` for plain values only (a tensor compares element-wise)."""
+    return type(value) is type(expected) and value == expected
 
 
 def _integer(value: Any, minimum: int) -> bool:
@@ -102,28 +110,28 @@ def check_model(payload: dict[str, Any], where: str) -> None:
     encoding = payload["encoding"]
     if not isinstance(encoding, dict):
         raise SnnhwError(f"{where}: encoding is {type(encoding).__name__}; a mapping is required")
-    if encoding.get("type") not in ENCODINGS:
-        raise SnnhwError(f"{where}: encoding type={encoding.get('type')!r}; allowed: "
-                         f"{', '.join(ENCODINGS)}")
+    kind = encoding.get("type")
+    if not isinstance(kind, str) or kind not in ENCODINGS:
+        raise SnnhwError(f"{where}: encoding type={show(kind)}; allowed: {', '.join(ENCODINGS)}")
     if not _integer(encoding.get("timesteps"), 1):
-        raise SnnhwError(f"{where}: encoding timesteps={encoding.get('timesteps')!r}; an "
+        raise SnnhwError(f"{where}: encoding timesteps={show(encoding.get('timesteps'))}; an "
                          f"integer >= 1 is required")
     if not _integer(encoding.get("seed", 0), 0):
-        raise SnnhwError(f"{where}: encoding seed={encoding.get('seed')!r}; an integer >= 0 "
-                         f"is required")
+        raise SnnhwError(f"{where}: encoding seed={show(encoding.get('seed'))}; an integer "
+                         f">= 0 is required")
     dataset = payload["dataset"]
     if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
         raise SnnhwError(f"{where}: dataset must be a mapping with a 'name' string, got "
-                         f"{dataset!r:.80}")
+                         f"{show(dataset)}")
     for key in ("features", "classes"):
         if key in dataset and not _integer(dataset[key], 1):
-            raise SnnhwError(f"{where}: dataset {key}={dataset[key]!r}; an integer >= 1 is "
+            raise SnnhwError(f"{where}: dataset {key}={show(dataset[key])}; an integer >= 1 is "
                              f"required")
     if not _integer(dataset.get("split_seed", 0), 0):
-        raise SnnhwError(f"{where}: dataset split_seed={dataset.get('split_seed')!r}; an "
+        raise SnnhwError(f"{where}: dataset split_seed={show(dataset.get('split_seed'))}; an "
                          f"integer >= 0 is required")
-    if not isinstance(dataset.get("path") or "", str) or not isinstance(
-            dataset.get("events") or {}, dict):
+    if not isinstance(dataset.get("path", ""), (str, type(None))) or not isinstance(
+            dataset.get("events"), (dict, type(None))):
         raise SnnhwError(f"{where}: dataset path must be a string and events a mapping")
     if not isinstance(payload["metrics"], dict):
         raise SnnhwError(f"{where}: metrics is {type(payload['metrics']).__name__}; a mapping "
@@ -137,8 +145,8 @@ def _check_state(state: Any, arch: list[dict], where: str) -> None:
                          f"names to tensors is required")
     for key, value in state.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise SnnhwError(f"{where}: state_dict[{key!r}] is {type(value).__name__}; tensors "
-                             f"are required")
+            raise SnnhwError(f"{where}: state_dict[{show(key)}] is {type(value).__name__}; "
+                             f"tensors are required")
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             nan = int(torch.isnan(value).sum())
             inf = int(torch.isinf(value).sum())
@@ -146,7 +154,8 @@ def _check_state(state: Any, arch: list[dict], where: str) -> None:
                              f"values of {value.numel()}; finite weights are required (the "
                              f"training diverged?)")
     try:
-        expected = SpikingNetwork(arch).state_dict()
+        with torch.device("meta"):      # shapes only, nothing allocated
+            expected = SpikingNetwork(arch).state_dict()
     except (ValueError, RuntimeError) as exc:
         raise SnnhwError(f"{where}: architecture: {exc}") from None
     missing = sorted(set(expected) - set(state))

@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         with signals_raise():
             args.func(args)
     except SnnhwError as exc:
-        print(f"snnhw: error: {exc}", file=sys.stderr)
+        print("snnhw: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("snnhw: interrupted", file=sys.stderr)

@@ -146,9 +146,6 @@ class Network:
             raise IRError(f"input_features must be >= 1, got {self.input_features}")
         if self.timesteps < 1:
             raise IRError(f"timesteps must be >= 1, got {self.timesteps}")
-        if self.vote_group < 1 or self.output_features % self.vote_group:
-            raise IRError(f"vote_group={self.vote_group} does not divide the "
-                          f"{self.output_features} output neurons")
         fan_in = self.input_features
         names = set()
         for layer in self.layers:
@@ -157,6 +154,9 @@ class Network:
                 raise IRError(f"layer {layer.name!r}: the name is used twice")
             names.add(layer.name)
             fan_in = layer.out_features
+        if self.vote_group < 1 or self.output_features % self.vote_group:
+            raise IRError(f"vote_group={self.vote_group} does not divide the "
+                          f"{self.output_features} output neurons")
         return self
 
 

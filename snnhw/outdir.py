@@ -50,7 +50,8 @@ def check_plain_name(value: Any, where: str) -> str:
     """``value`` if it is a plain name (a letter or digit, then up to 63 letters, digits,
     ``_``, ``.`` or ``-``); else :class:`SnnhwError` naming ``where``."""
     if not isinstance(value, str) or not PLAIN_NAME.match(value) or ".." in value:
-        raise SnnhwError(f"{where}: name={value!r}; a plain name is required (a letter or "
+        shown = " ".join(repr(value).split())[:60]
+        raise SnnhwError(f"{where}: name={shown}; a plain name is required (a letter or "
                          f"digit, then letters, digits, '_', '.' or '-'), never a path")
     return value
 

@@ -106,7 +106,7 @@ MODEL_CASES = [
     ("lif threshold NaN", _set(("architecture", 1, "threshold"), math.nan), "threshold=nan"),
     ("lif reset unknown", _set(("architecture", 1, "reset"), "sideways"), "reset='sideways'"),
     ("unknown descriptor field", _set(("architecture", 1, "colour"), "red"),
-     "unknown fields ['colour']"),
+     "unknown fields 'colour'"),
     ("hardware cannot build the layer", _pool_layer,
      "layer 2 has type 'avgpool2d', which the hardware does not support"),
     ("state_dict not a dict", _set(("state_dict",), [1, 2]), "state_dict is list"),

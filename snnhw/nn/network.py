@@ -32,7 +32,7 @@ from .rate_grad import hm2bp_forward, leak_aware_forward
 from .surrogate import SURROGATES
 
 __all__ = ["LAYER_FIELDS", "LAYER_TYPES", "SpikingNetwork", "architecture", "check_architecture",
-           "mlp_architecture"]
+           "mlp_architecture", "show"]
 
 LayerSpec = dict[str, Any]
 LAYER_TYPES = ("dense", "conv2d", "avgpool2d", "flatten", "reshape", "dropout", "neunorm",
@@ -59,28 +59,37 @@ LAYER_FIELDS: dict[str, dict[str, tuple[str, bool, tuple[str, ...]]]] = {
             "width": ("positive", False, ()), "gradient": ("choice", False, GRADIENTS),
             "spatial_adjust": ("bool", False, ()), "temporal_adjust": ("bool", False, ())},
 }
-_KIND_TEXT = {"count": "an integer >= 1", "size": "an integer >= 0", "bool": "true or false",
+COUNT_MAX = 1 << 24      # features, channels, kernel sizes: far above any FPGA network
+_KIND_TEXT = {"count": f"an integer in 1..{COUNT_MAX}", "size": f"an integer in 0..{COUNT_MAX}", "bool": "true or false",
               "shape": "a list of integers >= 1", "unit": "a number in [0, 1]",
               "positive": "a finite number > 0"}
+
+
+def show(value: Any, width: int = 60) -> str:
+    """``repr(value)`` on one line and at most ``width`` characters, for messages that quote
+    a value read from a file (a tensor's repr spans lines)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _field_ok(kind: str, value: Any, allowed: tuple[str, ...]) -> bool:
     integer = isinstance(value, Integral) and not isinstance(value, bool)
     number = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
     if kind == "count":
-        return integer and value >= 1
+        return integer and 1 <= value <= COUNT_MAX
     if kind == "size":
-        return integer and value >= 0
+        return integer and 0 <= value <= COUNT_MAX
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "shape":
         return isinstance(value, (list, tuple)) and bool(value) and all(
-            isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in value)
+            isinstance(v, Integral) and not isinstance(v, bool) and 1 <= v <= COUNT_MAX
+            for v in value)
     if kind == "unit":
         return number and 0.0 <= value <= 1.0
     if kind == "positive":
         return number and value > 0
-    return value in allowed
+    return isinstance(value, str) and value in allowed
 
 
 def check_architecture(arch: Any) -> None:
@@ -93,14 +102,14 @@ def check_architecture(arch: Any) -> None:
         if not isinstance(spec, dict):
             raise ValueError(f"layer {index} is {type(spec).__name__}, not a descriptor mapping")
         kind = spec.get("type")
-        if kind not in LAYER_FIELDS:
-            raise ValueError(f"layer {index}: unknown layer type {kind!r}; known: "
+        if not isinstance(kind, str) or kind not in LAYER_FIELDS:
+            raise ValueError(f"layer {index}: unknown layer type {show(kind)}; known: "
                              f"{', '.join(LAYER_TYPES)}")
         schema = LAYER_FIELDS[kind]
-        unknown = sorted(set(spec) - set(schema) - {"type"})
+        unknown = sorted(map(show, set(spec) - set(schema) - {"type"}))
         if unknown:
-            raise ValueError(f"layer {index} ({kind}): unknown fields {unknown}; allowed: "
-                             f"{sorted(schema)}")
+            raise ValueError(f"layer {index} ({kind}): unknown fields {', '.join(unknown)}; "
+                             f"allowed: {', '.join(sorted(schema))}")
         for name, (field_kind, required, allowed) in schema.items():
             if name not in spec:
                 if required:
@@ -108,8 +117,8 @@ def check_architecture(arch: Any) -> None:
                 continue
             if not _field_ok(field_kind, spec[name], allowed):
                 what = _KIND_TEXT.get(field_kind) or f"one of {', '.join(allowed)}"
-                raise ValueError(f"layer {index} ({kind}): {name}={spec[name]!r}; {what} is "
-                                 f"required")
+                raise ValueError(f"layer {index} ({kind}): {name}={show(spec[name])}; {what} "
+                                 f"is required")
 
 
 def _build_layer(index: int, spec: LayerSpec) -> torch.nn.Module:
