@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -28,11 +30,26 @@ REPORT_KEYS = [("accuracy", "float"), ("accuracy", "fixed"), ("rtl", "samples"),
 
 
 @pytest.fixture(scope="module")
-def bundle(small_model, tmp_path_factory) -> Path:
+def bundle_and_progress(small_model, tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("build") / "small"
-    assert main(["build", str(small_model), "--fixed", "6", "--sim", "icarus", "--samples", "3",
-                 "--out", str(out)]) == 0
-    return out
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        assert main(["build", str(small_model), "--fixed", "6", "--sim", "icarus", "--samples",
+                     "3", "--out", str(out)]) == 0
+    return out, stderr.getvalue()
+
+
+@pytest.fixture(scope="module")
+def bundle(bundle_and_progress) -> Path:
+    return bundle_and_progress[0]
+
+
+def test_a_build_shows_its_progress(bundle_and_progress):
+    """The progress bar counts simulated samples (3 with stalls, 3 without) with rate and
+    time left."""
+    bar = bundle_and_progress[1].split("\r")
+    assert any("RTL on icarus" in line and "6/6" in line for line in bar), bar[-3:]
+    assert any("/6 [" in line and "sample/s" in line for line in bar), bar[-3:]
 
 
 def test_build_writes_a_whole_bundle(bundle):
