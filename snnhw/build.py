@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import SnnhwError, cosim, cycles, golden, ir
+from . import SnnhwError, cosim, cycles, golden, harness, ir
 from .buildfolder import digests
 from .data import Split, encode_numpy
 from .data import load_dataset as load_named_dataset
@@ -29,13 +29,18 @@ from .quant import quantize_file
 from .report import ENERGY_MODEL, activity, memory_bits, write_report
 from .train import evaluate_float
 
-__all__ = ["BuildOptions", "RTLCheck", "build", "load_dataset", "verify_network"]
+__all__ = ["BuildOptions", "RTLCheck", "SIMULATORS", "build", "load_dataset", "verify_network"]
+
+# "fast": the compiled Verilator harness, every layer checked (snnhw.harness); "verilator",
+# "icarus": the cocotb testbench, the readable reference (snnhw.cosim)
+SIMULATORS = ("fast", *cosim.SIMULATORS)
 
 
 @dataclass(frozen=True)
 class BuildOptions:
     """Options of ``snnhw build``: weight bits, optional membrane bits, leak fraction bits,
-    simulator, lanes per core, number of RTL-checked samples, stall probability of the
+    simulator (``SIMULATORS``), lanes per core, number of RTL-checked samples (``None``: the
+    whole test set), stall probability of the
     testbench, weight memory (``"rom"``: in the bitstream; ``"spram"``: the largest layer's
     weights loaded at run time, for iCE40 UP SPRAM), and a progress bar of the simulated
     samples (rate, time left) on stderr."""
@@ -43,9 +48,9 @@ class BuildOptions:
     weight_bits: int = 8
     membrane_bits: int | None = None
     leak_frac_bits: int = 8
-    sim: str = "verilator"
+    sim: str = "fast"
     lanes: int = 1
-    samples: int = 20
+    samples: int | None = None
     stall: float = 0.3
     weight_memory: str = "rom"
     progress: bool = False
@@ -54,7 +59,8 @@ class BuildOptions:
 @dataclass(frozen=True)
 class RTLCheck:
     """Outcome of :func:`verify_network`: the golden trace, the predicted cycles, and the
-    cosimulation results per testbench test (empty when no simulator was run)."""
+    cosimulation results per testbench test (empty when no simulator was run); the fast
+    harness adds ``layer_mismatches`` and ``output_counts`` to each."""
 
     trace: golden.Trace
     estimate: cycles.CycleEstimate
@@ -74,8 +80,8 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
                    weight_memory: str = "rom", log: Callable[[str], None] = print,
                    progress: bool = False) -> RTLCheck:
     """Generate ``folder/rtl`` (Verilog with ``lanes`` lanes per core and ``weight_memory``,
-    memory images) and the cocotb bundle for ``inputs`` (``[T, S, F]``), then cosimulate on
-    ``sim`` (skipped when ``None``)."""
+    memory images) and the cocotb bundle for ``inputs`` (``[T, S, F]``), then check the RTL
+    against the golden model with ``sim`` (one of ``SIMULATORS``; skipped when ``None``)."""
     write_rtl(net, folder / "rtl", lanes, weight_memory)
     trace = golden.run(net, inputs)
     estimate = cycles.estimate(net, inputs, trace.spikes, lanes)
@@ -85,6 +91,19 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
                        cycle_budget=2 * estimate.total + 10_000,
                        load=weight_load_bytes(net, lanes, weight_memory))
     results: dict[str, Any] = {}
+    if sim == "fast":
+        log(f"checking every layer of {inputs.shape[1]} samples on the fast Verilator "
+            f"harness ...")
+        results = harness.verify_fast(folder, net, inputs, trace.spikes,
+                                      load=weight_load_bytes(net, lanes, weight_memory),
+                                      stall=stall, seed=seed,
+                                      cycle_budget=2 * estimate.total + 10_000)
+        shutil.rmtree(folder / "sim_build", ignore_errors=True)
+        check = RTLCheck(trace, estimate, results)
+        log(f"RTL vs golden: {check.mismatches} mismatching spikes in "
+            f"{len(net.layers)} layers over {inputs.shape[1]} samples (with and without "
+            f"stalls)")
+        return check
     if sim is not None:
         log(f"cosimulating {inputs.shape[1]} samples on {sim} ...")
         with tqdm(total=2 * inputs.shape[1], desc=f"RTL on {sim} (with, then without stalls)",
@@ -115,15 +134,17 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
     """Run the whole build; returns the report dict. Raises :class:`SnnhwError` on bad input,
     before anything is written. ``out`` defaults to ``build/<model name>/hw`` (beside, never
     onto, the ``build/<name>/model.pt`` that ``snnhw train`` writes)."""
-    if options.samples < 0:
+    if options.samples is not None and options.samples < 0:
         raise SnnhwError(f"--samples {options.samples}: must be >= 0")
+    if options.sim not in SIMULATORS:
+        raise SnnhwError(f"--sim {options.sim!r}: allowed: {', '.join(SIMULATORS)}")
     if options.weight_memory not in WEIGHT_MEMORY:
         raise SnnhwError(f"--weight-memory {options.weight_memory!r}: allowed: "
                          f"{', '.join(WEIGHT_MEMORY)}")
     if not 0.0 <= options.stall < 1.0:
         raise SnnhwError(f"--stall {options.stall}: a probability in [0, 1) is required")
-    if options.samples:
-        cosim.find_simulator(options.sim)
+    if options.samples != 0:
+        cosim.find_simulator("verilator" if options.sim == "fast" else options.sim)
     model, net = quantize_file(model_path, weight_bits=options.weight_bits,
                                membrane_bits=options.membrane_bits,
                                leak_frac_bits=options.leak_frac_bits)
@@ -132,7 +153,35 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
     with OutputFolder(out, inputs=tuple(inputs)) as staging:
         report = _build_into(staging, model, net, options, log)
     log(f"wrote {out}/")
+    first = report["rtl"]["first_mismatch"]
+    if report["rtl"]["mismatches"]:
+        where = (f"first at sample {first['sample']}, timestep {first['timestep']}, layer "
+                 f"{first['layer']}, neuron {first['neuron']} (golden {first['golden']}, rtl "
+                 f"{first['rtl']})") if first else "see the report"
+        raise SnnhwError(f"the RTL differs from the golden model in "
+                         f"{report['rtl']['mismatches']} spikes, {where}; report: "
+                         f"{Path(out) / 'report.md'}")
     return report
+
+
+def _layer_mismatches(net: ir.Network, results: dict[str, Any]) -> dict[str, int] | None:
+    """Mismatching spikes per layer, both runs together (fast harness only)."""
+    if not results or any("layer_mismatches" not in r for r in results.values()):
+        return None
+    return {layer.name: sum(int(r["layer_mismatches"][k]) for r in results.values())
+            for k, layer in enumerate(net.layers)}
+
+
+def _first_mismatch(net: ir.Network, results: dict[str, Any]) -> dict[str, Any] | None:
+    """The first mismatch as (run, sample, timestep, layer, neuron, golden, rtl); the
+    cocotb testbench sees only the output layer."""
+    for run_name, result in results.items():
+        for m in result.get("first_mismatches", []):
+            layer = net.layers[int(m["layer"])].name if "layer" in m else net.layers[-1].name
+            return {"run": run_name, "sample": m["sample"], "timestep": m["timestep"],
+                    "layer": layer, "neuron": m["neuron"], "golden": m["golden"],
+                    "rtl": m["rtl"]}
+    return None
 
 
 def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: BuildOptions,
@@ -158,8 +207,8 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
     log(f"accuracy on {len(data.y_test)} test samples: float {100 * float_acc:.2f} %, "
         f"{options.weight_bits}-bit fixed {100 * fixed_acc:.2f} %")
 
-    n = min(options.samples, spikes.shape[1])
-    if options.samples > n:
+    n = spikes.shape[1] if options.samples is None else min(options.samples, spikes.shape[1])
+    if options.samples is not None and options.samples > n:
         log(f"--samples {options.samples}: the test set has {n} samples; checking all {n}")
     check_inputs = spikes[:, :max(n, 1)]
     check = verify_network(net, check_inputs, folder, sim=options.sim if n else None,
@@ -168,6 +217,11 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
                            progress=options.progress)
     estimate, measured = check.estimate, check.full_rate
     mismatches = check.mismatches if n else None
+    labels = data.y_test[:n]
+    rtl_accuracy = None
+    if "output_counts" in measured:       # the RTL's own answers (fast harness)
+        counts = np.asarray(measured["output_counts"]).reshape(1, n, net.output_features)
+        rtl_accuracy = float((golden.predict(counts, net.vote_group) == labels).mean())
 
     act = activity(net, spikes, trace.spikes)
     report = {
@@ -177,6 +231,11 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
         "accuracy": {"float": float_acc, "fixed": fixed_acc, "samples": int(spikes.shape[1]),
                      "split": model["dataset"]},
         "rtl": {"simulator": options.sim, "samples": n, "mismatches": mismatches,
+                "layer_mismatches": _layer_mismatches(net, check.results),
+                "first_mismatch": _first_mismatch(net, check.results),
+                "accuracy": rtl_accuracy,
+                "golden_accuracy": float((golden.predict(trace.output[:, :n], net.vote_group)
+                                          == labels).mean()) if n else None,
                 "lanes": options.lanes, "weight_memory": options.weight_memory,
                 "stall_probability": options.stall},
         "cycles_per_timestep": {

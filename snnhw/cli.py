@@ -182,15 +182,18 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
                    help="membrane width in bits, 2..32 (default: from the worst-case bound)")
     p.add_argument("--leak-bits", type=int, default=8, metavar="F",
                    help="fraction bits of the leak multiplier, 0..16 (default 8)")
-    p.add_argument("--sim", default="verilator", choices=["verilator", "icarus"],
-                   help="simulator for the cosimulation (default verilator)")
+    p.add_argument("--sim", default="fast", choices=["fast", "verilator", "icarus"],
+                   help="fast: the compiled Verilator harness, every layer checked (default); "
+                        "verilator, icarus: the cocotb testbench (output layer, the readable "
+                        "reference)")
     p.add_argument("--lanes", type=int, default=1, choices=[1, 2, 4, 8, 16],
                    help="neurons updated per clock in every layer core (default 1)")
     p.add_argument("--weight-memory", default="rom", choices=["rom", "spram"],
                    help="rom: weights in the bitstream (default); spram: the largest layer's "
                         "weights written at run time, so Yosys maps them onto iCE40 UP SPRAM")
-    p.add_argument("--samples", type=_integer(0), default=20,
-                   help="test samples checked spike for spike on the RTL (default 20; 0 skips)")
+    p.add_argument("--samples", type=_integer(0), default=None,
+                   help="test samples checked spike for spike on the RTL (default: all; 0 "
+                        "skips)")
     p.add_argument("--stall", type=_probability, default=0.3,
                    help="probability of a stall cycle on input valid / output ready (default 0.3)")
 

@@ -83,7 +83,12 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"| float accuracy ({acc['samples']} test samples) | {100 * acc['float']:.2f} % |",
              f"| fixed-point accuracy (golden model) | {100 * acc['fixed']:.2f} % |",
              f"| RTL-checked samples ({rtl['simulator']}) | {rtl['samples']} |",
-             f"| RTL mismatching spikes | {rtl['mismatches']} |",
+             f"| RTL mismatching spikes | {rtl['mismatches']}"
+             + (f" ({', '.join(f'{k}: {v}' for k, v in rtl['layer_mismatches'].items())})"
+                if rtl.get("layer_mismatches") else "") + " |",
+             *([f"| RTL accuracy / golden accuracy ({rtl['samples']} samples) | "
+                f"{100 * rtl['accuracy']:.2f} % / {100 * rtl['golden_accuracy']:.2f} % |"]
+               if rtl.get("accuracy") is not None else []),
              f"| cycles per timestep, measured mean / max | {cyc['measured_mean']} / "
              f"{cyc['measured_max']} |",
              f"| cycles per timestep, predicted | {cyc['predicted']} |",

@@ -1,0 +1,71 @@
+"""The fast harness against faults and against the cocotb reference: a wrong weight in a
+hidden layer is pinned to its layer, sample, timestep and neuron; the failing sample is
+dumped as VCD on request; the cocotb testbench measures the same cycles."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from snnhw import golden
+from snnhw.build import verify_network
+from snnhw.harness import verify_fast
+
+from netgen import random_network
+
+
+def _faulty(seed: int):
+    """A network, and the same network with one hidden-layer weight changed so that the
+    hidden layer's spikes differ; the first differing (timestep, sample, neuron)."""
+    net, inputs = random_network(seed)
+    assert len(net.layers) >= 2
+    good = golden.run(net, inputs)
+    layer = net.layers[0]
+    for row in range(layer.out_features):
+        for col in range(layer.in_features):
+            w = layer.weight.copy()
+            lo, hi = layer.weight_range
+            w[row, col] = hi if w[row, col] < 0 else lo
+            bad_net = replace(net, layers=(replace(layer, weight=w), *net.layers[1:]))
+            try:
+                bad_net.validate()
+            except ValueError:
+                continue
+            bad = golden.run(bad_net, inputs)
+            # (sample, timestep, neuron) in the order the hardware produces them
+            diff = np.argwhere((bad.spikes[0] != good.spikes[0]).transpose(1, 0, 2))
+            if len(diff):
+                return net, bad_net, inputs, good, tuple(int(v) for v in diff[0])
+    pytest.skip("no single-weight fault changes this network's hidden spikes")
+
+
+def test_a_wrong_weight_is_pinned_to_its_layer_and_neuron(tmp_path):
+    net, bad_net, inputs, good, (s, t, n) = _faulty(1)
+    check = verify_network(bad_net, inputs, tmp_path, sim=None, log=lambda line: None)
+    results = verify_fast(tmp_path, net, inputs, good.spikes, load=b"", stall=0.3, seed=1,
+                          cycle_budget=2 * check.estimate.total + 10_000, dump_failing=True)
+    for run in results.values():
+        assert run["layer_mismatches"][0] > 0
+        first = [m for m in run["first_mismatches"] if m["layer"] == 0][0]
+        assert (first["sample"], first["timestep"], first["neuron"]) == (s, t, n)
+        assert first["golden"] == int(good.spikes[0][t, s, n]) != first["rtl"]
+    full = results["full_rate"]
+    vcd = tmp_path / "cosim" / f"failing_sample{full['first_mismatches'][0]['sample']}.vcd"
+    assert full["trace"] == str(vcd)
+    text = vcd.read_text()
+    assert "$enddefinitions" in text and "fc0" in text and text.count("\n#") > 10
+
+
+def test_fast_harness_and_cocotb_agree(tmp_path):
+    net, inputs = random_network(4)
+    fast = verify_network(net, inputs, tmp_path / "fast", sim="fast", lanes=4,
+                          weight_memory="spram", log=lambda line: None)
+    reference = verify_network(net, inputs, tmp_path / "cocotb", sim="icarus", lanes=4,
+                               weight_memory="spram", log=lambda line: None)
+    assert fast.mismatches == reference.mismatches == 0
+    assert fast.full_rate["total_cycles"] == reference.full_rate["total_cycles"]
+    assert fast.full_rate["eot_cycles"] == reference.full_rate["eot_cycles"]
+    counts = np.asarray(fast.full_rate["output_counts"]).reshape(inputs.shape[1], -1)
+    np.testing.assert_array_equal(counts, fast.trace.output.sum(axis=0))
