@@ -69,3 +69,33 @@ def test_fast_harness_and_cocotb_agree(tmp_path):
     assert fast.full_rate["eot_cycles"] == reference.full_rate["eot_cycles"]
     counts = np.asarray(fast.full_rate["output_counts"]).reshape(inputs.shape[1], -1)
     np.testing.assert_array_equal(counts, fast.trace.output.sum(axis=0))
+
+
+def test_build_exits_nonzero_after_writing_the_report_that_names_the_mismatch(
+        small_model, tmp_path, capsys, monkeypatch):
+    """Fault injection through the real flow: the Verilog is generated from the IR with the
+    first layer's weights cleared; the golden model runs the true IR."""
+    import json
+
+    import snnhw.build
+    from snnhw.cli import main
+
+    real_write_rtl = snnhw.build.write_rtl
+
+    def faulty_write_rtl(net, folder, lanes, weight_memory):
+        layer = net.layers[0]
+        weight = layer.weight.copy()
+        weight[:, :] = 0           # within the accumulator's bound, but no input reaches fc0
+        bad = replace(net, layers=(replace(layer, weight=weight), *net.layers[1:]))
+        return real_write_rtl(bad, folder, lanes, weight_memory)
+
+    monkeypatch.setattr(snnhw.build, "write_rtl", faulty_write_rtl)
+    out = tmp_path / "hw"
+    code = main(["build", str(small_model), "--samples", "3", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2
+    assert "the RTL differs from the golden model" in err and "layer fc0" in err
+    report = json.loads((out / "report.json").read_text())
+    assert report["rtl"]["mismatches"] > 0 and report["rtl"]["layer_mismatches"]["fc0"] > 0
+    assert report["rtl"]["first_mismatch"]["layer"] == "fc0"
+    assert "fc0:" in (out / "report.md").read_text()
