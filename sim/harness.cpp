@@ -2,6 +2,7 @@
 // every layer, driven and checked in C++ so that Python wakes once per run.
 //
 // Usage: harness VECTORS RESULTS STALL SEED CYCLE_BUDGET [TRACE_FILE TRACE_SAMPLE]
+// With SNNHW_PROGRESS set, that file is rewritten with "done total" after every sample.
 //
 // VECTORS (written by snnhw.harness.write_vectors), little-endian:
 //   "SNNHWV1\0", u32 T, S, F, L, u32 N[L], u32 load_bytes,
@@ -228,6 +229,8 @@ int main(int argc, char** argv) {
     };
     refill();
 
+    const char* progress = getenv("SNNHW_PROGRESS");
+    uint64_t reported = 0;
     const uint64_t start = cycle;
     bool hung = false;
     uint64_t payloads[SNNHW_LAYERS];
@@ -258,6 +261,13 @@ int main(int argc, char** argv) {
         }
         tick();
         if (in_taken && ++offered == pending.size()) refill();
+        if (progress && monitors.back().timestep / v.steps > reported) {
+            reported = monitors.back().timestep / v.steps;
+            if (FILE* p = fopen(progress, "w")) {
+                fprintf(p, "%llu %u\n", (unsigned long long)reported, v.samples);
+                fclose(p);
+            }
+        }
     }
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start)
                       .count();

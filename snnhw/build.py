@@ -94,10 +94,14 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
     if sim == "fast":
         log(f"checking every layer of {inputs.shape[1]} samples on the fast Verilator "
             f"harness ...")
-        results = harness.verify_fast(folder, net, inputs, trace.spikes,
-                                      load=weight_load_bytes(net, lanes, weight_memory),
-                                      stall=stall, seed=seed,
-                                      cycle_budget=2 * estimate.total + 10_000)
+        with tqdm(total=2 * inputs.shape[1], desc="RTL, every layer (with, then without "
+                  "stalls)", unit="sample", disable=not progress) as bar:
+            results = harness.verify_fast(folder, net, inputs, trace.spikes,
+                                          load=weight_load_bytes(net, lanes, weight_memory),
+                                          stall=stall, seed=seed,
+                                          cycle_budget=2 * estimate.total + 10_000,
+                                          progress=lambda done, total: bar.update(done - bar.n))
+            bar.update(bar.total - bar.n)
         shutil.rmtree(folder / "sim_build", ignore_errors=True)
         check = RTLCheck(trace, estimate, results)
         log(f"RTL vs golden: {check.mismatches} mismatching spikes in "

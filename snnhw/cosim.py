@@ -22,7 +22,7 @@ from . import SnnhwError
 from .processes import cocotb_runner
 
 __all__ = ["COSIM_TESTS", "SIMULATORS", "VERILATOR_ARGS", "find_simulator", "run_cosim",
-           "run_link_cosim", "write_bundle"]
+           "run_link_cosim", "watch_progress", "write_bundle"]
 
 SIMULATORS = ("verilator", "icarus")
 COSIM_TESTS = ("stalls", "full_rate")
@@ -148,7 +148,7 @@ def run_link_cosim(folder: Path, *, top: str, sim: str, inputs: np.ndarray,
 
 
 @contextlib.contextmanager
-def _watch_progress(path: Path, progress: Callable[[int, int], None] | None) -> Iterator[None]:
+def watch_progress(path: Path, progress: Callable[[int, int], None] | None) -> Iterator[None]:
     """Call ``progress(done, total)`` from a thread while the block runs, from the
     ``done total`` line the testbench rewrites in ``path`` after every sample."""
     if progress is None:
@@ -216,7 +216,7 @@ def _run(folder: Path, *, top: str, sim: str, build_dir: Path | None,
         results_path = Path(tmp) / "results.json"
         progress_path = Path(tmp) / "progress"
         env = {**env, "SNNHW_RESULTS": str(results_path), "SNNHW_PROGRESS": str(progress_path)}
-        with _watch_progress(progress_path, progress):
+        with watch_progress(progress_path, progress):
             try:
                 runner.test(test_module=test_module, hdl_toplevel=top, build_dir=build,
                             test_dir=cosim.resolve(), extra_env=env, timescale=("1ns", "1ps"),

@@ -18,12 +18,12 @@ import shutil
 import struct
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from . import SnnhwError
-from .cosim import LINT_WAIVERS, VERILATOR_MAKEFLAGS, find_simulator
+from .cosim import LINT_WAIVERS, VERILATOR_MAKEFLAGS, find_simulator, watch_progress
 from .hdl import TOP_NAME, index_bits
 from .ir import Network
 from .processes import run
@@ -132,17 +132,21 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
 
 
 def run_harness(binary: Path, vectors: Path, *, workdir: Path, stall: float, seed: int,
-                cycle_budget: int, trace: tuple[Path, int] | None = None) -> dict[str, Any]:
+                cycle_budget: int, trace: tuple[Path, int] | None = None,
+                progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """One run of the compiled harness in ``workdir`` (a sibling folder of ``rtl/``, where
-    the memory images' ``../rtl/`` paths resolve); returns its results."""
+    the memory images' ``../rtl/`` paths resolve); returns its results. ``progress(done,
+    total)`` as samples complete."""
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results.json"
         cmd = [str(binary), str(vectors.resolve()), str(results), repr(stall), str(seed),
                str(cycle_budget)]
         if trace:
             cmd += [str(trace[0].resolve()), str(trace[1])]
-        with open(Path(tmp) / "log", "w") as fh:
-            code = run(cmd, cwd=workdir, stdout=fh, stderr=fh)
+        progress_path = Path(tmp) / "progress"
+        env = {**os.environ, "SNNHW_PROGRESS": str(progress_path)}
+        with open(Path(tmp) / "log", "w") as fh, watch_progress(progress_path, progress):
+            code = run(cmd, cwd=workdir, env=env, stdout=fh, stderr=fh)
         if code != 0 or not results.is_file():
             text = (Path(tmp) / "log").read_text().strip().splitlines()[-1:] or ["(no output)"]
             raise SnnhwError(f"the fast harness failed (exit {code}): {text[0]}")
@@ -159,19 +163,28 @@ def run_harness(binary: Path, vectors: Path, *, workdir: Path, stall: float, see
 def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[np.ndarray],
                 *, load: bytes, stall: float, seed: int, cycle_budget: int,
                 netlist: list[Path] | None = None, build_dir: Path | None = None,
-                dump_failing: bool = False) -> dict[str, Any]:
+                dump_failing: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Compile the harness for ``folder``'s design and run it twice: with random stalls
-    (probability ``stall``) and at full rate. With ``dump_failing``, the first mismatching
-    sample is run again with a VCD trace, ``folder/cosim/failing_sample<k>.vcd``."""
+    (probability ``stall``) and at full rate; ``progress(done, total)`` counts the samples of
+    both runs. With ``dump_failing``, the first mismatching sample is run again with a VCD
+    trace, ``folder/cosim/failing_sample<k>.vcd``."""
     build = build_dir or folder / "sim_build" / "harness"
     binary = compile_harness(folder, net, build, has_load=bool(load), netlist=netlist)
     workdir = folder / "cosim"
     workdir.mkdir(parents=True, exist_ok=True)
     vectors = write_vectors(build / "vectors.bin", inputs, expected, load)
+    samples = inputs.shape[1]
+
+    def counted(offset: int) -> Callable[[int, int], None] | None:
+        return None if progress is None else (
+            lambda done, total: progress(offset + done, 2 * samples))
+
     results = {"stalls": run_harness(binary, vectors, workdir=workdir, stall=stall, seed=seed,
-                                     cycle_budget=4 * cycle_budget),
+                                     cycle_budget=4 * cycle_budget, progress=counted(0)),
                "full_rate": run_harness(binary, vectors, workdir=workdir, stall=0.0, seed=seed,
-                                        cycle_budget=cycle_budget)}
+                                        cycle_budget=cycle_budget,
+                                        progress=counted(samples))}
     failing = [r["first_mismatches"][0] for r in results.values() if r["first_mismatches"]]
     if dump_failing and failing:
         sample = failing[0]["sample"]
