@@ -11,12 +11,14 @@ is optimised as usual); the last layer is the top's ``o`` port.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import json
 import os
 import shutil
 import struct
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,9 +28,10 @@ from . import SnnhwError
 from .cosim import LINT_WAIVERS, VERILATOR_MAKEFLAGS, find_simulator, watch_progress
 from .hdl import TOP_NAME, index_bits
 from .ir import Network
-from .processes import run
+from .processes import run, run_all
 
-__all__ = ["HARNESS_TESTS", "compile_harness", "run_harness", "verify_fast", "write_vectors"]
+__all__ = ["HARNESS_TESTS", "HarnessRun", "compile_harness", "run_harness", "verify_fast",
+           "write_vectors"]
 
 HARNESS_TESTS = ("stalls", "full_rate")
 MAGIC = b"SNNHWV1\0"
@@ -112,7 +115,8 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
     cmd = [shutil.which("verilator") or "verilator", "--cc", "--exe", "--build",
            "-j", str(max(1, min(4, os.cpu_count() or 1))), *VERILATOR_FLAGS, *lint,
            *(["--trace"] if trace else []), "--top-module", TOP_NAME,
-           "-CFLAGS", f"-I{build_dir.resolve()} -DSNNHW_TRACE={int(trace)}",
+           "-CFLAGS", f"-I{build_dir.resolve()} -DSNNHW_TRACE={int(trace)} "
+           f"-DSNNHW_SKIP_SETTLED={int(not netlist)}",
            "-Mdir", str((build_dir / "obj").resolve()), "-o", "harness",
            str((build_dir / TAPS_CONFIG).resolve()), *sources,
            str((build_dir / "harness.cpp").resolve())]
@@ -131,33 +135,62 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
     return binary
 
 
-def run_harness(binary: Path, vectors: Path, *, workdir: Path, stall: float, seed: int,
-                cycle_budget: int, trace: tuple[Path, int] | None = None,
+@dataclass(frozen=True)
+class HarnessRun:
+    """One run of the compiled harness: stall probability of every stream, the seed of the
+    stall pattern, the cycle budget, and optionally ``(vcd_path, sample)`` to trace."""
+
+    stall: float
+    seed: int
+    cycle_budget: int
+    trace: tuple[Path, int] | None = None
+
+
+def run_harness(binary: Path, vectors: Path, runs: dict[str, HarnessRun], *, workdir: Path,
+                parallel: bool = True,
                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """One run of the compiled harness in ``workdir`` (a sibling folder of ``rtl/``, where
-    the memory images' ``../rtl/`` paths resolve); returns its results. ``progress(done,
-    total)`` as samples complete."""
-    with tempfile.TemporaryDirectory() as tmp:
-        results = Path(tmp) / "results.json"
-        cmd = [str(binary), str(vectors.resolve()), str(results), repr(stall), str(seed),
-               str(cycle_budget)]
-        if trace:
-            cmd += [str(trace[0].resolve()), str(trace[1])]
-        progress_path = Path(tmp) / "progress"
-        env = {**os.environ, "SNNHW_PROGRESS": str(progress_path)}
-        with open(Path(tmp) / "log", "w") as fh, watch_progress(progress_path, progress):
-            code = run(cmd, cwd=workdir, env=env, stdout=fh, stderr=fh)
-        if code != 0 or not results.is_file():
-            text = (Path(tmp) / "log").read_text().strip().splitlines()[-1:] or ["(no output)"]
-            raise SnnhwError(f"the fast harness failed (exit {code}): {text[0]}")
-        out = json.loads(results.read_text())
-    out["timesteps_per_second"] = (out["samples"] * out["timesteps"] / out["wall_seconds"]
-                                   if out["wall_seconds"] > 0 else None)
-    if out["hung"]:
-        raise SnnhwError(f"the design stopped answering: {out['total_cycles']} cycles without "
-                         f"all {out['samples'] * out['timesteps']} output timesteps (budget "
-                         f"{cycle_budget})")
-    return out
+    """The compiled harness on ``vectors`` once per entry of ``runs``, side by side when
+    ``parallel`` (else one after the other), in ``workdir`` (a sibling folder of ``rtl/``,
+    where the memory images' ``../rtl/`` paths resolve); returns each run's results by name.
+    ``progress(done, total)`` counts the samples of all runs."""
+    names = list(runs)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        done: dict[str, int] = dict.fromkeys(names, 0)
+        jobs = []
+        for name in names:
+            spec, folder = runs[name], Path(tmp) / name
+            folder.mkdir()
+            cmd = [str(binary), str(vectors.resolve()), str(folder / "results.json"),
+                   repr(spec.stall), str(spec.seed), str(spec.cycle_budget)]
+            if spec.trace:
+                cmd += [str(spec.trace[0].resolve()), str(spec.trace[1])]
+            env = {**os.environ, "SNNHW_PROGRESS": str(folder / "progress")}
+            log = stack.enter_context(open(folder / "log", "w"))
+            jobs.append((cmd, {"cwd": workdir, "env": env, "stdout": log, "stderr": log}))
+            if progress is not None:
+                def advance(count: int, total: int, name: str = name) -> None:
+                    done[name] = count
+                    progress(sum(done.values()), total * len(names))
+                stack.enter_context(watch_progress(folder / "progress", advance))
+        codes = (run_all(jobs) if parallel else
+                 [run(cmd, **keywords) for cmd, keywords in jobs])
+        stack.close()
+        results = {}
+        for name, code in zip(names, codes):
+            folder = Path(tmp) / name
+            if code != 0 or not (folder / "results.json").is_file():
+                text = (folder / "log").read_text().strip().splitlines()[-1:] or ["(no output)"]
+                raise SnnhwError(f"the fast harness failed (exit {code}): {text[0]}")
+            results[name] = json.loads((folder / "results.json").read_text())
+    for name, out in results.items():
+        out["timesteps_per_second"] = (out["samples"] * out["timesteps"] / out["wall_seconds"]
+                                       if out["wall_seconds"] > 0 else None)
+        if out["hung"]:
+            raise SnnhwError(f"the design stopped answering ({name} run): "
+                             f"{out['total_cycles']} cycles without all "
+                             f"{out['samples'] * out['timesteps']} output timesteps (budget "
+                             f"{runs[name].cycle_budget})")
+    return results
 
 
 def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[np.ndarray],
@@ -174,24 +207,17 @@ def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[n
     workdir = folder / "cosim"
     workdir.mkdir(parents=True, exist_ok=True)
     vectors = write_vectors(build / "vectors.bin", inputs, expected, load)
-    samples = inputs.shape[1]
-
-    def counted(offset: int) -> Callable[[int, int], None] | None:
-        return None if progress is None else (
-            lambda done, total: progress(offset + done, 2 * samples))
-
-    results = {"stalls": run_harness(binary, vectors, workdir=workdir, stall=stall, seed=seed,
-                                     cycle_budget=4 * cycle_budget, progress=counted(0)),
-               "full_rate": run_harness(binary, vectors, workdir=workdir, stall=0.0, seed=seed,
-                                        cycle_budget=cycle_budget,
-                                        progress=counted(samples))}
+    runs = {"stalls": HarnessRun(stall, seed, 4 * cycle_budget),
+            "full_rate": HarnessRun(0.0, seed, cycle_budget)}
+    results = run_harness(binary, vectors, runs, workdir=workdir,
+                          parallel=len(os.sched_getaffinity(0)) > 1, progress=progress)
     failing = [r["first_mismatches"][0] for r in results.values() if r["first_mismatches"]]
     if dump_failing and failing:
         sample = failing[0]["sample"]
         traced = compile_harness(folder, net, build / "trace", has_load=bool(load), trace=True,
                                  netlist=netlist)
         vcd = workdir / f"failing_sample{sample}.vcd"
-        run_harness(traced, vectors, workdir=workdir, stall=0.0, seed=seed,
-                    cycle_budget=cycle_budget, trace=(vcd, sample))
+        run_harness(traced, vectors, {"trace": HarnessRun(0.0, seed, cycle_budget,
+                                                          (vcd, sample))}, workdir=workdir)
         results["full_rate"]["trace"] = str(vcd)
     return results

@@ -18,7 +18,7 @@ import signal
 import subprocess
 from typing import IO, Any, Iterator, Sequence
 
-__all__ = ["GRACE_SECONDS", "Terminated", "cocotb_runner", "run", "signals_raise"]
+__all__ = ["GRACE_SECONDS", "Terminated", "cocotb_runner", "run", "run_all", "signals_raise"]
 
 GRACE_SECONDS = 3.0
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -79,6 +79,22 @@ def run(cmd: Sequence[str], *, cwd: Any = None, env: dict[str, str] | None = Non
         return proc.wait()
     except BaseException:
         _end_group(proc)
+        raise
+
+
+def run_all(jobs: Sequence[tuple[Sequence[str], dict[str, Any]]]) -> list[int]:
+    """Run several commands at once (each ``(cmd, keywords)``, the keywords of :func:`run`),
+    each in its own process group, and wait for all; returns their exit statuses. If this
+    process is interrupted meanwhile, every child's group is ended before re-raising."""
+    procs: list[subprocess.Popen] = []
+    try:
+        for cmd, keywords in jobs:
+            procs.append(subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL,
+                                          start_new_session=True, **keywords))
+        return [proc.wait() for proc in procs]
+    except BaseException:
+        for proc in procs:
+            _end_group(proc)
         raise
 
 

@@ -5,17 +5,19 @@ Two styles, chosen per layer by the generator (``snnhw build --weight-memory``):
 
 * ``"rom"``: contents from the IR in the bitstream, split into banks of at most
   :func:`bank_depth` words (one block RAM or a few side by side, so no deep cascade of block
-  RAMs and their output multiplexers). Every bank's read word is registered (cleared when
-  another bank was read), and the word is the OR of the registers: block RAM clock-to-out and
-  bank selection sit in separate clock cycles (ECP5 DP16KD, iCE40 EBR).
+  RAMs and their output multiplexers). Only the bank holding the address is read (its read
+  enable is the bank decode: one block RAM active per read, not all of them). Every bank's
+  read word is registered (cleared when another bank was read), and the word is the OR of
+  the registers: block RAM clock-to-out and bank selection sit in separate clock cycles
+  (ECP5 DP16KD, iCE40 EBR).
 * ``"loaded"``: no initial contents; the words are written at run time through ``load``
   before the first read. One read/write port shared by loading and reading, reads disabled
   while writing: the form Yosys maps onto iCE40 UP SPRAM (``synth_ice40 -spram``), which
   cannot be initialised by the bitstream. The read word is registered once more, as in
   ``"rom"``.
 
-Reads are free running (no enable): the core only stalls during a sweep, when no weight
-word is in flight.
+Reads are never stalled (the core only stalls during a sweep, when no weight word is in
+flight); a bank's enable only selects the bank.
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ class WeightMemory(wiring.Component):
             m.submodules[f"bank{b}"] = bank
             rd = bank.read_port()
             m.d.comb += rd.addr.eq(self.addr[:low_bits] if banks > 1 else self.addr)
+            if banks > 1:  # the other banks keep their last word; their registers clear
+                m.d.comb += rd.en.eq((self.addr >> low_bits) == b)
             word = Signal(self.width, name=f"bank{b}_word")
             m.d.sync += word.eq(Mux(bank_of_read == b, rd.data, 0))
             registered.append(word)
