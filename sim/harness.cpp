@@ -18,7 +18,8 @@
 // after the last rising edge, holds the values evaluating it again would give, and with
 // SNNHW_SKIP_SETTLED (designs clocked only on the rising edge of clk) the harness only lets
 // the model's edge detector see the low clock instead of evaluating it.
-// snnhw_taps.h (generated per design) names each layer's output stream in the model.
+// snnhw_taps.h (generated per design) names each layer's output stream in the model and
+// says which layers are observed (SNNHW_TAPPED: in a synthesised netlist only the output).
 // Verilator spells a double underscore "___05F": port i__valid is top->i___05Fvalid.
 
 #include <verilated.h>
@@ -304,11 +305,17 @@ int main(int argc, char** argv) {
     fprintf(out, "{\"stall_probability\": %g, \"samples\": %u, \"timesteps\": %u, "
                  "\"hung\": %s, \"mismatches\": %llu, \"layer_mismatches\": [",
             stall, v.samples, v.steps, hung ? "true" : "false", (unsigned long long)total);
-    for (uint32_t l = 0; l < v.layers; l++)
-        fprintf(out, "%s%llu", l ? ", " : "", (unsigned long long)monitors[l].mismatches);
+    auto layer_counts = [&](uint64_t Monitor::*count) {  // null: a layer not observed
+        for (uint32_t l = 0; l < v.layers; l++) {
+            if (SNNHW_TAPPED[l])
+                fprintf(out, "%s%llu", l ? ", " : "", (unsigned long long)(monitors[l].*count));
+            else
+                fprintf(out, "%snull", l ? ", " : "");
+        }
+    };
+    layer_counts(&Monitor::mismatches);
     fprintf(out, "], \"layer_events\": [");
-    for (uint32_t l = 0; l < v.layers; l++)
-        fprintf(out, "%s%llu", l ? ", " : "", (unsigned long long)monitors[l].events);
+    layer_counts(&Monitor::events);
     fprintf(out, "], \"first_mismatches\": [");
     for (size_t k = 0; k < first.size(); k++)
         fprintf(out, "%s{\"sample\": %ld, \"timestep\": %ld, \"layer\": %ld, \"neuron\": %ld, "

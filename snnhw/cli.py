@@ -131,10 +131,13 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 def _cmd_synth(args: argparse.Namespace) -> None:
     from .cosim import find_simulator
-    from .synth import GATE_SIMULATOR, TARGETS, gate_level_check, synthesise
+    from .synth import TARGETS, gate_level_check, synthesise
 
     if args.gate_level and not args.board:      # the simulator too, before any work
-        find_simulator(GATE_SIMULATOR[TARGETS[args.target].family])
+        if args.sim == "icarus" and TARGETS[args.target].family == "ecp5":
+            raise SnnhwError("--sim icarus: Icarus 11 cannot parse the ECP5 cell models; "
+                             "use --sim fast or --sim verilator for an ECP5 netlist")
+        find_simulator("verilator" if args.sim == "fast" else args.sim)
     if args.board:
         from .board import build_bitstream
 
@@ -157,7 +160,7 @@ def _cmd_synth(args: argparse.Namespace) -> None:
         print(f"{section['target']}: does not fit: "
               f"{section.get('not_fitting') or section.get('pnr_error')}")
     elif args.gate_level:
-        results = gate_level_check(args.folder, args.target)
+        results = gate_level_check(args.folder, args.target, sim=args.sim)
         mismatches = sum(r["mismatches"] for r in results.values())
         print(f"gate-level netlist vs golden model: {mismatches} mismatching spikes over "
               f"{results['full_rate']['samples']} samples")
@@ -227,7 +230,12 @@ def _parser() -> argparse.ArgumentParser:
                    choices=["ice40-up5k", "ice40-hx8k", "ecp5-25k", "ecp5-85k"],
                    help="FPGA (default ice40-up5k)")
     p.add_argument("--gate-level", action="store_true",
-                   help="also cosimulate the synthesised netlist against the golden model")
+                   help="also simulate the synthesised netlist (vendor cell models) against "
+                        "the golden model on every test sample of the build")
+    p.add_argument("--sim", default="fast", choices=["fast", "verilator", "icarus"],
+                   help="gate-level simulator: fast: the compiled Verilator harness "
+                        "(default); verilator, icarus: the cocotb testbench (Icarus: iCE40 "
+                        "only)")
     p.add_argument("--board", choices=["icebreaker", "ulx3s"],
                    help="instead: a bitstream of the network behind the UART host link for "
                         "this board (amaranth-boards pins), in FOLDER/board/<board>/")

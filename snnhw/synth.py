@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -27,8 +27,8 @@ from .hdl.network import loaded_layers, weight_styles
 from .processes import run
 from .report import memory_bits, render_markdown
 
-__all__ = ["GATE_NETLIST", "TARGETS", "Target", "cell_models", "estimate_resources",
-           "gate_level_check", "require_tools", "synthesise"]
+__all__ = ["GATE_NETLIST", "GATE_SIMULATORS", "TARGETS", "Target", "cell_models",
+           "estimate_resources", "gate_level_check", "require_tools", "synthesise"]
 
 
 @dataclass(frozen=True)
@@ -319,44 +319,63 @@ def cell_models(family: str, folder: Path) -> tuple[list[Path], Path]:
     return [copy, model_copy], share
 
 
-GATE_SIMULATOR = {"ice40": "icarus", "ecp5": "verilator"}   # Icarus 11 cannot parse ECP5's
+GATE_SIMULATORS = ("fast", "verilator", "icarus")
 
 
-def gate_level_check(folder: str | Path, target_name: str, *, sim: str | None = None,
-                     stall: float = 0.3, samples: int | None = None) -> dict[str, Any]:
-    """Cosimulate the Yosys netlist of ``snnhw synth --target target_name`` (with Yosys's cell
-    models) against the golden vectors of the bundle (its first ``samples`` samples, default
-    all); returns the testbench results and records them in the report under
-    ``synth.gate_level``."""
+def gate_level_check(folder: str | Path, target_name: str, *, sim: str = "fast",
+                     stall: float = 0.3, samples: int | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Simulate the Yosys netlist of ``snnhw synth --target target_name`` (with the vendor
+    cell models) against the golden model on the build's test samples (its first
+    ``samples``, default all): ``sim="fast"`` on the compiled Verilator harness (the output
+    layer at every timestep: a netlist keeps no hidden stream under its name), or the cocotb
+    testbench on ``"verilator"`` / ``"icarus"``. Returns the results per run (with and
+    without stalls) and records them in the report under ``synth.gate_level``."""
     from .cosim import run_cosim
 
     folder = Path(folder)
     target = TARGETS[target_name]
+    if sim not in GATE_SIMULATORS:
+        raise SnnhwError(f"gate-level simulator {sim!r}: allowed: {', '.join(GATE_SIMULATORS)}")
+    if sim == "icarus" and target.family == "ecp5":
+        raise SnnhwError("Icarus 11 cannot parse the ECP5 cell models; simulate the ECP5 "
+                         "netlist with --sim fast or --sim verilator")
     netlist = folder / "synth" / target.name / GATE_NETLIST
     if not netlist.is_file():
         raise SnnhwError(f"{netlist}: no synthesised netlist; run snnhw synth {folder} "
                          f"--target {target_name} first")
-    sim = sim or GATE_SIMULATOR[target.family]
     build = folder / "sim_build" / f"gate-{target.name}-{sim}"
     models, include = cell_models(target.family, build / "models")
-    # Icarus 11 rejects default values on input ports, which the iCE40 models use by default
-    defines = {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1} if target.family == "ice40" else {}
-    vectors = None
-    if samples is not None:
-        with np.load(folder / "cosim" / "vectors.npz") as data:
-            trimmed = {key: data[key] for key in data.files}
-        trimmed["inputs"] = trimmed["inputs"][:, :samples]
-        trimmed["expected"] = trimmed["expected"][:, :samples]
+    with np.load(folder / "cosim" / "vectors.npz") as data:
+        bundle = {key: data[key] for key in data.files}
+    bundle["inputs"] = bundle["inputs"][:, :samples]
+    bundle["expected"] = bundle["expected"][:, :samples]
+    if sim == "fast":
+        from .golden import run as golden_run
+        from .harness import verify_fast
+
+        net = ir.load(folder / "ir")
+        trace = golden_run(net, bundle["inputs"])
+        results = verify_fast(folder, net, bundle["inputs"], trace.spikes,
+                              load=bundle["load"].tobytes(), stall=stall, seed=1,
+                              cycle_budget=int(bundle["cycle_budget"]),
+                              netlist=[*models, netlist], includes=[include],
+                              build_dir=build, progress=progress)
+    else:
+        # Icarus 11 rejects default values on input ports, which the iCE40 models use
+        defines = {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1} if target.family == "ice40" else {}
         vectors = build / "vectors.npz"
         build.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(vectors, **trimmed)
-    results = run_cosim(folder, top=TOP_NAME, sim=sim, stall=stall, netlist=[*models, netlist],
-                        includes=[include], defines=defines, build_dir=build, vectors=vectors)
+        np.savez_compressed(vectors, **bundle)
+        results = run_cosim(folder, top=TOP_NAME, sim=sim, stall=stall,
+                            netlist=[*models, netlist], includes=[include], defines=defines,
+                            build_dir=build, vectors=vectors, progress=progress)
     shutil.rmtree(build, ignore_errors=True)
     report = json.loads((folder / "report.json").read_text())
     if report.get("synth", {}).get("target") == target.name:
         report["synth"]["gate_level"] = {
             "simulator": sim, "samples": results["full_rate"]["samples"],
+            "cycles_per_second": results["full_rate"].get("cycles_per_second"),
             "mismatches": sum(r["mismatches"] for r in results.values())}
         _update_report(folder, report, report["synth"])
     return results

@@ -1,11 +1,18 @@
-"""Random integer networks for the golden-vs-RTL tests (built directly as IR)."""
+"""Random integer networks for the golden-vs-RTL tests (built directly as IR): seeded ones
+and a hypothesis strategy for property-based fuzzing."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
+from hypothesis import strategies as st
 
+from snnhw import ir
+from snnhw.hdl.layout import LANES
 from snnhw.ir import LIFLayer, Network, signed_bits, signed_range
 
 
@@ -64,3 +71,109 @@ def spram_sized_network() -> tuple[Network, np.ndarray]:
     net = Network(name="spram_sized", timesteps=3, input_features=640, layers=(layer,),
                   encoding={}, dataset={}, source={})
     return net, (rng.random((3, 2, 640)) < 0.08).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Property-based fuzzing (hypothesis): the structure of a network is drawn (and shrinks: fewer
+# layers and neurons, narrower words, shorter runs), its integer contents come from a drawn
+# seed in one of a few modes that reach the edges (saturation, all-silent, all-firing).
+
+WEIGHT_MODES = ("random", "excitatory", "extreme", "zero")
+INPUT_MODES = ("random", "silent", "firing", "sparse_steps")
+
+
+@dataclass(frozen=True)
+class FuzzCase:
+    """One fuzzed check: a network, its input spikes ``[T, S, F]`` and the hardware form."""
+
+    net: Network
+    inputs: np.ndarray
+    lanes: int
+    weight_memory: str
+    stall_seed: int
+
+
+def _fuzz_layer(draw, rng: np.random.Generator, name: str, fan_in: int) -> LIFLayer:
+    n = draw(st.integers(1, 16), label=f"{name}.neurons")
+    weight_bits = draw(st.integers(2, 16), label=f"{name}.weight_bits")
+    membrane_bits = draw(st.integers(max(2, weight_bits - 1), weight_bits + 6),
+                         label=f"{name}.membrane_bits")
+    mode = draw(st.sampled_from(WEIGHT_MODES), label=f"{name}.weights")
+    w_lo, w_hi = signed_range(weight_bits)
+    weight = rng.integers(w_lo, w_hi + 1, size=(n, fan_in))
+    if mode == "excitatory":
+        weight = np.abs(weight).clip(0, w_hi)
+    elif mode == "extreme":
+        weight = rng.choice([w_lo, w_hi], size=(n, fan_in))
+    elif mode == "zero":
+        weight = np.zeros((n, fan_in), dtype=np.int64)
+    m_lo, m_hi = signed_range(membrane_bits)
+    threshold = draw(st.one_of(st.just(1), st.just(m_hi), st.integers(1, m_hi)),
+                     label=f"{name}.threshold")
+    bias = rng.integers(m_lo // 4, m_hi // 4 + 1, size=n) if draw(
+        st.booleans(), label=f"{name}.has_bias") else np.zeros(n, dtype=np.int64)
+    leak_frac_bits = draw(st.integers(0, 10), label=f"{name}.leak_frac_bits")
+    leak_mult = draw(st.one_of(st.just(0), st.just(1 << leak_frac_bits),
+                               st.integers(0, 1 << leak_frac_bits)), label=f"{name}.leak_mult")
+    layer = LIFLayer(name=name, in_features=fan_in, out_features=n, weight_bits=weight_bits,
+                     membrane_bits=membrane_bits, accumulator_bits=64, threshold=threshold,
+                     leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
+                     reset=draw(st.sampled_from(["zero", "subtract"]), label=f"{name}.reset"),
+                     scale=1.0, weight=weight.astype(np.int64), bias=bias.astype(np.int64))
+    return replace(layer, accumulator_bits=signed_bits(*layer.accumulator_bounds()))
+
+
+@st.composite
+def fuzz_cases(draw) -> FuzzCase:
+    """A random network (1-3 layers of 1-16 neurons, weights 2..16 bits, membranes from the
+    weight width up, both resets, leaks 0..2^F), 1-4 samples of 1-6 timesteps whose inputs
+    are random, all-silent, all-firing or random with empty timesteps, and lanes 1..16 with
+    ROM or run-time loaded weights."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="contents_seed"))
+    timesteps = draw(st.integers(1, 6), label="timesteps")
+    features = draw(st.integers(1, 24), label="input_features")
+    layers, fan_in = [], features
+    for k in range(draw(st.integers(1, 3), label="layers")):
+        layers.append(_fuzz_layer(draw, rng, f"fc{k}", fan_in))
+        fan_in = layers[-1].out_features
+    net = Network(name="fuzzed", timesteps=timesteps, input_features=features,
+                  layers=tuple(layers), encoding={"type": "random"}, dataset={},
+                  source={"fuzz": True}).validate()
+    samples = draw(st.integers(1, 4), label="samples")
+    mode = draw(st.sampled_from(INPUT_MODES), label="inputs")
+    shape = (timesteps, samples, features)
+    if mode == "silent":
+        inputs = np.zeros(shape, dtype=np.uint8)
+    elif mode == "firing":
+        inputs = np.ones(shape, dtype=np.uint8)
+    else:
+        inputs = (rng.random(shape) < rng.uniform(0.1, 0.9)).astype(np.uint8)
+        if mode == "sparse_steps":
+            inputs[rng.random(timesteps) < 0.5] = 0
+    return FuzzCase(net=net, inputs=inputs, lanes=draw(st.sampled_from(LANES), label="lanes"),
+                    weight_memory=draw(st.sampled_from(["rom", "spram"]),
+                                       label="weight_memory"),
+                    stall_seed=draw(st.integers(0, 2**16), label="stall_seed"))
+
+
+def save_case(case: FuzzCase, folder: Path) -> Path:
+    """A fuzzed case as an IR folder (``ir/network.json``, ``.npz``) with its inputs
+    (``inputs.npy``, ``[T, S, F]``) and hardware form (``case.json``); replaced whole."""
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    ir.save(case.net, staging / "ir")
+    np.save(staging / "inputs.npy", case.inputs)
+    (staging / "case.json").write_text(json.dumps(
+        {"lanes": case.lanes, "weight_memory": case.weight_memory,
+         "stall_seed": case.stall_seed}, indent=2) + "\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    return folder
+
+
+def load_case(folder: Path) -> FuzzCase:
+    """The case :func:`save_case` wrote."""
+    form = json.loads((folder / "case.json").read_text())
+    return FuzzCase(net=ir.load(folder / "ir"), inputs=np.load(folder / "inputs.npy"),
+                    lanes=form["lanes"], weight_memory=form["weight_memory"],
+                    stall_seed=form["stall_seed"])

@@ -28,14 +28,19 @@ cocotb_tools = pytest.importorskip("cocotb_tools.runner")
 
 
 class OneMemory(wiring.Component):
-    """A memory of ``depth`` x ``width`` bits with one read port and, with ``writes``, one
-    write port (the read transparent to it when ``transparent``)."""
+    """A memory of ``depth`` x ``width`` bits with one read port (with ``read_enable``, a
+    read enable: the weight banks' form) and, with ``writes``, one write port (the read
+    transparent to it when ``transparent``)."""
 
-    def __init__(self, depth: int, width: int, writes: bool, transparent: bool, seed: int):
+    def __init__(self, depth: int, width: int, writes: bool, transparent: bool, seed: int,
+                 read_enable: bool = False):
         rng = random.Random(seed)
         self.depth, self.width, self.writes, self.transparent = depth, width, writes, transparent
+        self.read_enable = read_enable
         self.init = [rng.getrandbits(width) for _ in range(depth)]
         ports = {"raddr": In(range(depth)), "rdata": Out(width)}
+        if read_enable:
+            ports["ren"] = In(1)
         if writes:
             ports |= {"wen": In(1), "waddr": In(range(depth)), "wdata": In(width)}
         super().__init__(ports)
@@ -51,6 +56,8 @@ class OneMemory(wiring.Component):
         else:
             rd = mem.read_port()
         m.d.comb += [rd.addr.eq(self.raddr), self.rdata.eq(rd.data)]
+        if self.read_enable:
+            m.d.comb += rd.en.eq(self.ren)
         return m
 
 
@@ -67,20 +74,22 @@ def _trace(sources: list[Path], includes: list[Path], build: Path, design: OneMe
                 test_dir=Path(__file__).parent, timescale=("1ns", "1ps"),
                 extra_env={"SNNHW_TRACE": str(trace), "SNNHW_SEED": "7",
                            "SNNHW_DEPTH": str(design.depth), "SNNHW_WIDTH": str(design.width),
-                           "SNNHW_WRITES": "1" if design.writes else "0"},
+                           "SNNHW_WRITES": "1" if design.writes else "0",
+                           "SNNHW_READ_ENABLE": "1" if design.read_enable else "0"},
                 results_xml=str(build / "results.xml"), log_file=build / "test.log")
     return json.loads(trace.read_text())
 
 
-@pytest.mark.parametrize("depth,width,writes,transparent", [
-    (4096, 8, False, False),      # 9-bit blocks, two deep: a depth cascade
-    (1024, 16, True, False),      # 18-bit blocks with a write port
-    (512, 64, False, False),      # 36-bit (pseudo dual port) blocks side by side
-    (512, 40, True, True),        # write port with read-through (membrane memories)
+@pytest.mark.parametrize("depth,width,writes,transparent,read_enable", [
+    (4096, 8, False, False, True),   # 9-bit blocks, two deep (a depth cascade), read enable
+    (1024, 16, True, False, False),  # 18-bit blocks with a write port
+    (512, 64, False, False, False),  # 36-bit (pseudo dual port) blocks side by side
+    (512, 40, True, True, False),    # write port with read-through (membrane memories)
 ])
 def test_netlist_with_model_reads_what_the_rtl_reads(tmp_path, depth, width, writes,
-                                                     transparent):
-    design = OneMemory(depth, width, writes, transparent, seed=depth + width)
+                                                     transparent, read_enable):
+    design = OneMemory(depth, width, writes, transparent, seed=depth + width,
+                       read_enable=read_enable)
     rtl = tmp_path / "mem_top.v"
     rtl.write_text(verilog.convert(design, name="mem_top", emit_src=False))
     netlist = tmp_path / "netlist.v"

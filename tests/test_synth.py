@@ -11,8 +11,16 @@ from snnhw import ir
 from snnhw.build import verify_network
 from snnhw.buildfolder import digests
 from snnhw.cli import main
+from snnhw.harness import verify_fast
 from snnhw.report import write_report
-from snnhw.synth import TARGETS, estimate_resources, sprams_for
+from snnhw.synth import (
+    GATE_NETLIST,
+    TARGETS,
+    cell_models,
+    estimate_resources,
+    sprams_for,
+    synthesise,
+)
 
 from netgen import random_network, spram_sized_network
 
@@ -50,11 +58,17 @@ def _minimal_report(net: ir.Network, predicted_cycles: float, folder) -> dict:
             "memory_bits": {"total": 0}, "bits": {"weight": 8}}
 
 
+# every target on the fast harness but one per family on the cocotb reference path
+GATE_SIM = {"ice40-up5k": "icarus", "ice40-hx8k": "fast", "ecp5-25k": "fast",
+            "ecp5-85k": "verilator"}
+
+
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_synth_places_and_routes(small_build, target, capsys):
-    """Synthesis, place and route, and the synthesised netlist (Yosys cell models) simulated
-    spike for spike against the golden model."""
-    assert main(["synth", str(small_build), "--target", target, "--gate-level"]) == 0
+    """Synthesis, place and route, and the synthesised netlist (vendor cell models)
+    simulated spike for spike against the golden model."""
+    assert main(["synth", str(small_build), "--target", target, "--gate-level",
+                 "--sim", GATE_SIM[target]]) == 0
     report = json.loads((small_build / "report.json").read_text())
     syn = report["synth"]
     assert syn["target"] == target and syn["fits"] is True
@@ -68,6 +82,33 @@ def test_synth_places_and_routes(small_build, target, capsys):
     assert f"{target}: fits=True" in out
     assert "gate-level netlist vs golden model: 0 mismatching spikes" in out
     assert syn["gate_level"]["mismatches"] == 0 and syn["gate_level"]["samples"] >= 2
+    assert syn["gate_level"]["simulator"] == GATE_SIM[target]
+
+
+def test_fast_gate_level_pins_a_wrong_output_spike(tmp_path):
+    """The fast harness on a 3-layer netlist: the output layer compared at every timestep
+    (hidden streams are not named in a netlist: reported as not observed), one flipped
+    golden spike found at its place in both runs, and every output event counted."""
+    net, inputs = random_network(4)
+    assert len(net.layers) == 3
+    ir.save(net, tmp_path / "ir")
+    check = verify_network(net, inputs, tmp_path, sim=None, log=lambda s: None)
+    write_report(tmp_path, _minimal_report(net, check.estimate.per_timestep_mean, tmp_path))
+    assert synthesise(tmp_path, "ice40-hx8k", log=lambda line: None)["fits"]
+    models, include = cell_models("ice40", tmp_path / "models")
+    netlist = [*models, tmp_path / "synth" / "ice40-hx8k" / GATE_NETLIST]
+    golden = [s.copy() for s in check.trace.spikes]
+    output = golden[-1]
+    t, s, n = (int(v[0]) for v in np.nonzero(output))    # the first output spike
+    output[t, s, n] = 0
+    results = verify_fast(tmp_path, net, inputs, golden, load=b"", stall=0.3, seed=3,
+                          cycle_budget=2 * check.estimate.total + 10_000, netlist=netlist,
+                          includes=[include], build_dir=tmp_path / "harness")
+    for name, result in results.items():
+        assert result["layer_mismatches"] == [None, None, 1], name
+        assert result["first_mismatches"] == [
+            {"sample": s, "timestep": t, "layer": 2, "neuron": n, "golden": 0, "rtl": 1}]
+        assert result["layer_events"] == [None, None, int(check.trace.spikes[-1].sum())]
 
 
 def test_spram_build_maps_the_weights_onto_up5k_spram(tmp_path, capsys):
