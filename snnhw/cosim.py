@@ -22,7 +22,7 @@ from . import SnnhwError
 from .processes import cocotb_runner
 
 __all__ = ["COSIM_TESTS", "SIMULATORS", "VERILATOR_ARGS", "find_simulator", "run_cosim",
-           "run_link_cosim", "watch_progress", "write_bundle"]
+           "run_link_cosim", "verilator_makeflags", "watch_progress", "write_bundle"]
 
 SIMULATORS = ("verilator", "icarus")
 COSIM_TESTS = ("stalls", "full_rate")
@@ -34,6 +34,13 @@ VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
 # below this many simulated cycles an unoptimised C++ build of the model is faster end to end
 VERILATOR_UNOPTIMISED_BELOW = 200_000
 VERILATOR_UNOPTIMISED = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
+
+
+def verilator_makeflags() -> str:
+    """``VERILATOR_MAKEFLAGS``, plus ``OBJCACHE=ccache`` where ccache is installed: the
+    Verilator runtime, the same in every model, then compiles once per machine."""
+    return VERILATOR_MAKEFLAGS + (" OBJCACHE=ccache" if shutil.which("ccache") else "")
+
 _ICARUS = ("apt-get install iverilog (Debian/Ubuntu; other systems: see "
            "https://steveicarus.github.io/iverilog/)")
 # every program each simulator's flow runs, with the command that installs it
@@ -113,7 +120,7 @@ def run_cosim(folder: Path, *, top: str, sim: str, stall: float = 0.3, seed: int
     if sim == "verilator":
         with np.load(vectors) as data:
             small = int(data["cycle_budget"]) < VERILATOR_UNOPTIMISED_BELOW
-        flags = VERILATOR_MAKEFLAGS + (" " + VERILATOR_UNOPTIMISED if small else "")
+        flags = verilator_makeflags() + (" " + VERILATOR_UNOPTIMISED if small else "")
     env = {"SNNHW_VECTORS": str(vectors.resolve()),
            "SNNHW_STALL": str(stall), "SNNHW_SEED": str(seed)}
     with _make_flags(flags):
@@ -140,7 +147,7 @@ def run_link_cosim(folder: Path, *, top: str, sim: str, inputs: np.ndarray,
     np.savez_compressed(vectors, inputs=inputs.astype(np.uint8), expected=expected.astype(np.uint8),
                         vote_group=vote_group, divisor=divisor,
                         load=np.frombuffer(load, dtype=np.uint8))
-    with _make_flags(VERILATOR_MAKEFLAGS if sim == "verilator" else ""):
+    with _make_flags(verilator_makeflags() if sim == "verilator" else ""):
         return _run(folder, top=top, sim=sim, build_dir=None, netlist=None, includes=[],
                     defines={}, test_module="test_link",
                     env={"SNNHW_VECTORS": str(vectors.resolve())},

@@ -20,12 +20,19 @@ import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import SnnhwError
-from .cosim import LINT_WAIVERS, VERILATOR_MAKEFLAGS, find_simulator, watch_progress
+from .cosim import (
+    LINT_WAIVERS,
+    VERILATOR_UNOPTIMISED,
+    VERILATOR_UNOPTIMISED_BELOW,
+    find_simulator,
+    verilator_makeflags,
+    watch_progress,
+)
 from .hdl import TOP_NAME, index_bits
 from .ir import Network
 from .processes import run, run_all
@@ -108,10 +115,11 @@ def _taps(net: Network, has_load: bool, netlist: bool) -> tuple[str, str]:
 
 def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bool,
                     trace: bool = False, netlist: list[Path] | None = None,
-                    includes: list[Path] = ()) -> Path:
+                    includes: Sequence[Path] = (), quick: bool = False) -> Path:
     """Verilate ``folder/rtl/<top>.v`` (or ``netlist``: a synthesised netlist and its cell
     models, ``includes`` the folders of their headers) with the harness into ``build_dir``;
-    returns the binary. Needs Verilator, make and a C++ compiler (checked first)."""
+    returns the binary; ``quick``: the C++ unoptimised (compiles several times faster, for
+    runs of few cycles). Needs Verilator, make and a C++ compiler (checked first)."""
     find_simulator("verilator")
     build_dir.mkdir(parents=True, exist_ok=True)
     header, config = _taps(net, has_load, netlist=bool(netlist))
@@ -133,8 +141,9 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
            str((build_dir / TAPS_CONFIG).resolve()), *sources,
            str((build_dir / "harness.cpp").resolve())]
     env = dict(os.environ)
-    env["MAKEFLAGS"] = " ".join([env.get("MAKEFLAGS", ""), VERILATOR_MAKEFLAGS,
-                                 *CXX_OPTIMISE]).strip()
+    optimise = VERILATOR_UNOPTIMISED.split() if quick else CXX_OPTIMISE
+    env["MAKEFLAGS"] = " ".join([env.get("MAKEFLAGS", ""), verilator_makeflags(),
+                                 *optimise]).strip()
     log = build_dir / "build.log"
     with open(log, "w") as fh:
         code = run(cmd, cwd=build_dir, env=env, stdout=fh, stderr=fh)
@@ -207,7 +216,7 @@ def run_harness(binary: Path, vectors: Path, runs: dict[str, HarnessRun], *, wor
 
 def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[np.ndarray],
                 *, load: bytes, stall: float, seed: int, cycle_budget: int,
-                netlist: list[Path] | None = None, includes: list[Path] = (),
+                netlist: list[Path] | None = None, includes: Sequence[Path] = (),
                 build_dir: Path | None = None, dump_failing: bool = False,
                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Compile the harness for ``folder``'s design (or ``netlist``, see
@@ -216,8 +225,10 @@ def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[n
     the samples of both runs. With ``dump_failing``, the first mismatching sample is run again with a VCD
     trace, ``folder/cosim/failing_sample<k>.vcd``."""
     build = build_dir or folder / "sim_build" / "harness"
+    # both runs together simulate at most 5 x cycle_budget cycles
+    quick = 5 * cycle_budget < VERILATOR_UNOPTIMISED_BELOW
     binary = compile_harness(folder, net, build, has_load=bool(load), netlist=netlist,
-                             includes=includes)
+                             includes=includes, quick=quick)
     workdir = folder / "cosim"
     workdir.mkdir(parents=True, exist_ok=True)
     vectors = write_vectors(build / "vectors.bin", inputs, expected, load)
@@ -229,7 +240,7 @@ def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[n
     if dump_failing and failing:
         sample = failing[0]["sample"]
         traced = compile_harness(folder, net, build / "trace", has_load=bool(load), trace=True,
-                                 netlist=netlist, includes=includes)
+                                 netlist=netlist, includes=includes, quick=quick)
         vcd = workdir / f"failing_sample{sample}.vcd"
         run_harness(traced, vectors, {"trace": HarnessRun(0.0, seed, cycle_budget,
                                                           (vcd, sample))}, workdir=workdir)
