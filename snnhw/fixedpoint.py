@@ -44,10 +44,13 @@ def leak_multiplier(tau: float, frac_bits: int) -> int:
     return int(round_half_away(tau * (1 << frac_bits)))
 
 
-def max_step_input(weight: np.ndarray, bias: np.ndarray) -> int:
-    """Largest |input| of one timestep: a row's bias plus all its weights of one sign."""
-    up = np.maximum(weight, 0).sum(axis=1) + np.maximum(bias, 0)
-    down = -(np.minimum(weight, 0).sum(axis=1) + np.minimum(bias, 0))
+def max_step_input(weight: np.ndarray, bias: np.ndarray, events_per_input: int = 1) -> int:
+    """Largest |input| of one timestep, ``Imax``: over the rows (neurons; a convolution's
+    output channels), the row's bias plus all its weights of one sign, each weight counted
+    ``events_per_input`` times (``k*k`` after ``k x k`` sum pooling), the same sign as the bias
+    (the larger of the positive and the negative side)."""
+    up = events_per_input * np.maximum(weight, 0).sum(axis=1) + np.maximum(bias, 0)
+    down = -(events_per_input * np.minimum(weight, 0).sum(axis=1) + np.minimum(bias, 0))
     return int(max(up.max(), down.max()))
 
 

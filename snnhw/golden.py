@@ -3,6 +3,11 @@
 Per layer and timestep t, for every neuron (``docs/fixed-point.md`` gives the widths)::
 
     acc[t]  = c[t-1] + sum_{j in events(t)} W[i, j]      exact, accumulator_bits wide
+
+where a dense layer's ``W[i, j]`` is its weight matrix and a convolution's the kernel tap
+that joins input ``j`` to neuron ``i`` (0 where none does); a layer with ``pool = k``
+first maps each event to its ``k x k`` block (sum pooling), so an input counts once per spike
+of its block.
     u[t]    = saturate(acc[t] + b[i], membrane range)    counted when it clips
     o[t]    = u[t] >= threshold
     r[t]    = 0 (zero reset) or u[t] - threshold (subtract reset) where o[t], else u[t]
@@ -18,9 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fixedpoint import leak, saturate
-from .ir import LIFLayer, Network
+from .ir import ConvLIFLayer, Layer, Network
 
-__all__ = ["Trace", "predict", "run", "run_layer"]
+__all__ = ["Trace", "pooled", "predict", "run", "run_layer", "synaptic_input"]
+
+BATCH_CHUNK = 64     # samples per convolution call: bounds the unfolded windows' memory
 
 
 @dataclass(frozen=True)
@@ -39,18 +46,61 @@ class Trace:
         return self.spikes[-1]
 
 
-def run_layer(layer: LIFLayer, inputs: np.ndarray) -> tuple[np.ndarray, int]:
+def pooled(layer: Layer, x: np.ndarray) -> np.ndarray:
+    """Input events ``[B, in_features]`` (spike counts) -> the synapses' inputs: the flat
+    vector for a dense layer without pooling, else the ``[B, C, H//k, W//k]`` block sums of
+    the ``in_shape`` map (rows and columns past the last whole block dropped)."""
+    k = layer.pool
+    if layer.in_shape is None:
+        return x
+    c, h, w = layer.in_shape
+    maps = x.reshape(x.shape[0], c, h, w)
+    if k > 1:
+        hk, wk = h // k, w // k
+        maps = maps[:, :, :hk * k, :wk * k].reshape(x.shape[0], c, hk, k, wk, k).sum(axis=(3, 5))
+    return maps
+
+
+def synaptic_input(layer: Layer, x: np.ndarray) -> np.ndarray:
+    """One timestep's synaptic sums ``int64 [B, out_features]`` for input events ``[B, in]``
+    (values are event counts, 0/1 for spikes), neurons in the layer's output order."""
+    inputs = pooled(layer, x.astype(np.float64))   # exact: |sums| stay far below 2**53
+    if not isinstance(layer, ConvLIFLayer):
+        flat = inputs.reshape(inputs.shape[0], -1)
+        return (flat @ layer.weight.T.astype(np.float64)).astype(np.int64)
+    k, s, p = layer.kernel_size, layer.stride, layer.padding
+    _, out_h, out_w = layer.out_shape
+    kernel = layer.weight.astype(np.float64)
+    out = np.empty((inputs.shape[0], layer.out_features), dtype=np.int64)
+    for start in range(0, inputs.shape[0], BATCH_CHUNK):
+        chunk = np.pad(inputs[start:start + BATCH_CHUNK], ((0, 0), (0, 0), (p, p), (p, p)))
+        windows = np.lib.stride_tricks.sliding_window_view(chunk, (k, k), axis=(2, 3))
+        windows = windows[:, :, :(out_h - 1) * s + 1:s, :(out_w - 1) * s + 1:s]
+        sums = np.tensordot(windows, kernel, axes=([1, 4, 5], [1, 2, 3]))  # [b, OH, OW, O]
+        out[start:start + BATCH_CHUNK] = sums.transpose(0, 3, 1, 2).reshape(
+            sums.shape[0], -1).astype(np.int64)
+    return out
+
+
+def _neuron_bias(layer: Layer) -> np.ndarray:
+    """The bias of every neuron in output order (a convolution's is per channel)."""
+    if isinstance(layer, ConvLIFLayer):
+        return np.repeat(layer.bias, layer.out_features // layer.out_channels)
+    return layer.bias
+
+
+def run_layer(layer: Layer, inputs: np.ndarray) -> tuple[np.ndarray, int]:
     """Run one layer on input spikes ``[T, B, in]``; returns spikes ``uint8 [T, B, out]`` and
     the number of saturation events."""
     steps, batch = inputs.shape[:2]
     lo, hi = layer.membrane_range
-    w = layer.weight.T.astype(np.float64)   # exact: |sums| stay far below 2**53
+    bias = _neuron_bias(layer)
     carried = np.zeros((batch, layer.out_features), dtype=np.int64)
     out = np.zeros((steps, batch, layer.out_features), dtype=np.uint8)
     saturations = 0
     for t in range(steps):
-        acc = carried + (inputs[t].astype(np.float64) @ w).astype(np.int64)
-        pre = acc + layer.bias
+        acc = carried + synaptic_input(layer, inputs[t])
+        pre = acc + bias
         u = saturate(pre, lo, hi)
         saturations += int((u != pre).sum())
         fired = u >= layer.threshold

@@ -31,12 +31,14 @@ from .fixedpoint import (
     signed_range,
 )
 
-__all__ = ["FORMAT", "VERSION", "IRError", "LIFLayer", "Network", "load", "save",
+__all__ = ["FORMAT", "VERSION", "ConvLIFLayer", "IRError", "LAYER_KINDS", "LIFLayer", "Layer",
+           "Network", "load", "save",
            "signed_bits", "signed_range", "WEIGHT_BITS_RANGE", "MEMBRANE_BITS_RANGE",
            "LEAK_FRAC_BITS_RANGE", "RESETS"]
 
 FORMAT = "snnhw-ir"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)    # 1: dense layers only, written before convolutions
 RESETS = ("zero", "subtract")
 
 
@@ -49,13 +51,59 @@ class IRError(SnnhwError, ValueError):
     """The IR breaks a rule of the schema; the message names the layer, the value and the rule."""
 
 
+class _Neurons:
+    """The integer LIF neuron shared by every layer kind (see ``docs/fixed-point.md``)."""
+
+    name: str
+    weight_bits: int
+    membrane_bits: int
+    leak_mult: int
+    leak_frac_bits: int
+    weight: np.ndarray
+    pool: int
+    kind = ""
+
+    @property
+    def membrane_range(self) -> tuple[int, int]:
+        return signed_range(self.membrane_bits)
+
+    @property
+    def weight_range(self) -> tuple[int, int]:
+        return signed_range(self.weight_bits)
+
+    @property
+    def tau(self) -> float:
+        return self.leak_mult / (1 << self.leak_frac_bits)
+
+    def _neuron_weight_sums(self) -> tuple[int, int]:
+        """(most negative, most positive) sum of one neuron's weights of one sign."""
+        w = self.weight.reshape(self.weight.shape[0], -1).astype(np.int64)
+        if not w.size:
+            return 0, 0
+        return int(np.minimum(w, 0).sum(axis=1).min()), int(np.maximum(w, 0).sum(axis=1).max())
+
+    def accumulator_bounds(self) -> tuple[int, int]:
+        """Exact range of the accumulator: any carried membrane plus, for every synapse, up to
+        ``pool**2`` input events (a pooled input sums a ``pool x pool`` block of spikes)."""
+        lo, hi = self.membrane_range
+        neg, pos = self._neuron_weight_sums()
+        events = self.pool * self.pool
+        return lo + events * neg, hi + events * pos
+
+    def metadata(self) -> dict[str, Any]:
+        meta = {"kind": self.kind, **asdict(self)}
+        del meta["weight"], meta["bias"]
+        return meta
+
+
 @dataclass(frozen=True, eq=False)
-class LIFLayer:
+class LIFLayer(_Neurons):
     """A fully connected layer of integer LIF neurons.
 
-    Widths are in bits, two's complement. ``weight`` is ``int64 [out_features, in_features]``
+    Widths are in bits, two's complement. ``weight`` is ``int64 [out_features, synapses]``
     and ``bias`` ``int64 [out_features]``, both in LSBs of ``scale``.
 
+    * ``in_features``: the input events' index range (the previous stage's outputs).
     * ``weight_bits``: width of every weight.
     * ``membrane_bits``: width of the membrane carried between timesteps; the membrane
       saturates to this range once per timestep, after integration (see the docs).
@@ -64,8 +112,14 @@ class LIFLayer:
     * ``threshold``: firing threshold in LSBs, ``1 <= threshold <= max membrane``;
       a neuron fires when ``u >= threshold``.
     * ``leak_mult`` / ``leak_frac_bits``: the leak factor ``tau = leak_mult / 2**leak_frac_bits``
-      (``0 <= leak_mult <= 2**leak_frac_bits``), product rounded toward zero.
+      (``0 <= leak_mult <= 2**leak_frac_bits``), product rounded toward zero; ``tau = 1`` is
+      an integrate-and-fire neuron.
     * ``reset``: ``"zero"`` (hard) or ``"subtract"`` (soft, subtract the threshold).
+    * ``pool`` / ``in_shape``: with ``pool = k > 1`` the input events index a map
+      ``in_shape = (C, H, W)`` (row-major), and an event at ``(c, y, x)`` is the input
+      ``(c, y // k, x // k)`` of a ``C x H//k x W//k`` map flattened row-major (sum pooling,
+      rows and columns past the last whole block dropped); then ``synapses = C*(H//k)*(W//k)``.
+      With ``pool = 1``, ``synapses = in_features``.
     """
 
     name: str
@@ -81,31 +135,82 @@ class LIFLayer:
     scale: float
     weight: np.ndarray = field(repr=False)
     bias: np.ndarray = field(repr=False)
+    pool: int = 1
+    in_shape: tuple[int, int, int] | None = None
+    kind = "dense"
 
     @property
-    def membrane_range(self) -> tuple[int, int]:
-        return signed_range(self.membrane_bits)
+    def synapses(self) -> int:
+        """Columns of ``weight``: the inputs after pooling."""
+        if self.pool == 1 or self.in_shape is None:
+            return self.in_features
+        c, h, w = self.in_shape
+        return c * (h // self.pool) * (w // self.pool)
 
     @property
-    def weight_range(self) -> tuple[int, int]:
-        return signed_range(self.weight_bits)
+    def out_shape(self) -> tuple[int, ...]:
+        return (self.out_features,)
+
+
+@dataclass(frozen=True, eq=False)
+class ConvLIFLayer(_Neurons):
+    """A 2-D convolution over a spike map followed by integer LIF neurons.
+
+    ``in_shape = (C, H, W)`` is the map the input events index (row-major:
+    ``index = (c*H + y)*W + x``); with ``pool = k > 1`` the map is first sum-pooled
+    ``k x k`` (stride k) to ``(C, H//k, W//k)``, as for :class:`LIFLayer`. ``weight`` is
+    ``int64 [out_channels, C, kernel_size, kernel_size]`` and ``bias`` ``int64 [out_channels]``
+    (one per channel), in LSBs of ``scale``. Output neuron ``(o, y, x)`` of the
+    ``out_shape = (out_channels, OH, OW)`` map, ``OH = (H' + 2*padding - kernel_size) //
+    stride + 1`` with ``H'`` the pooled height, has the index ``(o*OH + y)*OW + x`` and sees
+    the pooled inputs ``(c, y*stride + i - padding, x*stride + j - padding)`` through weight
+    ``[o, c, i, j]`` (zero outside the map). The neuron fields are :class:`LIFLayer`'s.
+    """
+
+    name: str
+    in_shape: tuple[int, int, int]
+    out_channels: int
+    kernel_size: int
+    stride: int
+    padding: int
+    weight_bits: int
+    membrane_bits: int
+    accumulator_bits: int
+    threshold: int
+    leak_mult: int
+    leak_frac_bits: int
+    reset: str
+    scale: float
+    weight: np.ndarray = field(repr=False)
+    bias: np.ndarray = field(repr=False)
+    pool: int = 1
+    kind = "conv2d"
 
     @property
-    def tau(self) -> float:
-        return self.leak_mult / (1 << self.leak_frac_bits)
+    def pooled_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.in_shape
+        return c, h // self.pool, w // self.pool
 
-    def accumulator_bounds(self) -> tuple[int, int]:
-        """Exact range of the accumulator: any carried membrane plus any subset of a row's weights."""
-        w = self.weight.astype(np.int64)
-        lo, hi = self.membrane_range
-        most_negative = int(np.minimum(w, 0).sum(axis=1).min()) if w.size else 0
-        most_positive = int(np.maximum(w, 0).sum(axis=1).max()) if w.size else 0
-        return lo + most_negative, hi + most_positive
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        _, h, w = self.pooled_shape
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return self.out_channels, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
 
-    def metadata(self) -> dict[str, Any]:
-        meta = asdict(self)
-        del meta["weight"], meta["bias"]
-        return meta
+    @property
+    def in_features(self) -> int:
+        return int(np.prod(self.in_shape))
+
+    @property
+    def out_features(self) -> int:
+        return int(np.prod(self.out_shape))
+
+
+Layer = LIFLayer | ConvLIFLayer
+LAYER_KINDS: dict[str, type] = {"dense": LIFLayer, "conv2d": ConvLIFLayer}
+KERNEL_SIZE_MAX = 7
+STRIDES = (1, 2)
+POOLS = (1, 2, 4)
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +226,7 @@ class Network:
     name: str
     timesteps: int
     input_features: int
-    layers: tuple[LIFLayer, ...]
+    layers: tuple[Layer, ...]
     encoding: dict[str, Any]
     dataset: dict[str, Any]
     source: dict[str, Any]
@@ -147,21 +252,25 @@ class Network:
         if self.timesteps < 1:
             raise IRError(f"timesteps must be >= 1, got {self.timesteps}")
         fan_in = self.input_features
+        map_shape: tuple[int, ...] | None = None
         names = set()
         for layer in self.layers:
-            _validate_layer(layer, fan_in)
+            _validate_layer(layer, fan_in, map_shape)
             if layer.name in names:
                 raise IRError(f"layer {layer.name!r}: the name is used twice")
             names.add(layer.name)
             fan_in = layer.out_features
+            map_shape = layer.out_shape if isinstance(layer, ConvLIFLayer) else None
         if self.vote_group < 1 or self.output_features % self.vote_group:
             raise IRError(f"vote_group={self.vote_group} does not divide the "
                           f"{self.output_features} output neurons")
         return self
 
 
-_LAYER_INTS = ("in_features", "out_features", "weight_bits", "membrane_bits",
-               "accumulator_bits", "threshold", "leak_mult", "leak_frac_bits")
+_NEURON_INTS = ("weight_bits", "membrane_bits", "accumulator_bits", "threshold", "leak_mult",
+                "leak_frac_bits", "pool")
+_SHAPE_INTS = {LIFLayer: ("in_features", "out_features"),
+               ConvLIFLayer: ("out_channels", "kernel_size", "stride", "padding")}
 
 
 def _require_int(value: Any, key: str, where: str) -> None:
@@ -169,12 +278,64 @@ def _require_int(value: Any, key: str, where: str) -> None:
         raise IRError(f"{where}: {key}={value!r}; an integer is required")
 
 
-def _validate_layer(layer: LIFLayer, fan_in: int) -> None:
+def _validate_shape(layer: Layer, where: str, fan_in: int,
+                    map_shape: tuple[int, ...] | None) -> None:
+    """The layer's geometry: sizes, the input map, pooling, kernel, stride, padding."""
+    shape = layer.in_shape
+    if shape is not None:
+        if (not isinstance(shape, tuple) or len(shape) != 3
+                or any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1
+                       for v in shape)):
+            raise IRError(f"{where}: in_shape={shape!r}; (channels, height, width), integers "
+                          f">= 1, is required")
+        if int(np.prod(shape)) != fan_in:
+            raise IRError(f"{where}: in_shape={shape} holds {int(np.prod(shape))} inputs but "
+                          f"the previous stage has {fan_in} outputs")
+        if map_shape is not None and tuple(shape) != tuple(map_shape):
+            raise IRError(f"{where}: in_shape={shape} but the previous layer's map is "
+                          f"{tuple(map_shape)}")
+    if layer.pool not in POOLS:
+        raise IRError(f"{where}: pool={layer.pool}; allowed {POOLS} (k x k sum pooling)")
+    if layer.pool > 1:
+        if shape is None:
+            raise IRError(f"{where}: pool={layer.pool} needs the input map's in_shape")
+        if shape[1] < layer.pool or shape[2] < layer.pool:
+            raise IRError(f"{where}: pool={layer.pool} is larger than the {shape[1]}x{shape[2]} "
+                          f"input map")
+    if isinstance(layer, LIFLayer):
+        if layer.in_features != fan_in:
+            raise IRError(f"{where}: in_features={layer.in_features} but the previous stage "
+                          f"has {fan_in} outputs")
+        if layer.out_features < 1:
+            raise IRError(f"{where}: out_features must be >= 1, got {layer.out_features}")
+        return
+    if shape is None:
+        raise IRError(f"{where}: a convolution needs its input map's in_shape (C, H, W)")
+    if layer.out_channels < 1:
+        raise IRError(f"{where}: out_channels must be >= 1, got {layer.out_channels}")
+    if not 1 <= layer.kernel_size <= KERNEL_SIZE_MAX:
+        raise IRError(f"{where}: kernel_size={layer.kernel_size}; allowed 1..{KERNEL_SIZE_MAX}")
+    if layer.stride not in STRIDES:
+        raise IRError(f"{where}: stride={layer.stride}; allowed {STRIDES}")
+    if not 0 <= layer.padding < layer.kernel_size:
+        raise IRError(f"{where}: padding={layer.padding}; allowed 0..{layer.kernel_size - 1} "
+                      f"(zero padding smaller than the kernel)")
+    _, out_h, out_w = layer.out_shape
+    if out_h < 1 or out_w < 1:
+        raise IRError(f"{where}: a {layer.kernel_size}x{layer.kernel_size} kernel with padding "
+                      f"{layer.padding} does not fit the {layer.pooled_shape[1]}x"
+                      f"{layer.pooled_shape[2]} map")
+
+
+def _validate_layer(layer: Layer, fan_in: int, map_shape: tuple[int, ...] | None) -> None:
+    if not isinstance(layer, (LIFLayer, ConvLIFLayer)):
+        raise IRError(f"a layer of type {type(layer).__name__}; allowed: "
+                      f"{', '.join(LAYER_KINDS)}")
     if not isinstance(layer.name, str) or not LAYER_NAME.match(layer.name):
         raise IRError(f"layer name {layer.name!r}: a letter, then up to 31 letters, digits or "
                       f"'_' is required (it names Verilog signals and memory files)")
     where = f"layer {layer.name!r}"
-    for key in _LAYER_INTS:
+    for key in _NEURON_INTS + _SHAPE_INTS[type(layer)]:
         _require_int(getattr(layer, key), key, where)
     if isinstance(layer.scale, bool) or not isinstance(layer.scale, Real) or not (
             math.isfinite(layer.scale) and layer.scale > 0):
@@ -184,11 +345,7 @@ def _validate_layer(layer: LIFLayer, fan_in: int) -> None:
         if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.integer):
             kind = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
             raise IRError(f"{where}: {key} holds {kind} values; integers are required")
-    if layer.in_features != fan_in:
-        raise IRError(f"{where}: in_features={layer.in_features} but the previous stage has "
-                      f"{fan_in} outputs")
-    if layer.out_features < 1:
-        raise IRError(f"{where}: out_features must be >= 1, got {layer.out_features}")
+    _validate_shape(layer, where, fan_in, map_shape)
     lo_w, hi_w = WEIGHT_BITS_RANGE
     if not lo_w <= layer.weight_bits <= hi_w:
         raise IRError(f"{where}: weight_bits={layer.weight_bits}; allowed {lo_w}..{hi_w}")
@@ -207,11 +364,17 @@ def _validate_layer(layer: LIFLayer, fan_in: int) -> None:
     if not 1 <= layer.threshold <= m_hi:
         raise IRError(f"{where}: threshold={layer.threshold} does not fit a "
                       f"{layer.membrane_bits}-bit membrane; allowed 1..{m_hi}")
-    if layer.weight.shape != (layer.out_features, layer.in_features):
-        raise IRError(f"{where}: weight shape {layer.weight.shape}, expected "
-                      f"{(layer.out_features, layer.in_features)}")
-    if layer.bias.shape != (layer.out_features,):
-        raise IRError(f"{where}: bias shape {layer.bias.shape}, expected ({layer.out_features},)")
+    if isinstance(layer, LIFLayer):
+        weight_shape: tuple[int, ...] = (layer.out_features, layer.synapses)
+        bias_shape = (layer.out_features,)
+    else:
+        weight_shape = (layer.out_channels, layer.in_shape[0], layer.kernel_size,
+                        layer.kernel_size)
+        bias_shape = (layer.out_channels,)
+    if layer.weight.shape != weight_shape:
+        raise IRError(f"{where}: weight shape {layer.weight.shape}, expected {weight_shape}")
+    if layer.bias.shape != bias_shape:
+        raise IRError(f"{where}: bias shape {layer.bias.shape}, expected {bias_shape}")
     w_lo, w_hi = layer.weight_range
     if layer.weight.size and (layer.weight.min() < w_lo or layer.weight.max() > w_hi):
         raise IRError(f"{where}: weights span {layer.weight.min()}..{layer.weight.max()}; "
@@ -249,7 +412,10 @@ def save(net: Network, folder: str | Path) -> tuple[Path, Path]:
 
 _NETWORK_KEYS = {"name": str, "timesteps": int, "input_features": int, "encoding": dict,
                  "dataset": dict, "source": dict, "layers": list}
-_LAYER_KEYS = [f.name for f in fields(LIFLayer) if f.name not in ("weight", "bias")]
+_LAYER_KEYS = {kind: [f.name for f in fields(cls) if f.name not in ("weight", "bias")]
+               for kind, cls in LAYER_KINDS.items()}
+# fields with defaults: pooling, and a dense layer's input map (needed only when it pools)
+_OPTIONAL_KEYS = {"dense": {"pool", "in_shape"}, "conv2d": {"pool"}}
 
 
 def load(folder: str | Path) -> Network:
@@ -264,33 +430,43 @@ def load(folder: str | Path) -> Network:
         raise IRError(f"{json_path}: no IR here (snnhw build writes ir/network.json)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IRError(f"{json_path}: cannot read IR metadata ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    if (not isinstance(meta, dict) or meta.get("format") != FORMAT
+            or meta.get("version") not in READABLE_VERSIONS):
         got = (meta.get("format"), meta.get("version")) if isinstance(meta, dict) else (
             type(meta).__name__, None)
-        raise IRError(f"{json_path}: expected format {FORMAT!r} version {VERSION}, got "
+        raise IRError(f"{json_path}: expected format {FORMAT!r} version {READABLE_VERSIONS}, got "
                       f"{got[0]!r} version {got[1]!r}")
     for key, kind in _NETWORK_KEYS.items():
         if key not in meta:
             raise IRError(f"{json_path}: the field {key!r} is missing")
         if not isinstance(meta[key], kind) or isinstance(meta[key], bool):
             raise IRError(f"{json_path}: {key}={meta[key]!r}; {kind.__name__} required")
+    kinds = []
     for n, spec in enumerate(meta["layers"]):
         if not isinstance(spec, dict):
             raise IRError(f"{json_path}: layers[{n}] is {type(spec).__name__}, not a mapping")
-        missing = [k for k in _LAYER_KEYS if k not in spec]
-        unknown = sorted(set(spec) - set(_LAYER_KEYS))
+        kind = spec.pop("kind", "dense")
+        if kind not in LAYER_KINDS:
+            raise IRError(f"{json_path}: layers[{n}] has kind {kind!r}; known: "
+                          f"{', '.join(LAYER_KINDS)}")
+        keys = _LAYER_KEYS[kind]
+        missing = [k for k in keys if k not in spec and k not in _OPTIONAL_KEYS[kind]]
+        unknown = sorted(set(spec) - set(keys))
         if missing or unknown:
             raise IRError(f"{json_path}: layers[{n}] " + (f"lacks {missing}" if missing else
-                          f"has unknown fields {unknown}") + f"; a LIF layer has {_LAYER_KEYS}")
+                          f"has unknown fields {unknown}") + f"; a {kind} layer has {keys}")
         if not isinstance(spec["name"], str) or not LAYER_NAME.match(spec["name"]):
             raise IRError(f"{json_path}: layers[{n}] name {spec['name']!r} is not a layer name "
                           f"(a letter, then letters, digits or '_')")
+        if isinstance(spec.get("in_shape"), list):
+            spec["in_shape"] = tuple(spec["in_shape"])
+        kinds.append(LAYER_KINDS[kind])
     try:
         with np.load(npz_path, allow_pickle=False) as arrays:
             layers = tuple(
-                LIFLayer(**spec, weight=_array(arrays, f"{spec['name']}.weight", npz_path),
-                         bias=_array(arrays, f"{spec['name']}.bias", npz_path))
-                for spec in meta["layers"])
+                cls(**spec, weight=_array(arrays, f"{spec['name']}.weight", npz_path),
+                    bias=_array(arrays, f"{spec['name']}.bias", npz_path))
+                for cls, spec in zip(kinds, meta["layers"]))
     except FileNotFoundError:
         raise IRError(f"{npz_path}: the IR's arrays are missing") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:

@@ -15,6 +15,7 @@ Importer, then passes:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,58 +36,178 @@ from .fixedpoint import (
     signed_bits,
     signed_range,
 )
-from .ir import IRError, LIFLayer, Network
+from .ir import POOLS, ConvLIFLayer, IRError, LIFLayer, Network
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["SUPPORTED_LAYERS", "integer_torch_model", "quantize", "quantize_file"]
 
-SUPPORTED_LAYERS = ("dense", "lif")
+SUPPORTED_LAYERS = ("dense", "conv2d", "avgpool2d", "lif")
 # views and inference no-ops: the hardware sees the same row-major spike vector
 INFERENCE_IDENTITY = ("dropout", "flatten", "reshape")
 _WHY_NOT = {
-    "conv2d": "convolution cores are not generated yet",
-    "avgpool2d": "pooling cores are not generated yet",
     "neunorm": "NeuNorm's auxiliary neurons are not generated yet",
     "voting": "a voting layer must be the last layer",
 }
+SUPPORTED_TEXT = ("dense or conv2d layers each followed by lif, an avgpool2d (kernel "
+                  f"{', '.join(map(str, POOLS[1:]))}) before a dense or conv2d layer, flatten, "
+                  "dropout, a final voting layer")
 
 
-def _pairs(architecture: list[dict[str, Any]], where: str) -> list[tuple[int, dict, dict]]:
-    """Split the descriptor list into (index, dense, lif) pairs, rejecting anything else.
+@dataclass(frozen=True)
+class _Stage:
+    """One synapse -> LIF pair of the architecture, with the pooling of its input events."""
 
-    Dropout, flatten and reshape are identities at inference on flat spike vectors and are
-    skipped;
-    a final voting layer becomes the IR's ``vote_group``.
+    index: int                                # the synapse's position in the architecture
+    synapse: dict[str, Any]
+    lif: dict[str, Any]
+    pool: int
+    in_shape: tuple[int, int, int] | None     # the map its input events index
+
+
+def _stages(architecture: list[dict[str, Any]], where: str,
+            input_features: int | None = None) -> list[_Stage]:
+    """Walk the descriptors, following the shape of the event map, into synapse -> LIF
+    stages; anything the hardware cannot build fails here, naming the layer.
+
+    Dropout and flatten are identities at inference (the event index is already the row-major
+    position); a leading reshape gives the input map; an average pool becomes the sum pooling
+    of the next synapse's input events (its ``1/k**2`` goes into that layer's weights); a
+    final voting layer becomes the IR's ``vote_group``.
     """
-    layers = [(i, spec) for i, spec in enumerate(architecture)
-              if spec.get("type") not in INFERENCE_IDENTITY]
-    if layers and layers[-1][1].get("type") == "voting":
-        layers = layers[:-1]
-    pairs = []
+    specs = list(enumerate(architecture))
+    if specs and specs[-1][1].get("type") == "voting":
+        specs = specs[:-1]
+    shape: tuple[int, ...] | None = None
+    pool, pool_at = 1, None
+    stages = []
     k = 0
-    while k < len(layers):
-        i, spec = layers[k]
+    while k < len(specs):
+        i, spec = specs[k]
         kind = spec.get("type")
+        k += 1
+        if kind == "reshape":
+            if stages or pool > 1:
+                raise SnnhwError(f"{where}: layer {i} (reshape) comes after layer 0; the hardware "
+                                 f"takes a reshape only as the first layer (the input map)")
+            shape = tuple(int(v) for v in spec["shape"])
+            continue
+        if kind in INFERENCE_IDENTITY:
+            continue
         if kind not in SUPPORTED_LAYERS:
             reason = _WHY_NOT.get(kind, "it is not a known layer type")
             raise SnnhwError(f"{where}: layer {i} has type {kind!r}, which the hardware does not "
-                             f"support yet ({reason}); supported: dense followed by lif")
-        nxt = layers[k + 1][1] if k + 1 < len(layers) else None
-        if kind != "dense" or nxt is None or nxt.get("type") != "lif":
-            raise SnnhwError(f"{where}: layer {i} ({kind!r}) is not part of a dense -> lif pair; "
-                             f"the hardware supports chains of dense layers each followed by lif")
-        pairs.append((i, spec, nxt))
-        k += 2
-    if not pairs:
+                             f"support yet ({reason}); supported: {SUPPORTED_TEXT}")
+        if kind == "avgpool2d":
+            size = int(spec["kernel_size"])
+            if shape is None or len(shape) != 3:
+                raise SnnhwError(f"{where}: layer {i} (avgpool2d) needs an input map (C, H, W); "
+                                 f"its input is flat")
+            if size not in POOLS[1:] or pool > 1:
+                raise SnnhwError(f"{where}: layer {i} (avgpool2d, kernel {size}): the hardware "
+                                 f"pools once between two layers, kernel "
+                                 f"{' or '.join(map(str, POOLS[1:]))}; supported: {SUPPORTED_TEXT}")
+            pool, pool_at = size, i
+            continue
+        if kind == "lif":
+            raise SnnhwError(f"{where}: layer {i} (lif) follows no dense or conv2d layer (spiking "
+                             f"pooling neurons are not generated yet); supported: "
+                             f"{SUPPORTED_TEXT}")
+        nxt = specs[k][1] if k < len(specs) else None
+        if nxt is None or nxt.get("type") != "lif":
+            raise SnnhwError(f"{where}: layer {i} ({kind!r}) is not followed by lif; supported: "
+                             f"{SUPPORTED_TEXT}")
+        k += 1
+        in_shape = tuple(shape) if shape is not None and len(shape) == 3 else None
+        pooled = (in_shape[0], in_shape[1] // pool, in_shape[2] // pool) if in_shape else None
+        if kind == "conv2d":
+            if pooled is None:
+                raise SnnhwError(f"{where}: layer {i} (conv2d) needs an input map (C, H, W); its "
+                                 f"input is flat (a reshape as layer 0 gives the map)")
+            if int(spec["in_channels"]) != pooled[0]:
+                raise SnnhwError(f"{where}: layer {i} (conv2d) has in_channels="
+                                 f"{spec['in_channels']} but its input map is {pooled}")
+            ks, st, pad = (int(spec["kernel_size"]), int(spec.get("stride", 1)),
+                           int(spec.get("padding", 0)))
+            shape = (int(spec["out_channels"]), (pooled[1] + 2 * pad - ks) // st + 1,
+                     (pooled[2] + 2 * pad - ks) // st + 1)
+        else:
+            features = int(np.prod(pooled)) if pooled else int(spec["in_features"])
+            if int(spec["in_features"]) != features:
+                raise SnnhwError(f"{where}: layer {i} (dense) has in_features="
+                                 f"{spec['in_features']} but its input has {features} features")
+            shape = (int(spec["out_features"]),)
+        if pool > 1 and in_shape is None:
+            raise SnnhwError(f"{where}: layer {pool_at} (avgpool2d) pools a flat input")
+        stages.append(_Stage(i, spec, nxt, pool, in_shape))
+        pool, pool_at = 1, None
+    if pool > 1:
+        raise SnnhwError(f"{where}: layer {pool_at} (avgpool2d) is not followed by a dense or "
+                         f"conv2d layer; supported: {SUPPORTED_TEXT}")
+    if not stages:
         raise SnnhwError(f"{where}: the architecture has no layers")
-    return pairs
+    return stages
 
 
 def _vote_group(architecture: list[dict[str, Any]]) -> int:
     last = architecture[-1] if architecture else {}
     return int(last["group"]) if last.get("type") == "voting" else 1
+
+
+def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits: int,
+                    membrane_bits: int | None, leak_frac_bits: int, timesteps: int,
+                    where: str) -> LIFLayer | ConvLIFLayer:
+    """One synapse -> LIF stage as an IR layer: scale, round, leak, widths."""
+    index, synapse, lif = stage.index, stage.synapse, stage.lif
+    conv = synapse["type"] == "conv2d"
+    name = f"conv{n}" if conv else f"fc{n}"
+    try:
+        w = state[f"layers.{index}.weight"].double().numpy()
+        b = (state[f"layers.{index}.bias"].double().numpy() if synapse.get("bias", True)
+             else np.zeros(w.shape[0]))
+    except KeyError as exc:
+        raise SnnhwError(f"{where}: state_dict lacks {exc.args[0]!r} for layer {index}") from None
+    # an average pool before the synapse is a sum pool with its 1/k^2 in the weights: exact
+    w = w / (stage.pool * stage.pool)
+    scale = layer_scale(float(np.abs(w).max()), weight_bits, float(lif["threshold"]))
+    w_int = round_half_away(w / scale)
+    b_int = round_half_away(b / scale)
+    threshold = int(round_half_away(float(lif["threshold"]) / scale))
+    if threshold < 1:
+        raise SnnhwError(f"{where}: layer {index + 1} ({name}): threshold {lif['threshold']} "
+                         f"rounds to {threshold} LSBs at scale {scale:.3g}; it must be >= 1")
+    leak_mult = leak_multiplier(float(lif["tau"]), leak_frac_bits)
+    rows = w_int.reshape(w_int.shape[0], -1)
+    bits = membrane_bits if membrane_bits is not None else membrane_bits_for(
+        max_input=max_step_input(rows, b_int, events_per_input=stage.pool ** 2),
+        threshold=threshold, leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
+        timesteps=timesteps)
+    m_lo, m_hi = signed_range(bits)
+    if threshold > m_hi:
+        raise SnnhwError(f"{where}: layer {index + 1} ({name}): threshold {lif['threshold']} is "
+                         f"{threshold} LSBs, which does not fit a {bits}-bit membrane "
+                         f"(max {m_hi}); use a wider --membrane-bits or fewer --fixed bits")
+    if b_int.min() < m_lo or b_int.max() > m_hi:
+        raise SnnhwError(f"{where}: layer {index} ({name}): bias spans {b_int.min()}..{b_int.max()}"
+                         f" LSBs, which does not fit a {bits}-bit membrane ({m_lo}..{m_hi})")
+    events = stage.pool ** 2
+    acc_lo = m_lo + events * int(np.minimum(rows, 0).sum(1).min())
+    acc_hi = m_hi + events * int(np.maximum(rows, 0).sum(1).max())
+    neurons = dict(weight_bits=weight_bits, membrane_bits=bits,
+                   accumulator_bits=signed_bits(acc_lo, acc_hi), threshold=threshold,
+                   leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
+                   reset=str(lif.get("reset", "zero")), scale=scale, weight=w_int, bias=b_int,
+                   pool=stage.pool)
+    if conv:
+        return ConvLIFLayer(name=name, in_shape=stage.in_shape,
+                            out_channels=int(synapse["out_channels"]),
+                            kernel_size=int(synapse["kernel_size"]),
+                            stride=int(synapse.get("stride", 1)),
+                            padding=int(synapse.get("padding", 0)), **neurons)
+    in_features = int(np.prod(stage.in_shape)) if stage.in_shape else w.shape[1]
+    return LIFLayer(name=name, in_features=in_features, out_features=w.shape[0],
+                    in_shape=stage.in_shape if stage.pool > 1 else None, **neurons)
 
 
 def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | None = None,
@@ -102,48 +223,17 @@ def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | No
     if not LEAK_FRAC_BITS_RANGE[0] <= leak_frac_bits <= LEAK_FRAC_BITS_RANGE[1]:
         raise SnnhwError(f"--leak-bits {leak_frac_bits}: out of range; allowed "
                          f"{LEAK_FRAC_BITS_RANGE[0]}..{LEAK_FRAC_BITS_RANGE[1]}")
-    pairs = _pairs(model["architecture"], where)
+    stages = _stages(model["architecture"], where)
     encoding = model["encoding"].get("type")
     if encoding not in SPIKE_ENCODINGS:
         raise SnnhwError(f"{where}: encoding {encoding!r} feeds real values to layer 0; the "
                          f"hardware takes spike events ({', '.join(SPIKE_ENCODINGS)})")
     state = model["state_dict"]
     timesteps = int(model["encoding"]["timesteps"])
-    layers = []
-    for n, (index, dense, lif) in enumerate(pairs):
-        name = f"fc{n}"
-        try:
-            w = state[f"layers.{index}.weight"].double().numpy()
-            b = (state[f"layers.{index}.bias"].double().numpy() if dense.get("bias", True)
-                 else np.zeros(w.shape[0]))
-        except KeyError as exc:
-            raise SnnhwError(f"{where}: state_dict lacks {exc.args[0]!r} for layer {index}") from None
-        scale = layer_scale(float(np.abs(w).max()), weight_bits, float(lif["threshold"]))
-        w_int = round_half_away(w / scale)
-        b_int = round_half_away(b / scale)
-        threshold = int(round_half_away(float(lif["threshold"]) / scale))
-        if threshold < 1:
-            raise SnnhwError(f"{where}: layer {index + 1} ({name}): threshold {lif['threshold']} "
-                             f"rounds to {threshold} LSBs at scale {scale:.3g}; it must be >= 1")
-        leak_mult = leak_multiplier(float(lif["tau"]), leak_frac_bits)
-        bits = membrane_bits if membrane_bits is not None else membrane_bits_for(
-            max_input=max_step_input(w_int, b_int), threshold=threshold, leak_mult=leak_mult,
-            leak_frac_bits=leak_frac_bits, timesteps=timesteps)
-        m_lo, m_hi = signed_range(bits)
-        if threshold > m_hi:
-            raise SnnhwError(f"{where}: layer {index + 1} ({name}): threshold {lif['threshold']} is "
-                             f"{threshold} LSBs, which does not fit a {bits}-bit membrane "
-                             f"(max {m_hi}); use a wider --membrane-bits or fewer --fixed bits")
-        if b_int.min() < m_lo or b_int.max() > m_hi:
-            raise SnnhwError(f"{where}: layer {index} ({name}): bias spans {b_int.min()}..{b_int.max()}"
-                             f" LSBs, which does not fit a {bits}-bit membrane ({m_lo}..{m_hi})")
-        acc_lo = m_lo + int(np.minimum(w_int, 0).sum(1).min())
-        acc_hi = m_hi + int(np.maximum(w_int, 0).sum(1).max())
-        layers.append(LIFLayer(
-            name=name, in_features=w.shape[1], out_features=w.shape[0], weight_bits=weight_bits,
-            membrane_bits=bits, accumulator_bits=signed_bits(acc_lo, acc_hi),
-            threshold=threshold, leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
-            reset=str(lif.get("reset", "zero")), scale=scale, weight=w_int, bias=b_int))
+    layers = [_quantize_stage(n, stage, state, weight_bits=weight_bits,
+                              membrane_bits=membrane_bits, leak_frac_bits=leak_frac_bits,
+                              timesteps=timesteps, where=where)
+              for n, stage in enumerate(stages)]
     net = Network(name=str(model["name"]), timesteps=timesteps,
                   input_features=layers[0].in_features, layers=tuple(layers),
                   encoding=dict(model["encoding"]), dataset=dict(model["dataset"]),
@@ -163,16 +253,25 @@ def quantize_file(path: str | Path, **options: Any) -> tuple[dict[str, Any], Net
 
 
 def integer_torch_model(net: Network) -> "torch.nn.Sequential":
-    """The IR as a torch network of :class:`snnhw.nn.fixed.FixedPointLIFDense` layers: the
+    """The IR as a torch network of :class:`snnhw.nn.fixed.FixedPointLIF` layers: the
     integer mode of the torch model, spike-for-spike equal to the golden model."""
     import torch
 
-    from .nn.fixed import FixedPointLIFDense
+    from .nn.fixed import FixedPointLIF, SumPoolConv, SumPoolDense
 
-    return torch.nn.Sequential(*(
-        FixedPointLIFDense(weight=torch.from_numpy(layer.weight), bias=torch.from_numpy(layer.bias),
-                           threshold=layer.threshold, leak_mult=layer.leak_mult,
-                           leak_frac_bits=layer.leak_frac_bits,
-                           membrane_min=layer.membrane_range[0],
-                           membrane_max=layer.membrane_range[1], reset=layer.reset)
-        for layer in net.layers))
+    modules = []
+    for layer in net.layers:
+        weight = torch.from_numpy(layer.weight)
+        bias = torch.from_numpy(layer.bias)
+        if isinstance(layer, ConvLIFLayer):
+            synapse: torch.nn.Module = SumPoolConv(weight, in_shape=layer.in_shape,
+                                                   pool=layer.pool, stride=layer.stride,
+                                                   padding=layer.padding)
+            bias = bias[:, None, None]
+        else:
+            synapse = SumPoolDense(weight, layer.pool, layer.in_shape)
+        modules.append(FixedPointLIF(
+            synapse=synapse, bias=bias, threshold=layer.threshold, leak_mult=layer.leak_mult,
+            leak_frac_bits=layer.leak_frac_bits, membrane_min=layer.membrane_range[0],
+            membrane_max=layer.membrane_range[1], reset=layer.reset))
+    return torch.nn.Sequential(*modules)

@@ -40,6 +40,84 @@ def random_layer(rng: np.random.Generator, name: str, fan_in: int) -> LIFLayer:
     return replace(layer, accumulator_bits=signed_bits(*layer.accumulator_bounds()))
 
 
+def _neurons(rng: np.random.Generator, weight_bits: int, n: int) -> dict:
+    """Random LIF fields as random_layer draws them, with ``n`` biases."""
+    membrane_bits = int(rng.integers(max(2, weight_bits - 1), weight_bits + 5))
+    m_lo, m_hi = signed_range(membrane_bits)
+    leak_frac_bits = int(rng.integers(0, 11))
+    leak_mult = int(rng.integers(0, (1 << leak_frac_bits) + 1))
+    if rng.random() < 0.2:
+        leak_mult = 1 << leak_frac_bits          # no leak: integrate-and-fire
+    return dict(weight_bits=weight_bits, membrane_bits=membrane_bits, accumulator_bits=64,
+                threshold=int(rng.integers(1, m_hi + 1)), leak_mult=leak_mult,
+                leak_frac_bits=leak_frac_bits, reset=str(rng.choice(["zero", "subtract"])),
+                scale=1.0, bias=rng.integers(m_lo // 4, m_hi // 4 + 1, size=n).astype(np.int64))
+
+
+def _weights(rng: np.random.Generator, weight_bits: int, shape: tuple[int, ...]) -> np.ndarray:
+    w_lo, w_hi = signed_range(weight_bits)
+    weight = rng.integers(w_lo, w_hi + 1, size=shape)
+    if rng.random() < 0.4:                       # excitatory: drives the membrane to the top
+        weight = np.abs(weight).clip(0, w_hi)
+    return weight.astype(np.int64)
+
+
+def _exact_accumulator(layer):
+    return replace(layer, accumulator_bits=signed_bits(*layer.accumulator_bounds()))
+
+
+def random_conv_layer(rng: np.random.Generator, name: str, in_shape: tuple[int, int, int],
+                      pool: int = 1) -> ir.ConvLIFLayer:
+    """A random convolution over ``in_shape`` events: 1-4 channels, kernels 1..5 (7 when the
+    map allows), strides 1 and 2, padding below the kernel, optional pooling."""
+    c, h, w = in_shape
+    hp, wp = h // pool, w // pool
+    for _ in range(100):
+        kernel = int(rng.choice([1, 2, 3, 3, 5, 7]))
+        padding = int(rng.integers(0, kernel))
+        stride = int(rng.choice([1, 2]))
+        if (hp + 2 * padding - kernel) >= 0 and (wp + 2 * padding - kernel) >= 0:
+            break
+    weight_bits = int(rng.integers(2, 17))
+    out_channels = int(rng.integers(1, 5))
+    layer = ir.ConvLIFLayer(name=name, in_shape=in_shape, out_channels=out_channels,
+                            kernel_size=kernel, stride=stride, padding=padding, pool=pool,
+                            weight=_weights(rng, weight_bits, (out_channels, c, kernel, kernel)),
+                            **_neurons(rng, weight_bits, out_channels))
+    return _exact_accumulator(layer)
+
+
+def random_conv_network(seed: int) -> tuple[Network, np.ndarray]:
+    """A random conv [-> pool -> conv] -> [pool ->] dense network on small maps (up to
+    3 x 9 x 9) and random input spikes ``[T, S, C*H*W]``."""
+    rng = np.random.default_rng(seed)
+    timesteps = int(rng.integers(1, 5))
+    shape = (int(rng.integers(1, 4)), int(rng.integers(3, 10)), int(rng.integers(3, 10)))
+    layers = [random_conv_layer(rng, "conv0", shape)]
+    if rng.random() < 0.5:
+        prev = layers[-1].out_shape
+        pool = 2 if min(prev[1:]) >= 2 and rng.random() < 0.6 else 1
+        layers.append(random_conv_layer(rng, "conv1", prev, pool))
+    prev = layers[-1].out_shape
+    pool = 2 if min(prev[1:]) >= 2 and rng.random() < 0.5 else 1
+    weight_bits = int(rng.integers(2, 17))
+    n = int(rng.integers(1, 9))
+    dense = LIFLayer(name=f"fc{len(layers)}", in_features=int(np.prod(prev)), out_features=n,
+                     pool=pool, in_shape=prev if pool > 1 else None,
+                     weight=_weights(rng, weight_bits, (n, prev[0] * (prev[1] // pool)
+                                                        * (prev[2] // pool)) if pool > 1
+                                     else (n, int(np.prod(prev)))),
+                     **_neurons(rng, weight_bits, n))
+    layers.append(_exact_accumulator(dense))
+    net = Network(name=f"conv{seed}", timesteps=timesteps, input_features=int(np.prod(shape)),
+                  layers=tuple(layers), encoding={"type": "random"}, dataset={},
+                  source={"seed": seed}).validate()
+    samples = int(rng.integers(2, 4))
+    density = rng.uniform(0.1, 0.7)
+    inputs = (rng.random((timesteps, samples, net.input_features)) < density).astype(np.uint8)
+    return net, inputs
+
+
 def random_network(seed: int) -> tuple[Network, np.ndarray]:
     """A random 1-3 layer network and random input spikes ``[T, S, F]`` for it."""
     rng = np.random.default_rng(seed)

@@ -108,7 +108,7 @@ MODEL_CASES = [
     ("unknown descriptor field", _set(("architecture", 1, "colour"), "red"),
      "unknown fields 'colour'"),
     ("hardware cannot build the layer", _pool_layer,
-     "layer 2 has type 'avgpool2d', which the hardware does not support"),
+     "layer 2 (avgpool2d) needs an input map (C, H, W); its input is flat"),
     ("state_dict not a dict", _set(("state_dict",), [1, 2]), "state_dict is list"),
     ("tensor replaced by a list", _set(("state_dict", "layers.0.bias"), [0.0] * 32),
      "state_dict['layers.0.bias'] is list"),

@@ -37,10 +37,12 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigne
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir import LIFLayer
+from ..ir import ConvLIFLayer, Layer
 from .arith import leak_toward_zero, times_constant
 from .events import event_signature
-from .layout import LANES, bias_words, fire_level_words, groups, weight_words
+from .layout import (LANES, bias_words, fire_level_words, groups, membrane_words, weight_depth,
+                     weight_words)
+from .mapper import map_event_layout
 from .weight_memory import WeightMemory, load_layout
 
 __all__ = ["LIFCore"]
@@ -71,7 +73,7 @@ class LIFCore(wiring.Component):
         ``"loaded"`` only: weight words (layout of :mod:`snnhw.hdl.layout`), before any event.
     """
 
-    def __init__(self, *, layer: LIFLayer, timesteps: int, lanes: int = 1,
+    def __init__(self, *, layer: Layer, timesteps: int, lanes: int = 1,
                  weight_memory: str = "rom") -> None:
         if timesteps < 1:
             raise ValueError(f"timesteps must be >= 1, got {timesteps!r}")
@@ -81,10 +83,12 @@ class LIFCore(wiring.Component):
         self.timesteps = timesteps
         self.lanes = lanes
         self.weight_memory = weight_memory
-        ports = {"i": In(event_signature(layer.in_features)),
-                 "o": Out(event_signature(layer.out_features))}
+        self.conv = isinstance(layer, ConvLIFLayer)
+        inputs = (stream.Signature(map_event_layout(layer.pooled_shape)) if self.conv
+                  else event_signature(layer.synapses))
+        ports = {"i": In(inputs), "o": Out(event_signature(layer.out_features))}
         if weight_memory == "loaded":
-            depth = layer.in_features * groups(layer.out_features, lanes)
+            depth = weight_depth(layer, lanes)
             ports["load"] = In(stream.Signature(load_layout(depth, lanes * layer.weight_bits)))
         super().__init__(ports)
 
@@ -92,18 +96,21 @@ class LIFCore(wiring.Component):
         m = Module()
         layer = self.layer
         p = self.lanes
-        g_count = groups(layer.out_features, p)
-        lane_bits = (p - 1).bit_length()
+        conv = self.conv
+        g_count = groups(layer.out_channels if conv else layer.out_features, p)
+        positions = layer.out_features // layer.out_channels if conv else 1   # OH * OW
+        taps = layer.kernel_size ** 2 if conv else 1
+        words = membrane_words(layer, p)
         wb, mb, ab = layer.weight_bits, layer.membrane_bits, layer.accumulator_bits
         m_lo, m_hi = layer.membrane_range
 
-        depth = layer.in_features * g_count
+        depth = weight_depth(layer, p)
         weights = WeightMemory(depth=depth, width=p * wb, style=self.weight_memory,
                                init=weight_words(layer, p) if self.weight_memory == "rom"
                                else None)
         if self.weight_memory == "loaded":
             wiring.connect(m, wiring.flipped(self.load), weights.load)
-        membranes = memory.Memory(shape=unsigned(p * ab), depth=g_count, init=[])
+        membranes = memory.Memory(shape=unsigned(p * ab), depth=words, init=[])
         biases = memory.Memory(shape=unsigned(p * mb), depth=g_count, init=bias_words(layer, p))
         fire_levels = memory.Memory(shape=unsigned(p * (mb + 1)), depth=g_count,
                                     init=fire_level_words(layer, p))
@@ -116,36 +123,49 @@ class LIFCore(wiring.Component):
         b_rd = biases.read_port()
         f_rd = fire_levels.read_port()
 
-        # stage A: addresses being read this cycle
+        # stage A: addresses being read this cycle. A group is P neurons of one position
+        # (dense: of the layer); a sweep visits the membrane words g * positions + pos.
         a_valid = Signal()
         a_sweep = Signal()                 # 1: sweep read, 0: accumulate read
         a_group = Signal(range(max(2, g_count)))
-        a_waddr = Signal(range(max(2, layer.in_features * g_count)))
+        a_waddr = Signal(range(max(2, depth)))
         a_last = Signal()
+        a_left = Signal(range(max(2, taps * g_count, words)))   # reads after this one
+        a_pos = Signal(range(max(2, positions)))
+        a_word = Signal(range(max(2, words)))
+        out_span = g_count * p * positions
+        a_obase = Signal(range(max(2, out_span)))   # output index of lane 0 (sweep)
+        a_maddr = Signal(range(max(2, words)))      # membrane word (combinational)
+        a_write = Signal()                          # an update that lands on the map
         # stage B: weight word out of its block RAM (registered at its end)
         b_valid = Signal()
         b_sweep = Signal()
         b_group = Signal.like(a_group)
         b_last = Signal()
+        b_maddr, b_write, b_obase = Signal.like(a_maddr), Signal(), Signal.like(a_obase)
         # stage E: weight bank chosen; membrane and bias reads issued
         e_valid = Signal()
         e_sweep = Signal()
         e_group = Signal.like(a_group)
         e_last = Signal()
+        e_maddr, e_write, e_obase = Signal.like(a_maddr), Signal(), Signal.like(a_obase)
         # stage C: registered weights; membranes and biases available
         c_valid = Signal()
         c_sweep = Signal()
         c_group = Signal.like(a_group)
         c_last = Signal()
         c_weights = Signal(p * wb)
+        c_maddr, c_write, c_obase = Signal.like(a_maddr), Signal(), Signal.like(a_obase)
         # stage D: saturated membranes and fire bits of a sweep group (registers)
         d_valid = Signal()
         d_group = Signal.like(a_group)
         d_last = Signal()
+        d_maddr, d_obase = Signal.like(a_maddr), Signal.like(a_obase)
         # stage O: the group's spikes still to send (registers below)
         o_valid = Signal()
         o_group = Signal.like(a_group)
         o_last = Signal()
+        o_obase = Signal.like(a_obase)
 
         sweeping = Signal()                # a sweep is under way (in any stage)
         emit_eot = Signal()                # the sweep is done; send the end-of-timestep event
@@ -217,7 +237,7 @@ class LIFCore(wiring.Component):
         lowest = Signal(p)
         rest = Signal(p)
         entering = Signal(p)
-        lane_index = Signal(max(1, lane_bits))
+        lane_index = Signal(range(max(2, p)))
 
         def two_or_more(bits: Value) -> Value:
             return Cat(*[bits[k] & bits[:k].any() for k in range(1, p)]).any() if p > 1 \
@@ -236,7 +256,8 @@ class LIFCore(wiring.Component):
             spike_out.eq(pending.any()),
             stall.eq(spike_out & ~(self.o.ready & ~several)),
             self.o.valid.eq(spike_out | emit_eot),
-            self.o.payload.index.eq(Mux(emit_eot, 0, (o_group << lane_bits) | lane_index)),
+            self.o.payload.index.eq(Mux(emit_eot, 0,
+                                        o_obase + times_constant(lane_index, positions))),
             self.o.payload.eot.eq(emit_eot),
         ]
         with m.If(~stall):
@@ -250,14 +271,14 @@ class LIFCore(wiring.Component):
         # the write: back-to-back events on one group read the updated value.
         m.d.comb += [
             weights.addr.eq(a_waddr),
-            mem_rd.addr.eq(e_group),
+            mem_rd.addr.eq(e_maddr),
             b_rd.addr.eq(e_group),
             f_rd.addr.eq(e_group),
             f_rd.en.eq(~stall),
             mem_rd.en.eq(~stall),
             b_rd.en.eq(~stall),
-            mem_wr.addr.eq(Mux(d_valid, d_group, c_group)),
-            mem_wr.en.eq(d_valid | (c_valid & ~c_sweep)),
+            mem_wr.addr.eq(Mux(d_valid, d_maddr, c_maddr)),
+            mem_wr.en.eq(d_valid | (c_valid & ~c_sweep & c_write)),
             mem_wr.data.eq(Mux(d_valid, Cat(*carried), Cat(*sums))),
         ]
 
@@ -271,29 +292,82 @@ class LIFCore(wiring.Component):
         # stage A -> B -> E -> C -> D -> O
         with m.If(~stall):
             m.d.sync += [b_valid.eq(a_valid), b_sweep.eq(a_sweep), b_group.eq(a_group),
-                         b_last.eq(a_last),
+                         b_last.eq(a_last), b_maddr.eq(a_maddr), b_write.eq(a_write),
+                         b_obase.eq(a_obase),
                          e_valid.eq(b_valid), e_sweep.eq(b_sweep), e_group.eq(b_group),
-                         e_last.eq(b_last),
+                         e_last.eq(b_last), e_maddr.eq(b_maddr), e_write.eq(b_write),
+                         e_obase.eq(b_obase),
                          c_valid.eq(e_valid), c_sweep.eq(e_sweep), c_group.eq(e_group),
-                         c_last.eq(e_last), c_weights.eq(weights.data),
+                         c_last.eq(e_last), c_weights.eq(weights.data), c_maddr.eq(e_maddr),
+                         c_write.eq(e_write), c_obase.eq(e_obase),
                          d_valid.eq(c_valid & c_sweep), d_group.eq(c_group),
-                         d_last.eq(c_last),
-                         o_valid.eq(d_valid), o_group.eq(d_group), o_last.eq(d_last)]
+                         d_last.eq(c_last), d_maddr.eq(c_maddr), d_obase.eq(c_obase),
+                         o_valid.eq(d_valid), o_group.eq(d_group), o_last.eq(d_last),
+                         o_obase.eq(d_obase)]
 
-        # stage A sequencing
+        # stage A sequencing: an input event reads its taps x groups weight words in address
+        # order (a convolution: kernel row, column, then group); the end-of-timestep event
+        # starts the sweep over every membrane word
+        if conv:
+            k_size, stride, pad = layer.kernel_size, layer.stride, layer.padding
+            _, out_h, out_w = layer.out_shape
+            ev_y = Signal.like(self.i.payload.y)
+            ev_x = Signal.like(self.i.payload.x)
+            a_ky = Signal(range(max(2, k_size)))
+            a_kx = Signal(range(max(2, k_size)))
+            # the tap (ky, kx) of input (y, x) reaches output (oy, ox) with
+            # oy * stride = y + padding - ky, when that lands on the output map
+            _, in_h, in_w = layer.pooled_shape
+            oy_n = Signal(range(-k_size, in_h + pad + 1), name="oy_n")
+            ox_n = Signal(range(-k_size, in_w + pad + 1), name="ox_n")
+            oy, ox = Signal(range(max(2, out_h))), Signal(range(max(2, out_w)))
+            step = (stride - 1).bit_length()
+            m.d.comb += [oy_n.eq(ev_y + pad - a_ky), ox_n.eq(ev_x + pad - a_kx),
+                         oy.eq(oy_n[step:]), ox.eq(ox_n[step:])]
+            on_map = (~oy_n[-1] & ~ox_n[-1] & (oy_n[step:] < out_h) & (ox_n[step:] < out_w))
+            if stride > 1:
+                on_map = on_map & (oy_n[:step] == 0) & (ox_n[:step] == 0)
+            m.d.comb += [
+                a_maddr.eq(Mux(a_sweep, a_word, times_constant(a_group, positions)
+                               + times_constant(oy, out_w) + ox)),
+                a_write.eq(on_map),
+            ]
+        else:
+            m.d.comb += [a_maddr.eq(a_group), a_write.eq(1)]
+
         with m.If(accept & ~self.i.payload.eot):
+            first = self.i.payload.c if conv else self.i.payload.index
             m.d.sync += [a_valid.eq(1), a_sweep.eq(0), a_group.eq(0),
-                         a_waddr.eq(times_constant(self.i.payload.index, g_count)),
-                         a_last.eq(g_count == 1)]
+                         a_waddr.eq(times_constant(first, taps * g_count)),
+                         a_left.eq(taps * g_count - 1), a_last.eq(taps * g_count == 1)]
+            if conv:
+                m.d.sync += [a_ky.eq(0), a_kx.eq(0), ev_y.eq(self.i.payload.y),
+                             ev_x.eq(self.i.payload.x)]
         with m.Elif(accept & self.i.payload.eot):
-            m.d.sync += [a_valid.eq(1), a_sweep.eq(1), a_group.eq(0), a_last.eq(g_count == 1),
+            m.d.sync += [a_valid.eq(1), a_sweep.eq(1), a_group.eq(0), a_pos.eq(0), a_word.eq(0),
+                         a_obase.eq(0), a_left.eq(words - 1), a_last.eq(words == 1),
                          sweeping.eq(1)]
         with m.Elif(a_valid & ~stall):
             with m.If(a_last):
                 m.d.sync += a_valid.eq(0)
             with m.Else():
-                m.d.sync += [a_group.eq(a_group + 1), a_waddr.eq(a_waddr + 1),
-                             a_last.eq(a_group == g_count - 2)]
+                m.d.sync += [a_left.eq(a_left - 1), a_last.eq(a_left == 1),
+                             a_waddr.eq(a_waddr + 1), a_word.eq(a_word + 1)]
+                with m.If(a_sweep):
+                    with m.If(a_pos == positions - 1):
+                        m.d.sync += [a_pos.eq(0), a_group.eq(a_group + 1),
+                                     a_obase.eq(a_obase + (p - 1) * positions + 1)]
+                    with m.Else():
+                        m.d.sync += [a_pos.eq(a_pos + 1), a_obase.eq(a_obase + 1)]
+                with m.Elif(a_group == g_count - 1):
+                    m.d.sync += a_group.eq(0)
+                    if conv:
+                        with m.If(a_kx == k_size - 1):
+                            m.d.sync += [a_kx.eq(0), a_ky.eq(a_ky + 1)]
+                        with m.Else():
+                            m.d.sync += a_kx.eq(a_kx + 1)
+                with m.Else():
+                    m.d.sync += a_group.eq(a_group + 1)
 
         # end of sweep: the last group left stage O
         with m.If(o_valid & o_last & ~stall):

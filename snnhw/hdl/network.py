@@ -16,11 +16,12 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir import LIFLayer, Network
+from ..ir import ConvLIFLayer, Layer, Network
 from .events import event_layout, event_signature
-from .layout import groups, weight_words
+from .layout import weight_depth, weight_words
 from .lif_core import LIFCore
 from .loader import WeightLoader, load_image
+from .mapper import EventMapper
 
 __all__ = ["SNNTop", "WEIGHT_MEMORY", "fifo_depths", "loaded_layers", "loaded_memories",
            "weight_load_bytes", "weight_styles"]
@@ -35,13 +36,12 @@ def weight_styles(net: Network, lanes: int, weight_memory: str) -> list[str]:
         raise ValueError(f"weight_memory must be one of {WEIGHT_MEMORY}, got {weight_memory!r}")
     styles = ["rom"] * len(net.layers)
     if weight_memory == "spram":
-        bits = [l.in_features * groups(l.out_features, lanes) * lanes * l.weight_bits
-                for l in net.layers]
+        bits = [weight_depth(l, lanes) * lanes * l.weight_bits for l in net.layers]
         styles[bits.index(max(bits))] = "loaded"
     return styles
 
 
-def loaded_layers(net: Network, lanes: int, weight_memory: str) -> list[LIFLayer]:
+def loaded_layers(net: Network, lanes: int, weight_memory: str) -> list[Layer]:
     """The layers whose weights are written at run time, in load order."""
     return [l for l, style in zip(net.layers, weight_styles(net, lanes, weight_memory))
             if style == "loaded"]
@@ -49,7 +49,7 @@ def loaded_layers(net: Network, lanes: int, weight_memory: str) -> list[LIFLayer
 
 def loaded_memories(net: Network, lanes: int, weight_memory: str) -> list[tuple[int, int]]:
     """(depth, width) of the run-time loaded weight memories, in load order."""
-    return [(l.in_features * groups(l.out_features, lanes), lanes * l.weight_bits)
+    return [(weight_depth(l, lanes), lanes * l.weight_bits)
             for l in loaded_layers(net, lanes, weight_memory)]
 
 
@@ -60,9 +60,19 @@ def weight_load_bytes(net: Network, lanes: int, weight_memory: str) -> bytes:
                        for l in loaded_layers(net, lanes, weight_memory)])
 
 
+FIFO_DEPTH_MAX = 1024      # events: a larger map's timestep waits in its core's sweep instead
+
+
 def fifo_depths(net: Network) -> list[int]:
-    """Depth of the FIFO behind every layer but the last (events)."""
-    return [layer.out_features + 1 for layer in net.layers[:-1]]
+    """Depth of the FIFO behind every layer but the last (events): a whole timestep of the
+    layer's spikes and its end-of-timestep event, at most ``FIFO_DEPTH_MAX``."""
+    return [min(layer.out_features + 1, FIFO_DEPTH_MAX) for layer in net.layers[:-1]]
+
+
+def needs_mapper(layer: Layer) -> bool:
+    """Whether the layer's input events are re-indexed (pooled, or a convolution's
+    coordinates) on their way into its core."""
+    return isinstance(layer, ConvLIFLayer) or layer.pool > 1
 
 
 class SNNTop(wiring.Component):
@@ -99,8 +109,18 @@ class SNNTop(wiring.Component):
         cores = [LIFCore(layer=layer, timesteps=self.net.timesteps, lanes=self.lanes,
                          weight_memory=style)
                  for layer, style in zip(self.net.layers, self.styles)]
+        inputs = []                        # the stream each core's events enter by
         for core in cores:
             m.submodules[core.layer.name] = core
+            layer = core.layer
+            if needs_mapper(layer):
+                mapper = EventMapper(layer.in_shape, layer.pool,
+                                     flat=not isinstance(layer, ConvLIFLayer))
+                m.submodules[f"{layer.name}_mapper"] = mapper
+                wiring.connect(m, mapper.o, core.i)
+                inputs.append(mapper.i)
+            else:
+                inputs.append(core.i)
         loaded = [core for core in cores if core.weight_memory == "loaded"]
         if loaded:
             m.submodules.loader = loader = WeightLoader(
@@ -108,12 +128,12 @@ class SNNTop(wiring.Component):
             wiring.connect(m, wiring.flipped(self.load), loader.i)
             for k, core in enumerate(loaded):
                 wiring.connect(m, getattr(loader, f"o{k}"), core.load)
-            m.d.comb += [cores[0].i.payload.eq(self.i.payload),
-                         cores[0].i.valid.eq(self.i.valid & loader.done),
-                         self.i.ready.eq(cores[0].i.ready & loader.done)]
+            m.d.comb += [inputs[0].payload.eq(self.i.payload),
+                         inputs[0].valid.eq(self.i.valid & loader.done),
+                         self.i.ready.eq(inputs[0].ready & loader.done)]
         else:
-            wiring.connect(m, wiring.flipped(self.i), cores[0].i)
-        for depth, upstream, downstream in zip(fifo_depths(self.net), cores, cores[1:]):
+            wiring.connect(m, wiring.flipped(self.i), inputs[0])
+        for depth, upstream, downstream in zip(fifo_depths(self.net), cores, inputs[1:]):
             width = event_layout(upstream.layer.out_features).size
             # one slot more than the events it must hold, so that the upstream core sees a
             # registered "room" instead of the FIFO's level compare (its output stage stalls
@@ -126,9 +146,9 @@ class SNNTop(wiring.Component):
                 queue.w_data.eq(upstream.o.payload),
                 queue.w_en.eq(upstream.o.valid & room),
                 upstream.o.ready.eq(room),
-                downstream.i.payload.eq(queue.r_data),
-                downstream.i.valid.eq(queue.r_rdy),
-                queue.r_en.eq(downstream.i.ready),
+                downstream.payload.eq(queue.r_data),
+                downstream.valid.eq(queue.r_rdy),
+                queue.r_en.eq(downstream.ready),
             ]
         wiring.connect(m, cores[-1].o, wiring.flipped(self.o))
         return m

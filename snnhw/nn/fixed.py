@@ -11,21 +11,23 @@ import torch
 
 from .qat import integer_lif_steps
 
-__all__ = ["FixedPointLIFDense"]
+__all__ = ["FixedPointLIF"]
 
 
-class FixedPointLIFDense(torch.nn.Module):
-    """A dense layer of integer LIF neurons: spikes ``[T, B, in]`` -> spikes ``[T, B, out]``.
+class FixedPointLIF(torch.nn.Module):
+    """One IR layer of integer LIF neurons: spikes ``[T, B, in]`` -> spikes ``[T, B, out]``.
 
-    ``weight`` ``[out, in]`` and ``bias`` ``[out]`` are integer LSBs; ``membrane_min``/``_max``
-    the saturation range; ``leak_mult / 2**leak_frac_bits`` the leak, rounded toward zero.
+    ``synapse`` maps one batch of input events ``[N, in]`` (float64 counts) to the synaptic
+    sums ``[N, ...]`` (dense: ``[N, out]``; convolution: ``[N, C_out, OH, OW]``); ``bias``
+    broadcasts against them; ``membrane_min``/``_max`` are the saturation range,
+    ``leak_mult / 2**leak_frac_bits`` the leak, rounded toward zero.
     """
 
-    def __init__(self, *, weight: torch.Tensor, bias: torch.Tensor, threshold: int,
+    def __init__(self, *, synapse: torch.nn.Module, bias: torch.Tensor, threshold: int,
                  leak_mult: int, leak_frac_bits: int, membrane_min: int, membrane_max: int,
                  reset: str) -> None:
         super().__init__()
-        self.register_buffer("weight", weight.to(torch.float64))
+        self.synapse = synapse
         self.register_buffer("bias", bias.to(torch.float64))
         self.threshold = int(threshold)
         self.leak_mult = int(leak_mult)
@@ -36,10 +38,56 @@ class FixedPointLIFDense(torch.nn.Module):
         self.saturations = 0
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
+        steps, batch = spikes.shape[:2]
+        flat = spikes.to(torch.float64).reshape(steps * batch, -1)
+        currents = self.synapse(flat)
+        currents = currents.reshape(steps, batch, *currents.shape[1:])
         out, saturations = integer_lif_steps(
-            spikes.to(torch.float64), self.weight, self.bias, threshold=self.threshold,
+            currents, self.bias, threshold=self.threshold,
             leak_mult=self.leak_mult, leak_frac_bits=self.leak_frac_bits,
             membrane_min=self.membrane_min, membrane_max=self.membrane_max, reset=self.reset,
             fire=lambda u: (u >= self.threshold).to(u.dtype))
         self.saturations += saturations
-        return out.to(spikes.dtype)
+        return out.reshape(steps, batch, -1).to(spikes.dtype)
+
+
+class SumPoolDense(torch.nn.Module):
+    """Dense synapses over input events, after optional ``k x k`` sum pooling of the
+    ``in_shape`` map (weights ``[out, synapses]``, integer-valued)."""
+
+    def __init__(self, weight: torch.Tensor, pool: int = 1,
+                 in_shape: tuple[int, int, int] | None = None) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight.to(torch.float64))
+        self.pool = pool
+        self.in_shape = in_shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool > 1:
+            x = sum_pool(x, self.in_shape, self.pool).flatten(1)
+        return x @ self.weight.T
+
+
+class SumPoolConv(torch.nn.Module):
+    """Convolution over input events, after optional ``k x k`` sum pooling of the
+    ``in_shape`` map (weights ``[C_out, C, K, K]``, integer-valued)."""
+
+    def __init__(self, weight: torch.Tensor, *, in_shape: tuple[int, int, int], pool: int,
+                 stride: int, padding: int) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight.to(torch.float64))
+        self.in_shape, self.pool, self.stride, self.padding = in_shape, pool, stride, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        maps = sum_pool(x, self.in_shape, self.pool)
+        return torch.nn.functional.conv2d(maps, self.weight, stride=self.stride,
+                                          padding=self.padding)
+
+
+def sum_pool(x: torch.Tensor, in_shape: tuple[int, int, int], pool: int) -> torch.Tensor:
+    """``[N, C*H*W]`` events -> ``[N, C, H//k, W//k]`` block sums (exact: an average pool
+    times ``k*k`` of integer counts)."""
+    maps = x.reshape(x.shape[0], *in_shape)
+    if pool == 1:
+        return maps
+    return torch.nn.functional.avg_pool2d(maps, pool) * (pool * pool)

@@ -75,14 +75,14 @@ def fixed_point_forward(dense: torch.nn.Linear, lif: LIF, x: torch.Tensor,
             timesteps=x.shape[0])
     lo, hi = signed_range(bits)
     spikes, _ = integer_lif_steps(
-        x, w_int, b_int, threshold=threshold, leak_mult=leak_mult,
+        x @ w_int.T, b_int, threshold=threshold, leak_mult=leak_mult,
         leak_frac_bits=spec.leak_frac_bits, membrane_min=lo, membrane_max=hi, reset=lif.reset,
         fire=lambda u: lif.fire((u - threshold) * scale),
         toward_zero=_trunc_ste)
     return spikes
 
 
-def integer_lif_steps(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, *,
+def integer_lif_steps(currents: torch.Tensor, bias: torch.Tensor, *,
                       threshold: int, leak_mult: int, leak_frac_bits: int, membrane_min: int,
                       membrane_max: int, reset: str,
                       fire: Callable[[torch.Tensor], torch.Tensor],
@@ -90,17 +90,18 @@ def integer_lif_steps(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
                       ) -> tuple[torch.Tensor, int]:
     """The integer LIF timestep loop of ``docs/fixed-point.md`` in torch.
 
-    ``x`` spikes ``[T, B, in]``; ``weight`` ``[out, in]`` and ``bias`` ``[out]`` integer-valued.
+    ``currents`` ``[T, B, ...]``: every timestep's synaptic sums (integer-valued, e.g.
+    ``spikes @ weight.T``); ``bias`` integer-valued, broadcast against ``currents[t]``.
     ``fire(u)`` gives the spikes of the saturated membrane (a plain ``u >= threshold`` for
     inference, a surrogate for training); ``toward_zero`` rounds the leaked value. Returns the
     spikes ``[T, B, out]`` and the number of saturation events.
     """
     divisor = float(1 << leak_frac_bits)
-    carried = torch.zeros(x.shape[1], weight.shape[0], dtype=weight.dtype, device=x.device)
+    carried = torch.zeros_like(currents[0])
     saturations = 0
     spikes = []
-    for t in range(x.shape[0]):
-        pre = carried + x[t] @ weight.T + bias
+    for t in range(currents.shape[0]):
+        pre = carried + currents[t] + bias
         u = pre.clamp(membrane_min, membrane_max)
         saturations += int((u != pre).sum())
         o = fire(u)
