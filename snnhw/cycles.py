@@ -1,10 +1,13 @@
 """Cycle model of the generated hardware, driven by the IR and the golden model's spikes.
 
 An event-level model of each :class:`snnhw.hdl.LIFCore` with P lanes and ``G = ceil(N / P)``
-neuron groups (see its docstring):
+neuron groups (N: a dense layer's outputs, a convolution's channels; see its docstring):
 
-* a spike event accepted at cycle ``c`` occupies the core until ``c + G``;
-* an end-of-timestep event accepted at ``c`` starts the sweep: group g reaches the output
+* a spike event accepted at cycle ``c`` occupies the core until ``c + G`` (a convolution:
+  ``c + K*K*G``, every kernel tap, on the map or not); events that pooling drops never
+  reach the core, the others pass the re-indexing pipeline (``MAPPER_LATENCY``) first;
+* an end-of-timestep event accepted at ``c`` starts the sweep over the membrane words
+  (``G`` for a dense layer, ``G * OH * OW`` for a convolution): word g reaches the output
   stage at ``b_g = c + SWEEP_LATENCY + g + (extra cycles of earlier groups)``, its k-th spike leaves at
   ``b_g + k``, and a group with k > 1 spikes holds the pipeline ``k - 1`` extra cycles; the
   end-of-timestep event leaves at ``b_last + max(1, k_last)`` and the core takes its next
@@ -21,12 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ir import Network
+from .ir import ConvLIFLayer, Layer, Network, needs_mapper
 
-__all__ = ["CycleEstimate", "FIFO_LATENCY", "PIPELINE_DEPTH", "SWEEP_LATENCY", "bound",
-           "estimate"]
+__all__ = ["CycleEstimate", "FIFO_LATENCY", "MAPPER_LATENCY", "PIPELINE_DEPTH",
+           "SWEEP_LATENCY", "bound", "estimate"]
 
 FIFO_LATENCY = 2
+MAPPER_LATENCY = 2          # the event re-indexing pipeline in front of a pooling or conv core
 SWEEP_LATENCY = 6           # end-of-timestep accepted -> first group in the output stage (A-O)
 PIPELINE_DEPTH = 7          # sweep stages A, B, E, C, D, O and the end-of-timestep event
 
@@ -42,24 +46,41 @@ class CycleEstimate:
     eot_cycles: np.ndarray
 
 
-def _core(n: int, lanes: int, arrivals: list[tuple[int, int]], outputs: np.ndarray
+def _geometry(layer: Layer, lanes: int) -> tuple[int, int, int]:
+    """(groups G, output positions, kernel taps) of a layer's core."""
+    channels = layer.out_channels if isinstance(layer, ConvLIFLayer) else layer.out_features
+    taps = layer.kernel_size ** 2 if isinstance(layer, ConvLIFLayer) else 1
+    return -(-channels // lanes), layer.out_features // channels, taps
+
+
+def _core(layer: Layer, lanes: int, arrivals: list[tuple[int, int]], outputs: np.ndarray
           ) -> list[tuple[int, int]]:
-    """One core. ``arrivals``: (cycle available, neuron or -1 for end-of-timestep), in order.
-    ``outputs``: its spikes ``[K, N]`` per timestep. Returns its output events likewise."""
-    group_count = -(-n // lanes)
+    """One core. ``arrivals``: (cycle available, input index or -1 for end-of-timestep), in
+    order. ``outputs``: its spikes ``[K, N]`` per timestep. Returns its output events
+    likewise, in the order the sweep sends them (membrane word, then lane)."""
+    group_count, positions, taps = _geometry(layer, lanes)
+    reached = layer.fan_out() > 0          # events that pooling drops never reach the core
+    latency = MAPPER_LATENCY if needs_mapper(layer) else 0
     free = 0
     step = 0
     emitted: list[tuple[int, int]] = []
     for available, index in arrivals:
-        accept = max(available, free)
+        if index >= 0 and not reached[index]:
+            continue
+        accept = max(available + latency, free)
         if index >= 0:
-            free = accept + group_count
+            free = accept + taps * group_count
             continue
         fired = np.flatnonzero(outputs[step])
+        channel, pos = fired // positions, fired % positions
+        word = (channel // lanes) * positions + pos
+        order = np.lexsort((channel % lanes, word))
+        fired, word = fired[order], word[order]
         b = accept + SWEEP_LATENCY
-        for g in range(group_count):
-            spikes = [int(i) for i in fired if g * lanes <= i < (g + 1) * lanes]
-            emitted += [(b + k, neuron) for k, neuron in enumerate(spikes)]
+        starts = np.searchsorted(word, np.arange(group_count * positions + 1))
+        for w in range(group_count * positions):
+            spikes = fired[starts[w]:starts[w + 1]]
+            emitted += [(b + k, int(neuron)) for k, neuron in enumerate(spikes)]
             b += max(1, len(spikes))
         emitted.append((b, -1))
         free = b + 1
@@ -79,7 +100,7 @@ def estimate(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray],
     for k, (layer, spikes) in enumerate(zip(net.layers, layer_spikes)):
         if k > 0:
             events = [(cycle + FIFO_LATENCY, index) for cycle, index in events]
-        events = _core(layer.out_features, lanes, events, order(spikes))
+        events = _core(layer, lanes, events, order(spikes))
     eots = np.array([cycle + 1 for cycle, index in events if index < 0])
     per_step = np.diff(np.concatenate([[0], eots]))
     return CycleEstimate(total=int(eots[-1]), per_timestep_mean=float(eots[-1] / len(eots)),
@@ -89,11 +110,16 @@ def estimate(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray],
 def bound(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray], lanes: int = 1
           ) -> float:
     """Throughput bound in cycles per timestep, mean over the run: per layer and timestep
-    ``events * G + G + PIPELINE_DEPTH`` (``G = ceil(N / P)``), and per timestep the slowest
-    layer, since the layers work on successive timesteps at once."""
+    ``updates * G / N_pos + W + PIPELINE_DEPTH``, with ``updates`` the synaptic updates of
+    its input events (``fan_out``), ``N_pos`` the neurons per group position (a dense
+    layer's outputs, a convolution's channels), ``G = ceil(N_pos / P)`` and ``W`` the
+    membrane words the sweep visits; per timestep the slowest layer, since the layers work on
+    successive timesteps at once."""
     per_layer = []
     for layer, x in zip(net.layers, [inputs] + layer_spikes[:-1]):
-        group_count = -(-layer.out_features // lanes)
-        events = x.sum(axis=2, dtype=np.int64)                      # [T, S]
-        per_layer.append(events * group_count + group_count + PIPELINE_DEPTH)
+        group_count, positions, _ = _geometry(layer, lanes)
+        channels = layer.out_features // positions
+        updates = x.astype(np.int64) @ layer.fan_out()                # [T, S]
+        words = group_count * positions
+        per_layer.append(updates * group_count / channels + words + PIPELINE_DEPTH)
     return float(np.max(per_layer, axis=0).mean())

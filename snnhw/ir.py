@@ -32,7 +32,7 @@ from .fixedpoint import (
 )
 
 __all__ = ["FORMAT", "VERSION", "ConvLIFLayer", "IRError", "LAYER_KINDS", "LIFLayer", "Layer",
-           "Network", "load", "save",
+           "Network", "load", "needs_mapper", "save",
            "signed_bits", "signed_range", "WEIGHT_BITS_RANGE", "MEMBRANE_BITS_RANGE",
            "LEAK_FRAC_BITS_RANGE", "RESETS"]
 
@@ -89,6 +89,20 @@ class _Neurons:
         neg, pos = self._neuron_weight_sums()
         events = self.pool * self.pool
         return lo + events * neg, hi + events * pos
+
+    def fan_out(self) -> np.ndarray:
+        """``int64 [in_features]``: the neurons one input event reaches (its synaptic
+        updates): every output of a dense layer, a convolution's channels times the kernel
+        taps that land on the output map; 0 for events that pooling drops."""
+        if self.pool == 1 and self.in_shape is None:
+            return np.full(self.in_features, self._per_pooled_input(), dtype=np.int64)
+        c, h, w = self.in_shape
+        k = self.pool
+        reach = np.zeros((c, h, w), dtype=np.int64)
+        hp, wp = h // k, w // k
+        pooled = np.broadcast_to(self._per_pooled_input(), (c, hp, wp))
+        reach[:, :hp * k, :wp * k] = np.repeat(np.repeat(pooled, k, axis=1), k, axis=2)
+        return reach.reshape(-1)
 
     def metadata(self) -> dict[str, Any]:
         meta = {"kind": self.kind, **asdict(self)}
@@ -151,6 +165,9 @@ class LIFLayer(_Neurons):
     def out_shape(self) -> tuple[int, ...]:
         return (self.out_features,)
 
+    def _per_pooled_input(self) -> np.ndarray | int:
+        return self.out_features
+
 
 @dataclass(frozen=True, eq=False)
 class ConvLIFLayer(_Neurons):
@@ -201,6 +218,18 @@ class ConvLIFLayer(_Neurons):
     def in_features(self) -> int:
         return int(np.prod(self.in_shape))
 
+    def _per_pooled_input(self) -> np.ndarray:
+        """``[H', W']``: output neurons reached from each pooled input position."""
+        _, out_h, out_w = self.out_shape
+        _, h, w = self.pooled_shape
+
+        def taps(size: int, out_size: int) -> np.ndarray:
+            n = np.arange(size)[:, None] + self.padding - np.arange(self.kernel_size)[None, :]
+            lands = (n >= 0) & (n % self.stride == 0) & (n // self.stride < out_size)
+            return lands.sum(axis=1)
+
+        return self.out_channels * np.outer(taps(h, out_h), taps(w, out_w))
+
     @property
     def out_features(self) -> int:
         return int(np.prod(self.out_shape))
@@ -209,6 +238,13 @@ class ConvLIFLayer(_Neurons):
 Layer = LIFLayer | ConvLIFLayer
 LAYER_KINDS: dict[str, type] = {"dense": LIFLayer, "conv2d": ConvLIFLayer}
 KERNEL_SIZE_MAX = 7
+
+
+def needs_mapper(layer: Layer) -> bool:
+    """Whether the layer's input events are re-indexed on their way into its core: pooled,
+    or turned into a convolution's map coordinates (``snnhw.hdl.mapper``)."""
+    return isinstance(layer, ConvLIFLayer) or layer.pool > 1
+
 STRIDES = (1, 2)
 POOLS = (1, 2, 4)
 

@@ -226,8 +226,9 @@ def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | No
     stages = _stages(model["architecture"], where)
     encoding = model["encoding"].get("type")
     if encoding not in SPIKE_ENCODINGS:
-        raise SnnhwError(f"{where}: encoding {encoding!r} feeds real values to layer 0; the "
-                         f"hardware takes spike events ({', '.join(SPIKE_ENCODINGS)})")
+        raise SnnhwError(f"{where}: encoding {encoding!r} feeds real values to layer 0, which "
+                         f"the hardware does not support yet (no direct-encoding first layer); "
+                         f"it takes spike events ({', '.join(SPIKE_ENCODINGS)})")
     state = model["state_dict"]
     timesteps = int(model["encoding"]["timesteps"])
     layers = [_quantize_stage(n, stage, state, weight_bits=weight_bits,

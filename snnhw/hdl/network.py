@@ -16,7 +16,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..ir import ConvLIFLayer, Layer, Network
+from ..ir import ConvLIFLayer, Layer, Network, needs_mapper
 from .events import event_layout, event_signature
 from .layout import weight_depth, weight_words
 from .lif_core import LIFCore
@@ -67,12 +67,6 @@ def fifo_depths(net: Network) -> list[int]:
     """Depth of the FIFO behind every layer but the last (events): a whole timestep of the
     layer's spikes and its end-of-timestep event, at most ``FIFO_DEPTH_MAX``."""
     return [min(layer.out_features + 1, FIFO_DEPTH_MAX) for layer in net.layers[:-1]]
-
-
-def needs_mapper(layer: Layer) -> bool:
-    """Whether the layer's input events are re-indexed (pooled, or a convolution's
-    coordinates) on their way into its core."""
-    return isinstance(layer, ConvLIFLayer) or layer.pool > 1
 
 
 class SNNTop(wiring.Component):
