@@ -53,13 +53,24 @@ def _geometry(layer: Layer, lanes: int) -> tuple[int, int, int]:
     return -(-channels // lanes), layer.out_features // channels, taps
 
 
+def _kept_by_pooling(layer: Layer) -> np.ndarray:
+    """``bool [in_features]``: input events inside the whole pooling blocks."""
+    if layer.pool == 1:
+        return np.ones(layer.in_features, dtype=bool)
+    c, h, w = layer.in_shape
+    k = layer.pool
+    rows = np.arange(h) < (h // k) * k
+    cols = np.arange(w) < (w // k) * k
+    return np.broadcast_to(rows[:, None] & cols[None, :], (c, h, w)).reshape(-1)
+
+
 def _core(layer: Layer, lanes: int, arrivals: list[tuple[int, int]], outputs: np.ndarray
           ) -> list[tuple[int, int]]:
     """One core. ``arrivals``: (cycle available, input index or -1 for end-of-timestep), in
     order. ``outputs``: its spikes ``[K, N]`` per timestep. Returns its output events
     likewise, in the order the sweep sends them (membrane word, then lane)."""
     group_count, positions, taps = _geometry(layer, lanes)
-    reached = layer.fan_out() > 0          # events that pooling drops never reach the core
+    reached = _kept_by_pooling(layer)       # the others never reach the core
     latency = MAPPER_LATENCY if needs_mapper(layer) else 0
     free = 0
     step = 0

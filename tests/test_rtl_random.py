@@ -3,7 +3,9 @@
 Widths 2..16, random leaks (including none and full decay), thresholds, both reset modes,
 1-neuron layers (read-modify-write hazard) and membranes narrow enough to saturate. Every
 seed runs on the fast harness (every layer checked) and on the cocotb testbench on Icarus;
-a few seeds also on the cocotb testbench on Verilator.
+a few seeds also on the cocotb testbench on Verilator. Random convolutional networks (conv
+[-> pool -> conv] -> [pool ->] dense on maps up to 3 x 9 x 9: kernels 1..7, strides 1 and 2,
+padding, 2 x 2 sum pooling into conv and dense layers) likewise.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from snnhw.build import verify_network
 from snnhw.golden import run
 from snnhw.hdl.layout import LANES
 
-from netgen import random_network
+from netgen import random_conv_network, random_network
 
 SEEDS = list(range(26))
 COCOTB_VERILATOR_SEEDS = [0, 7, 13, 22]
 CASES = [(seed, sim) for seed in SEEDS for sim in ("fast", "icarus")] + \
     [(seed, "verilator") for seed in COCOTB_VERILATOR_SEEDS]
+CONV_SEEDS = list(range(12))
+CONV_CASES = [(seed, "fast") for seed in CONV_SEEDS] + \
+    [(seed, "icarus") for seed in CONV_SEEDS[::2]] + [(seed, "verilator") for seed in (1, 4)]
 
 
 def test_random_networks_exercise_the_edges():
@@ -39,7 +44,26 @@ def test_random_network_bit_exact(seed, sim, tmp_path):
     """Lanes cycle through 1, 2, 4, 8, 16 over the seeds, so every P meets both simulators;
     every third seed keeps its largest layer's weights in a run-time loaded memory (the
     iCE40 SPRAM form), loaded by the testbench before the first sample."""
-    net, inputs = random_network(seed)
+    _check_bit_exact(*random_network(seed), seed, sim, tmp_path)
+
+
+def test_random_conv_networks_exercise_the_edges():
+    nets = [random_conv_network(seed) for seed in CONV_SEEDS]
+    convs = [l for net, _ in nets for l in net.layers if l.kind == "conv2d"]
+    assert {l.stride for l in convs} == {1, 2}
+    assert {l.kernel_size for l in convs} >= {1, 3, 5, 7}
+    assert any(l.padding > 0 for l in convs) and any(l.padding == 0 for l in convs)
+    assert {l.pool for net, _ in nets for l in net.layers} == {1, 2}
+    assert any(l.kind == "dense" and l.pool == 2 for net, _ in nets for l in net.layers)
+    assert any(l.kind == "conv2d" and l.pool == 2 for l in convs)
+
+
+@pytest.mark.parametrize("seed, sim", CONV_CASES)
+def test_random_conv_network_bit_exact(seed, sim, tmp_path):
+    _check_bit_exact(*random_conv_network(seed), seed, sim, tmp_path)
+
+
+def _check_bit_exact(net, inputs, seed: int, sim: str, tmp_path) -> None:
     lanes = LANES[seed % len(LANES)]
     weight_memory = "spram" if seed % 3 == 2 else "rom"
     check = verify_network(net, inputs, tmp_path, sim=sim, lanes=lanes, stall=0.3, seed=seed,
