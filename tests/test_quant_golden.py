@@ -14,7 +14,7 @@ from snnhw.data import bernoulli_numpy, bundled_mnist
 from snnhw.fixedpoint import leak, membrane_bits_for, round_half_away, saturate
 from snnhw.quant import integer_torch_model, quantize
 
-from netgen import random_network
+from netgen import random_conv_network, random_network
 
 
 def test_round_half_away_from_zero():
@@ -138,3 +138,111 @@ def test_torch_integer_mode_equals_golden_when_saturating(seed):
         x = layer(x)
         np.testing.assert_array_equal(x.numpy(), want)
     assert [m.saturations for m in model] == trace.saturations
+
+
+def test_conv_golden_by_hand():
+    """A 3x3 kernel of ones, padding 1, stride 2 on a 1x4x4 map, threshold 2, no leak: an
+    output neuron fires when two spikes fall into its window."""
+    layer = ir.ConvLIFLayer(name="conv0", in_shape=(1, 4, 4), out_channels=1, kernel_size=3,
+                            stride=2, padding=1, weight_bits=2, membrane_bits=5,
+                            accumulator_bits=6, threshold=2, leak_mult=1, leak_frac_bits=0,
+                            reset="zero", scale=1.0, weight=np.ones((1, 1, 3, 3), np.int64),
+                            bias=np.array([0]))
+    assert layer.out_shape == (1, 2, 2)
+    x = np.zeros((1, 1, 16), dtype=np.uint8)
+    x[0, 0, [0 * 4 + 1, 1 * 4 + 1]] = 1            # spikes at (y, x) = (0, 1) and (1, 1)
+    spikes, _ = golden.run_layer(layer, x)
+    # output (oy, ox) sees rows 2*oy-1 .. 2*oy+1, columns 2*ox-1 .. 2*ox+1:
+    # (0, 0): rows -1..1, cols -1..1 -> both spikes; (0, 1): cols 1..3 -> both; (1, *): rows 1..3
+    # -> only (1, 1)
+    assert spikes[0, 0].tolist() == [1, 1, 0, 0]
+    assert layer.fan_out().reshape(4, 4)[0].tolist() == [1, 2, 1, 1]
+
+
+def test_sum_pooling_by_hand():
+    """2x2 sum pooling: the four spikes of a block count four times; the odd last row and
+    column are dropped."""
+    layer = ir.LIFLayer(name="fc0", in_features=25, out_features=1, weight_bits=4,
+                        membrane_bits=8, accumulator_bits=9, threshold=100, leak_mult=1,
+                        leak_frac_bits=0, reset="zero", scale=1.0, pool=2, in_shape=(1, 5, 5),
+                        weight=np.array([[1, 2, 3, 4]]), bias=np.array([0]))
+    x = np.ones((1, 1, 25))
+    assert golden.synaptic_input(layer, x).tolist() == [[4 * (1 + 2 + 3 + 4)]]
+    assert layer.fan_out().reshape(5, 5)[4].tolist() == [0] * 5
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_conv_torch_integer_mode_equals_golden(seed):
+    """torch's conv2d and avg_pool2d (the integer mode) against the golden model's own
+    unfolded convolution and block sums: every layer's spikes and saturation counts."""
+    net, inputs = random_conv_network(seed)
+    trace = golden.run(net, inputs)
+    x = torch.from_numpy(inputs.astype(np.float64))
+    for layer, expected, saturations in zip(integer_torch_model(net), trace.spikes,
+                                            trace.saturations):
+        x = layer(x)
+        np.testing.assert_array_equal(x.numpy().astype(np.uint8), expected)
+        assert layer.saturations == saturations
+
+
+def test_conv_ir_round_trip_and_schema(tmp_path):
+    net, _ = random_conv_network(2)
+    ir.save(net, tmp_path)
+    back = ir.load(tmp_path)
+    assert [type(l) for l in back.layers] == [type(l) for l in net.layers]
+    assert [l.metadata() for l in back.layers] == [l.metadata() for l in net.layers]
+    for a, b in zip(back.layers, net.layers):
+        np.testing.assert_array_equal(a.weight, b.weight)
+    conv = net.layers[0]
+    rest = net.layers[1:]
+    cases = [
+        (dict(kernel_size=9), "kernel_size=9; allowed 1..7"),
+        (dict(stride=3), r"stride=3; allowed \(1, 2\)"),
+        (dict(padding=conv.kernel_size), "padding=.*zero padding smaller than the kernel"),
+        (dict(pool=3), r"pool=3; allowed \(1, 2, 4\)"),
+        (dict(in_shape=(conv.in_shape[0], conv.in_shape[1] + 1, conv.in_shape[2])),
+         "holds .* inputs but the previous stage has"),
+        (dict(weight=conv.weight[:, :, :1]), "weight shape"),
+    ]
+    for change, message in cases:
+        with pytest.raises(ir.IRError, match=message):
+            replace(net, layers=(replace(conv, **change),) + rest).validate()
+    # the next layer's map must be this layer's output map, not just as many inputs
+    second = net.layers[1]
+    assert second.kind == "conv2d"
+    c, h, w = second.in_shape
+    with pytest.raises(ir.IRError, match="previous layer's map"):
+        replace(net, layers=(conv, replace(second, in_shape=(c * h, 1, w))) + net.layers[2:]
+                ).validate()
+
+
+def test_quantized_conv_net_follows_the_float_net():
+    """conv -> LIF -> avgpool -> conv -> LIF -> avgpool -> flatten -> dense -> LIF in float,
+    against its 16-bit IR (average pools as sum pools with 1/4 in the next weights, event
+    indices in torch's row-major order): the spikes of every layer agree but for the few a
+    rounding moves across the threshold."""
+    from snnhw.nn.network import SpikingNetwork, architecture
+
+    torch.manual_seed(0)
+    arch = architecture([2, 12, 12], ["4C3", "AP2", "6C5", "AP2"], 5, tau=0.75,
+                        threshold=0.3, reset="subtract")
+    net = SpikingNetwork(arch).double().eval()
+    for module in net.layers:
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.uniform_(module.weight, -0.2, 0.45)
+    model = {"name": "convnet", "architecture": arch, "state_dict": net.state_dict(),
+             "encoding": {"type": "bernoulli", "timesteps": 8}, "dataset": {}}
+    irnet = quantize(model, weight_bits=16, leak_frac_bits=16)
+    assert [l.kind for l in irnet.layers] == ["conv2d", "conv2d", "dense"]
+    assert [l.pool for l in irnet.layers] == [1, 2, 2]
+    rng = np.random.default_rng(1)
+    spikes = (rng.random((8, 40, 2 * 12 * 12)) < 0.3).astype(np.uint8)
+    record: list[torch.Tensor] = []
+    with torch.no_grad():
+        net(torch.from_numpy(spikes.astype(np.float64)), record=record)
+    trace = golden.run(irnet, spikes)
+    for layer, float_spikes, fixed in zip(irnet.layers, record, trace.spikes):
+        float_spikes = float_spikes.reshape(fixed.shape).numpy()
+        assert float_spikes.mean() > 0.02, f"{layer.name}: too few spikes to compare"
+        agreement = (float_spikes == fixed).mean()
+        assert agreement > 0.995, f"{layer.name}: {agreement:.4f}"
