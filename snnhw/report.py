@@ -40,9 +40,9 @@ ENERGY_MODEL: dict[str, Any] = {
 
 def memory_bits(net: Network) -> dict[str, int]:
     """Bits of on-chip memory: weights, membranes (accumulator width) and biases."""
-    weights = sum(l.in_features * l.out_features * l.weight_bits for l in net.layers)
+    weights = sum(l.weight.size * l.weight_bits for l in net.layers)
     membranes = sum(l.out_features * l.accumulator_bits for l in net.layers)
-    biases = sum(l.out_features * l.membrane_bits for l in net.layers)
+    biases = sum(l.bias.size * l.membrane_bits for l in net.layers)
     return {"weights": weights, "membranes": membranes, "biases": biases,
             "total": weights + membranes + biases}
 
@@ -55,8 +55,7 @@ def activity(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -
     spikes = 0.0
     layer_inputs = [inputs] + layer_spikes[:-1]
     for layer, x, out in zip(net.layers, layer_inputs, layer_spikes):
-        events = float(x.sum(dtype=np.int64)) / samples
-        layer_sops = events * layer.out_features
+        layer_sops = float((x.sum(axis=(0, 1), dtype=np.int64) * layer.fan_out()).sum()) / samples
         sops += layer_sops
         spikes += float(out.sum(dtype=np.int64)) / samples
         traffic_bits += layer_sops * (layer.weight_bits + 2 * layer.accumulator_bits)
@@ -64,7 +63,7 @@ def activity(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -
                                                       + layer.membrane_bits)
     compute_pj = sops * ENERGY_MODEL["accumulate_pj"]
     memory_pj = traffic_bits * ENERGY_MODEL["sram_pj_per_bit"]
-    ann_macs = sum(l.in_features * l.out_features for l in net.layers)
+    ann_macs = sum(int(l.fan_out().sum()) for l in net.layers)   # every connection once
     return {"sops_per_sample": sops, "spikes_per_sample": spikes,
             "memory_bits_accessed_per_sample": traffic_bits,
             "energy_pj_per_sample": compute_pj + memory_pj,

@@ -22,7 +22,7 @@ from . import SnnhwError, ir
 from .buildfolder import open_build
 from .files import atomic_write
 from .hdl import TOP_NAME
-from .hdl.layout import groups
+from .hdl.layout import weight_depth
 from .hdl.network import loaded_layers, weight_styles
 from .processes import run
 from .report import memory_bits, render_markdown
@@ -119,13 +119,11 @@ def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
     sprams = 0
     for layer, style in zip(net.layers, styles):
         if style == "loaded" and target.sprams:
-            depth = layer.in_features * groups(layer.out_features, lanes)
-            sprams += sprams_for(depth, lanes * layer.weight_bits)
+            sprams += sprams_for(weight_depth(layer, lanes), lanes * layer.weight_bits)
         else:
-            needed += _blocks_for(layer.in_features * layer.out_features, layer.weight_bits,
-                                  target)
+            needed += _blocks_for(layer.weight.size, layer.weight_bits, target)
         needed += _blocks_for(layer.out_features, layer.accumulator_bits, target)
-        needed += _blocks_for(layer.out_features, layer.membrane_bits, target)
+        needed += _blocks_for(layer.bias.size, layer.membrane_bits, target)
     bits = memory_bits(net)["total"]
     return {"brams_needed": needed, "brams_available": target.brams, "memory_bits": bits,
             "bram_bits_available": target.brams * target.bram_bits,

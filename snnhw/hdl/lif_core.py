@@ -40,8 +40,15 @@ from amaranth.lib.wiring import In, Out
 from ..ir import ConvLIFLayer, Layer
 from .arith import leak_toward_zero, times_constant
 from .events import event_signature
-from .layout import (LANES, bias_words, fire_level_words, groups, membrane_words, weight_depth,
-                     weight_words)
+from .layout import (
+    LANES,
+    bias_words,
+    fire_level_words,
+    groups,
+    membrane_words,
+    weight_depth,
+    weight_words,
+)
 from .mapper import map_event_layout
 from .weight_memory import WeightMemory, load_layout
 
