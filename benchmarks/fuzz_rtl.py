@@ -50,7 +50,11 @@ def main() -> None:
             checked = check_case(case, Path(tmp))
         totals.update(networks=1, **checked)
         covered.update([f"lanes={case.lanes}", f"weights={case.weight_memory}"]
-                       + [f"reset={layer.reset}" for layer in case.net.layers])
+                       + [f"reset={layer.reset}" for layer in case.net.layers]
+                       + [f"{layer.kind} layers" for layer in case.net.layers]
+                       + [f"stride-{layer.stride} conv layers" for layer in case.net.layers
+                          if layer.kind == "conv2d"]
+                       + ["pooled layers" for layer in case.net.layers if layer.pool > 1])
         if sum(run(case.net, case.inputs).saturations):
             covered["saturating networks"] += 1
         if not case.inputs.any():

@@ -158,6 +158,7 @@ def spram_sized_network() -> tuple[Network, np.ndarray]:
 
 WEIGHT_MODES = ("random", "excitatory", "extreme", "zero")
 INPUT_MODES = ("random", "silent", "firing", "sparse_steps")
+FRONTS = ("dense", "conv", "conv2")      # the layers before the dense ones
 
 
 @dataclass(frozen=True)
@@ -171,20 +172,21 @@ class FuzzCase:
     stall_seed: int
 
 
-def _fuzz_layer(draw, rng: np.random.Generator, name: str, fan_in: int) -> LIFLayer:
-    n = draw(st.integers(1, 16), label=f"{name}.neurons")
+def _fuzz_neurons(draw, rng: np.random.Generator, name: str, shape: tuple[int, ...]) -> dict:
+    """Weights of ``shape`` (rows first) and the LIF fields of one fuzzed layer."""
+    n = shape[0]
     weight_bits = draw(st.integers(2, 16), label=f"{name}.weight_bits")
     membrane_bits = draw(st.integers(max(2, weight_bits - 1), weight_bits + 6),
                          label=f"{name}.membrane_bits")
     mode = draw(st.sampled_from(WEIGHT_MODES), label=f"{name}.weights")
     w_lo, w_hi = signed_range(weight_bits)
-    weight = rng.integers(w_lo, w_hi + 1, size=(n, fan_in))
+    weight = rng.integers(w_lo, w_hi + 1, size=shape)
     if mode == "excitatory":
         weight = np.abs(weight).clip(0, w_hi)
     elif mode == "extreme":
-        weight = rng.choice([w_lo, w_hi], size=(n, fan_in))
+        weight = rng.choice([w_lo, w_hi], size=shape)
     elif mode == "zero":
-        weight = np.zeros((n, fan_in), dtype=np.int64)
+        weight = np.zeros(shape, dtype=np.int64)
     m_lo, m_hi = signed_range(membrane_bits)
     threshold = draw(st.one_of(st.just(1), st.just(m_hi), st.integers(1, m_hi)),
                      label=f"{name}.threshold")
@@ -193,27 +195,71 @@ def _fuzz_layer(draw, rng: np.random.Generator, name: str, fan_in: int) -> LIFLa
     leak_frac_bits = draw(st.integers(0, 10), label=f"{name}.leak_frac_bits")
     leak_mult = draw(st.one_of(st.just(0), st.just(1 << leak_frac_bits),
                                st.integers(0, 1 << leak_frac_bits)), label=f"{name}.leak_mult")
-    layer = LIFLayer(name=name, in_features=fan_in, out_features=n, weight_bits=weight_bits,
-                     membrane_bits=membrane_bits, accumulator_bits=64, threshold=threshold,
-                     leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
-                     reset=draw(st.sampled_from(["zero", "subtract"]), label=f"{name}.reset"),
-                     scale=1.0, weight=weight.astype(np.int64), bias=bias.astype(np.int64))
-    return replace(layer, accumulator_bits=signed_bits(*layer.accumulator_bounds()))
+    return dict(weight_bits=weight_bits, membrane_bits=membrane_bits, accumulator_bits=64,
+                threshold=threshold, leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
+                reset=draw(st.sampled_from(["zero", "subtract"]), label=f"{name}.reset"),
+                scale=1.0, weight=weight.astype(np.int64), bias=bias.astype(np.int64))
+
+
+def _fuzz_layer(draw, rng: np.random.Generator, name: str, fan_in: int,
+                pool: int = 1, in_shape: tuple[int, int, int] | None = None) -> LIFLayer:
+    n = draw(st.integers(1, 16), label=f"{name}.neurons")
+    synapses = (in_shape[0] * (in_shape[1] // pool) * (in_shape[2] // pool) if pool > 1
+                else fan_in)
+    layer = LIFLayer(name=name, in_features=fan_in, out_features=n, pool=pool,
+                     in_shape=in_shape if pool > 1 else None,
+                     **_fuzz_neurons(draw, rng, name, (n, synapses)))
+    return _exact_accumulator(layer)
+
+
+def _fuzz_conv_layer(draw, rng: np.random.Generator, name: str, in_shape: tuple[int, int, int],
+                     pool: int) -> ir.ConvLIFLayer:
+    """Kernels 1..7, strides 1 and 2, padding 0..K-1 (raised where the map is smaller than
+    the kernel), 1-4 output channels."""
+    _, h, w = in_shape
+    kernel = draw(st.integers(1, 7), label=f"{name}.kernel")
+    padding = draw(st.integers(0, kernel - 1), label=f"{name}.padding")
+    padding = max(padding, -(-(kernel - min(h // pool, w // pool)) // 2))
+    channels = draw(st.integers(1, 4), label=f"{name}.channels")
+    layer = ir.ConvLIFLayer(
+        name=name, in_shape=in_shape, out_channels=channels, kernel_size=kernel,
+        stride=draw(st.sampled_from([1, 2]), label=f"{name}.stride"), padding=padding,
+        pool=pool, **_fuzz_neurons(draw, rng, name, (channels, in_shape[0], kernel, kernel)))
+    return _exact_accumulator(layer)
 
 
 @st.composite
 def fuzz_cases(draw) -> FuzzCase:
-    """A random network (1-3 layers of 1-16 neurons, weights 2..16 bits, membranes from the
-    weight width up, both resets, leaks 0..2^F), 1-4 samples of 1-6 timesteps whose inputs
+    """A random network (dense layers of 1-16 neurons, behind one or two convolutions on a map
+    up to 3 x 8 x 8 when the front is "conv"/"conv2"; 2x2 pooling into conv and dense layers;
+    weights 2..16 bits, membranes from the weight width up, both resets, leaks 0..2^F), 1-4
+    samples of 1-6 timesteps whose inputs
     are random, all-silent, all-firing or random with empty timesteps, and lanes 1..16 with
     ROM or run-time loaded weights."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="contents_seed"))
     timesteps = draw(st.integers(1, 6), label="timesteps")
-    features = draw(st.integers(1, 24), label="input_features")
-    layers, fan_in = [], features
-    for k in range(draw(st.integers(1, 3), label="layers")):
-        layers.append(_fuzz_layer(draw, rng, f"fc{k}", fan_in))
-        fan_in = layers[-1].out_features
+    front = draw(st.sampled_from(FRONTS), label="front")
+    layers: list = []
+    if front == "dense":
+        features = draw(st.integers(1, 24), label="input_features")
+        shape: tuple[int, ...] = (features,)
+    else:
+        shape = (draw(st.integers(1, 3), label="map.channels"),
+                 draw(st.integers(1, 8), label="map.height"),
+                 draw(st.integers(1, 8), label="map.width"))
+        features = int(np.prod(shape))
+        for k in range(1 if front == "conv" else 2):
+            pool = 2 if k and min(shape[1:]) >= 2 and draw(
+                st.booleans(), label=f"conv{k}.pool") else 1
+            layers.append(_fuzz_conv_layer(draw, rng, f"conv{k}", shape, pool))
+            shape = layers[-1].out_shape
+    for k in range(len(layers), len(layers) + draw(st.integers(1, 3 - len(layers) // 2),
+                                                  label="dense_layers")):
+        pool = 2 if len(shape) == 3 and min(shape[1:]) >= 2 and draw(
+            st.booleans(), label=f"fc{k}.pool") else 1
+        in_shape = shape if len(shape) == 3 else None
+        layers.append(_fuzz_layer(draw, rng, f"fc{k}", int(np.prod(shape)), pool, in_shape))
+        shape = layers[-1].out_shape
     net = Network(name="fuzzed", timesteps=timesteps, input_features=features,
                   layers=tuple(layers), encoding={"type": "random"}, dataset={},
                   source={"fuzz": True}).validate()
@@ -255,3 +301,29 @@ def load_case(folder: Path) -> FuzzCase:
     return FuzzCase(net=ir.load(folder / "ir"), inputs=np.load(folder / "inputs.npy"),
                     lanes=form["lanes"], weight_memory=form["weight_memory"],
                     stall_seed=form["stall_seed"])
+
+
+def small_conv_network(seed: int = 0) -> tuple[Network, np.ndarray]:
+    """A fixed small conv net for synthesis: 2x8x8 spikes -> 4C3 (padding 1) -> 2x2 pool ->
+    4C3 (stride 2, padding 1) -> 5 dense, 8-bit weights, random but excitatory enough that
+    every layer fires; T = 4, 4 samples."""
+    rng = np.random.default_rng(seed)
+
+    def neurons(n: int, threshold: int) -> dict:
+        return dict(weight_bits=8, membrane_bits=14, accumulator_bits=64, threshold=threshold,
+                    leak_mult=192, leak_frac_bits=8, reset="subtract", scale=1.0,
+                    bias=rng.integers(-8, 9, size=n).astype(np.int64))
+
+    conv0 = ir.ConvLIFLayer(name="conv0", in_shape=(2, 8, 8), out_channels=4, kernel_size=3,
+                            stride=1, padding=1, weight=rng.integers(-40, 128, (4, 2, 3, 3)),
+                            **neurons(4, 200))
+    conv1 = ir.ConvLIFLayer(name="conv1", in_shape=(4, 8, 8), out_channels=4, kernel_size=3,
+                            stride=2, padding=1, pool=2,
+                            weight=rng.integers(-40, 128, (4, 4, 3, 3)), **neurons(4, 300))
+    fc2 = LIFLayer(name="fc2", in_features=16, out_features=5,
+                   weight=rng.integers(-64, 128, (5, 16)), **neurons(5, 150))
+    net = Network(name="small_conv", timesteps=4, input_features=128,
+                  layers=tuple(_exact_accumulator(l) for l in (conv0, conv1, fc2)),
+                  encoding={"type": "random"}, dataset={}, source={"seed": seed}).validate()
+    inputs = (rng.random((4, 4, 128)) < 0.3).astype(np.uint8)
+    return net, inputs

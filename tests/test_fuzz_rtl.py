@@ -1,5 +1,6 @@
 """Property-based fuzzing, golden model vs RTL: random IR networks (tests/netgen.py:
-fuzz_cases) through the fast harness, every layer of every timestep compared, with and
+fuzz_cases; dense, and convolutions with strides, padding and pooling in front) through the
+fast harness, every layer of every timestep compared, with and
 without random stalls, and every layer's events counted (none lost or duplicated).
 
 A CI-sized run here (``SNNHW_RTL_FUZZ_EXAMPLES``, default 12: each example compiles its own

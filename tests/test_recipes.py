@@ -17,7 +17,7 @@ from eventfiles import random_events, write_dvsgesture_npy, write_nmnist_bin
 RECIPES = sorted((Path(__file__).parent.parent / "train").glob("*.toml"))
 NOT_BUILDABLE = {"stbp_cnn": "encoding 'direct'", "neunorm_cnn": "'neunorm'"}
 # convolutional recipes are cosimulated on a few samples (the others build without RTL runs)
-COSIMULATED = {"bpsta_dvs_gesture": 2}
+COSIMULATED = {"bpsta_dvs_gesture": 2, "stbp_nmnist_cnn": 2}
 
 
 def _event_folder(root: Path, dataset: str) -> None:
@@ -38,7 +38,7 @@ def _event_folder(root: Path, dataset: str) -> None:
 def test_recipes_are_found():
     names = {p.stem for p in RECIPES}
     assert {"stbp_mlp", "stbp_cnn", "neunorm_cnn", "hm2bp_mlp", "leak_aware_mlp",
-            "bpsta_mlp", "stbp_nmnist", "bpsta_dvs_gesture"} <= names
+            "bpsta_mlp", "stbp_nmnist", "stbp_nmnist_cnn", "bpsta_dvs_gesture"} <= names
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=[p.stem for p in RECIPES])
