@@ -54,12 +54,14 @@ def main() -> None:
                        + [f"{layer.kind} layers" for layer in case.net.layers]
                        + [f"stride-{layer.stride} conv layers" for layer in case.net.layers
                           if layer.kind == "conv2d"]
-                       + ["pooled layers" for layer in case.net.layers if layer.pool > 1])
+                       + ["pooled layers" for layer in case.net.layers if layer.pool > 1]
+                       + ([f"direct {case.net.input_bits}-bit inputs"] if case.net.input_bits > 1
+                          else []))
         if sum(run(case.net, case.inputs).saturations):
             covered["saturating networks"] += 1
         if not case.inputs.any():
             covered["all-silent inputs"] += 1
-        if case.inputs.all():
+        if (case.inputs == (1 << case.net.input_bits) - 1).all():
             covered["all-firing inputs"] += 1
         if any(layer.out_features == 1 for layer in case.net.layers):
             covered["1-neuron layers"] += 1

@@ -6,7 +6,7 @@
 //
 // VECTORS (written by snnhw.harness.write_vectors), little-endian:
 //   "SNNHWV1\0", u32 T, S, F, L, u32 N[L], u32 load_bytes,
-//   u8 inputs[T][S][F], for every layer u8 expected[T][S][N[l]], u8 load[load_bytes]
+//   u8 inputs[T][S][F] (spikes 0/1, or a direct input's values), for every layer u8 expected[T][S][N[l]], u8 load[load_bytes]
 // RESULTS: JSON with the mismatches per layer, the first mismatches as (sample, timestep,
 // layer, neuron, expected, got), cycles of every output end-of-timestep, wall time, and the
 // output layer's spike count per sample and neuron (the RTL's own classification).
@@ -38,6 +38,9 @@
 #include "Vsnn_top.h"
 #include "Vsnn_top___024root.h"
 #include "snnhw_taps.h"
+#ifndef SNNHW_INPUT_VALUE_BITS
+#define SNNHW_INPUT_VALUE_BITS 0
+#endif
 
 namespace {
 
@@ -228,18 +231,21 @@ int main(int argc, char** argv) {
     std::vector<uint32_t> counts(size_t(v.samples) * out_size);  // output spikes per sample
     const uint32_t in_bits = SNNHW_INPUT_INDEX_BITS;
 
-    // the input events of one timestep: active inputs ascending, then end-of-timestep
+    // the input events of one timestep: active inputs ascending, then end-of-timestep. A
+    // direct-encoding input (SNNHW_INPUT_VALUE_BITS > 0) sends its nonzero values, as
+    // index | eot << in_bits | value << (in_bits + 1), in a sample's first timestep only.
     std::vector<uint64_t> pending;
     uint64_t next_step = 0, offered = 0;
     const uint64_t total_steps = uint64_t(v.steps) * v.samples;
+    const bool direct = SNNHW_INPUT_VALUE_BITS > 0;
     auto refill = [&]() {
         pending.clear();
         offered = 0;
         if (next_step >= total_steps) return;
         uint64_t s = next_step / v.steps, t = next_step % v.steps;
         const uint8_t* x = &v.inputs[(t * v.samples + s) * v.features];
-        for (uint32_t j = 0; j < v.features; j++)
-            if (x[j]) pending.push_back(j);
+        for (uint32_t j = 0; j < v.features && (!direct || t == 0); j++)
+            if (x[j]) pending.push_back(direct ? j | uint64_t(x[j]) << (in_bits + 1) : j);
         pending.push_back(1ull << in_bits);
         next_step++;
     };

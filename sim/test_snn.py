@@ -5,9 +5,11 @@ Self-contained (cocotb + numpy only), so it runs inside a build bundle with plai
 
 Inputs, from ``vectors.npz`` beside this file (or ``$SNNHW_VECTORS``):
 
-* ``inputs``   uint8 [T, S, F]: input spikes of S samples;
+* ``inputs``   uint8 [T, S, F]: input spikes of S samples (or a direct input's values);
 * ``expected`` uint8 [T, S, C]: the golden model's output-layer spikes;
 * ``index_bits_in``, ``index_bits_out``: widths of the event index fields;
+* ``value_bits_in`` (optional, default 0): width of a direct-encoding input's ``value``
+  field; such an input is sent in the first timestep of each sample only;
 * ``cycle_budget``: cycles after which a run counts as hung;
 * ``load`` (optional) uint8 [B]: run-time weight bytes, sent on the ``load`` stream after
   reset and before the first sample (not counted in the measured cycles).
@@ -17,8 +19,8 @@ default 0.3), ``SNNHW_SEED`` (stall pattern), ``SNNHW_RESULTS`` (JSON file for t
 cycles and mismatches), ``SNNHW_PROGRESS`` (a file rewritten after every sample with
 ``done total``, the samples simulated by both tests together).
 
-Event payload: ``index | eot << index_bits``; each timestep's active inputs in ascending order,
-then an ``eot`` event.
+Event payload: ``index | eot << index_bits`` (``| value << (index_bits + 1)`` for a direct
+input); each timestep's active inputs in ascending order, then an ``eot`` event.
 """
 
 from __future__ import annotations
@@ -80,13 +82,15 @@ async def _load(dut, image: np.ndarray) -> None:
         await FallingEdge(dut.clk)
 
 
-async def _drive(dut, inputs: np.ndarray, index_bits: int, stall: float, rng: random.Random
-                 ) -> None:
+async def _drive(dut, inputs: np.ndarray, index_bits: int, value_bits: int, stall: float,
+                 rng: random.Random) -> None:
     """Offer every sample's events; called and returning at a falling clock edge."""
     steps, samples, _ = inputs.shape
     for s in range(samples):
         for t in range(steps):
-            payloads = [int(j) for j in np.flatnonzero(inputs[t, s])] + [1 << index_bits]
+            active = np.flatnonzero(inputs[t, s]) if t == 0 or not value_bits else []
+            payloads = [int(j) | (int(inputs[t, s, j]) << (index_bits + 1) if value_bits else 0)
+                        for j in active] + [1 << index_bits]
             for payload in payloads:
                 while stall and rng.random() < stall:
                     dut.i__valid.value = 0
@@ -154,7 +158,8 @@ async def _run(dut, stall: float, name: str) -> None:
         await _load(dut, vec["load"])
     start = _cycle()
     wall_start = time.perf_counter()
-    driver = cocotb.start_soon(_drive(dut, inputs, bits_in, stall, rng))
+    value_bits = int(vec.get("value_bits_in", 0))
+    driver = cocotb.start_soon(_drive(dut, inputs, bits_in, value_bits, stall, rng))
     budget_ns = int(vec["cycle_budget"]) * CLOCK_NS * (4 if stall else 1)
     def on_eot(eots: int) -> None:
         if eots % steps == 0:

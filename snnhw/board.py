@@ -30,6 +30,7 @@ from .files import atomic_write
 from .hdl.hostlink import HostLink
 from .hdl.network import loaded_layers
 from .processes import run
+from .protocol import unsupported_input
 from .synth import TARGETS, estimate_resources, require_tools, spram_hints
 
 __all__ = ["BOARDS", "Board", "BoardTop", "build_bitstream"]
@@ -138,6 +139,9 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
     board = BOARDS[board_name]
     folder = Path(folder)
     net, _ = open_build(folder, checked=("ir",), need_report=False)
+    refusal = unsupported_input(net.input_bits, net.layers[0].name)
+    if refusal:
+        raise SnnhwError(f"--board {board.name}: {refusal}")
     weight_memory = _weight_memory(net, board, lanes)
     platform = _platform(board)
     require_tools([_TOOLS[key] for key in _FLOW[TARGETS[board.target].family]])

@@ -21,11 +21,11 @@ from . import SnnhwError, cosim, cycles, golden, harness, ir
 from .buildfolder import digests
 from .data import Split, encode_numpy
 from .data import load_dataset as load_named_dataset
-from .hdl import TOP_NAME, WEIGHT_MEMORY, index_bits, weight_load_bytes, write_rtl
+from .hdl import TOP_NAME, WEIGHT_MEMORY, index_bits, value_bits, weight_load_bytes, write_rtl
 from .nn import SpikingNetwork
 from .outdir import OutputFolder
 from .plots import plot_cycles
-from .quant import quantize_file
+from .quant import DIRECT_INPUT_BITS, integer_inputs, quantize_file
 from .report import ENERGY_MODEL, activity, memory_bits, write_report
 from .train import evaluate_float
 
@@ -39,7 +39,7 @@ SIMULATORS = ("fast", *cosim.SIMULATORS)
 @dataclass(frozen=True)
 class BuildOptions:
     """Options of ``snnhw build``: weight bits, optional membrane bits, leak fraction bits,
-    simulator (``SIMULATORS``), lanes per core, number of RTL-checked samples (``None``: the
+    the width of a direct-encoding input, simulator (``SIMULATORS``), lanes per core, number of RTL-checked samples (``None``: the
     whole test set), stall probability of the
     testbench, weight memory (``"rom"``: in the bitstream; ``"spram"``: the largest layer's
     weights loaded at run time, for iCE40 UP SPRAM), and a progress bar of the simulated
@@ -48,6 +48,7 @@ class BuildOptions:
     weight_bits: int = 8
     membrane_bits: int | None = None
     leak_frac_bits: int = 8
+    input_bits: int = DIRECT_INPUT_BITS
     sim: str = "fast"
     lanes: int = 1
     samples: int | None = None
@@ -88,6 +89,7 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
     cosim.write_bundle(folder, top=TOP_NAME, inputs=inputs, expected=trace.output,
                        index_bits_in=index_bits(net.input_features),
                        index_bits_out=index_bits(net.output_features),
+                       value_bits_in=value_bits(net.input_bits),
                        cycle_budget=2 * estimate.total + 10_000,
                        load=weight_load_bytes(net, lanes, weight_memory))
     results: dict[str, Any] = {}
@@ -151,7 +153,8 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
         cosim.find_simulator("verilator" if options.sim == "fast" else options.sim)
     model, net = quantize_file(model_path, weight_bits=options.weight_bits,
                                membrane_bits=options.membrane_bits,
-                               leak_frac_bits=options.leak_frac_bits)
+                               leak_frac_bits=options.leak_frac_bits,
+                               input_bits=options.input_bits)
     out = out if out is not None else Path("build") / net.name / "hw"
     inputs = [Path(model_path)] + ([Path(net.dataset["path"])] if net.dataset.get("path") else [])
     with OutputFolder(out, inputs=tuple(inputs)) as staging:
@@ -196,7 +199,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
 
     data = load_dataset(model["dataset"])
     inputs = encode_numpy(data.x_test, net.encoding)
-    spikes = inputs.reshape(inputs.shape[0], inputs.shape[1], -1)
+    spikes = integer_inputs(net, inputs)
     if spikes.shape[2] != net.input_features:
         raise SnnhwError(f"dataset {model['dataset']['name']!r}: {spikes.shape[2]} input "
                          f"features per sample, but layer {net.layers[0].name} of the model "

@@ -96,7 +96,8 @@ def _build_options(args: argparse.Namespace):
     from .build import BuildOptions
 
     return BuildOptions(weight_bits=args.fixed, membrane_bits=args.membrane_bits,
-                        leak_frac_bits=args.leak_bits, sim=args.sim, lanes=args.lanes,
+                        leak_frac_bits=args.leak_bits, input_bits=args.input_bits,
+                        sim=args.sim, lanes=args.lanes,
                         samples=args.samples, stall=args.stall,
                         weight_memory=args.weight_memory, progress=not args.quiet)
 
@@ -185,6 +186,9 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
                    help="membrane width in bits, 2..32 (default: from the worst-case bound)")
     p.add_argument("--leak-bits", type=int, default=8, metavar="F",
                    help="fraction bits of the leak multiplier, 0..16 (default 8)")
+    p.add_argument("--input-bits", type=int, default=8, metavar="B",
+                   help="unsigned width of a direct-encoding input (pixels), 2..8 (default 8: "
+                        "8-bit pixels exactly); spike inputs ignore it")
     p.add_argument("--sim", default="fast", choices=["fast", "verilator", "icarus"],
                    help="fast: the compiled Verilator harness, every layer checked (default); "
                         "verilator, icarus: the cocotb testbench (output layer, the readable "

@@ -14,8 +14,10 @@ neuron groups (N: a dense layer's outputs, a convolution's channels; see its doc
   event one cycle later;
 * between cores, a FIFO adds ``FIFO_LATENCY`` cycles.
 
-The input is offered at full rate. Back-pressure from a full FIFO is not modelled; the
-cosimulation measures the real figure and the report shows both.
+The input is offered at full rate, as the hardware receives it (``Network.sent_inputs``: a
+direct-encoding input's nonzero values in the first timestep of a sample, one event each).
+Back-pressure from a full FIFO is not modelled; the cosimulation measures the real figure and
+the report shows both.
 """
 
 from __future__ import annotations
@@ -101,8 +103,10 @@ def _core(layer: Layer, lanes: int, arrivals: list[tuple[int, int]], outputs: np
 
 def estimate(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray],
              lanes: int = 1) -> CycleEstimate:
-    """Predict cycles for input spikes ``[T, S, F]`` fed sample after sample, given the golden
-    model's spikes of every layer (``[T, S, N_l]``), with ``lanes`` lanes per core."""
+    """Predict cycles for inputs ``[T, S, F]`` (as the golden model takes them) fed sample
+    after sample, given the golden model's spikes of every layer (``[T, S, N_l]``), with
+    ``lanes`` lanes per core."""
+    inputs = net.sent_inputs(inputs)
     steps, samples, _ = inputs.shape
     order = lambda a: a.transpose(1, 0, 2).reshape(samples * steps, -1)  # noqa: E731
     events: list[tuple[int, int]] = []
@@ -122,15 +126,15 @@ def bound(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray], lane
           ) -> float:
     """Throughput bound in cycles per timestep, mean over the run: per layer and timestep
     ``updates * G / N_pos + W + PIPELINE_DEPTH``, with ``updates`` the synaptic updates of
-    its input events (``fan_out``), ``N_pos`` the neurons per group position (a dense
+    its input events (``fan_out``; the events the hardware receives), ``N_pos`` the neurons per group position (a dense
     layer's outputs, a convolution's channels), ``G = ceil(N_pos / P)`` and ``W`` the
     membrane words the sweep visits; per timestep the slowest layer, since the layers work on
     successive timesteps at once."""
     per_layer = []
-    for layer, x in zip(net.layers, [inputs] + layer_spikes[:-1]):
+    for layer, x in zip(net.layers, [net.sent_inputs(inputs)] + layer_spikes[:-1]):
         group_count, positions, _ = _geometry(layer, lanes)
         channels = layer.out_features // positions
-        updates = x.astype(np.int64) @ layer.fan_out()                # [T, S]
+        updates = (x != 0).astype(np.int64) @ layer.fan_out()         # [T, S]
         words = group_count * positions
         per_layer.append(updates * group_count / channels + words + PIPELINE_DEPTH)
     return float(np.max(per_layer, axis=0).mean())

@@ -10,13 +10,16 @@ import math
 
 import numpy as np
 
-__all__ = ["LEAK_FRAC_BITS_RANGE", "MEMBRANE_BITS_RANGE", "WEIGHT_BITS_RANGE", "layer_scale",
+__all__ = ["INPUT_BITS_RANGE", "LEAK_FRAC_BITS_RANGE", "MEMBRANE_BITS_RANGE",
+           "WEIGHT_BITS_RANGE", "accumulator_bounds", "direct_input", "input_max", "layer_scale",
            "leak", "leak_multiplier", "max_step_input", "membrane_bits_for", "round_half_away",
            "saturate", "signed_bits", "signed_range"]
 
 WEIGHT_BITS_RANGE = (2, 16)
 MEMBRANE_BITS_RANGE = (2, 32)
 LEAK_FRAC_BITS_RANGE = (0, 16)
+# 1: spike events; 2..8: unsigned values held for a whole sample (a direct-encoding first layer)
+INPUT_BITS_RANGE = (1, 8)
 
 
 def signed_range(bits: int) -> tuple[int, int]:
@@ -44,10 +47,38 @@ def leak_multiplier(tau: float, frac_bits: int) -> int:
     return int(round_half_away(tau * (1 << frac_bits)))
 
 
+def input_max(input_bits: int) -> int:
+    """Largest value of one input of ``input_bits`` bits: 1 for a spike, ``2**N - 1`` for an
+    unsigned N-bit direct input."""
+    return (1 << input_bits) - 1
+
+
+def direct_input(x: np.ndarray, input_bits: int) -> np.ndarray:
+    """Real-valued inputs in ``[0, 1]`` (pixel intensities) -> unsigned ``input_bits``-bit
+    integers ``round(x * (2**N - 1))``, halves away from zero; values outside ``[0, 1]`` are
+    clipped first. Exact for 8-bit pixels ``p / 255`` with ``N = 8``."""
+    return round_half_away(np.clip(x, 0.0, 1.0) * input_max(input_bits))
+
+
+def accumulator_bounds(weight: np.ndarray, membrane_bits: int, events_per_input: int = 1
+                       ) -> tuple[int, int]:
+    """Exact range of the accumulator of neurons with weight rows ``weight`` (``[N, ...]``,
+    one row per neuron or channel): any carried membrane plus, for every synapse,
+    ``events_per_input`` times its weight (``k*k`` spikes of a pooled block, or an input value
+    up to ``2**N - 1`` times that many)."""
+    lo, hi = signed_range(membrane_bits)
+    w = np.asarray(weight, dtype=np.int64).reshape(len(weight), -1)
+    if not w.size:
+        return lo, hi
+    return (lo + events_per_input * int(np.minimum(w, 0).sum(axis=1).min()),
+            hi + events_per_input * int(np.maximum(w, 0).sum(axis=1).max()))
+
+
 def max_step_input(weight: np.ndarray, bias: np.ndarray, events_per_input: int = 1) -> int:
     """Largest |input| of one timestep, ``Imax``: over the rows (neurons; a convolution's
     output channels), the row's bias plus all its weights of one sign, each weight counted
-    ``events_per_input`` times (``k*k`` after ``k x k`` sum pooling), the same sign as the bias
+    ``events_per_input`` times (``k*k`` after ``k x k`` sum pooling, times the largest input
+    value of a direct-encoding layer), the same sign as the bias
     (the larger of the positive and the negative side)."""
     up = events_per_input * np.maximum(weight, 0).sum(axis=1) + np.maximum(bias, 0)
     down = -(events_per_input * np.minimum(weight, 0).sum(axis=1) + np.minimum(bias, 0))

@@ -7,7 +7,8 @@ Per layer and timestep t, for every neuron (``docs/fixed-point.md`` gives the wi
 where a dense layer's ``W[i, j]`` is its weight matrix and a convolution's the kernel tap
 that joins input ``j`` to neuron ``i`` (0 where none does); a layer with ``pool = k``
 first maps each event to its ``k x k`` block (sum pooling), so an input counts once per spike
-of its block.
+of its block. A direct-encoding first layer (``input_bits = N > 1``) takes unsigned N-bit values
+``x_j``, the same at every timestep of a sample, and adds ``x_j * W[i, j]`` for each.
     u[t]    = saturate(acc[t] + b[i], membrane range)    counted when it clips
     o[t]    = u[t] >= threshold
     r[t]    = 0 (zero reset) or u[t] - threshold (subtract reset) where o[t], else u[t]
@@ -25,7 +26,7 @@ import numpy as np
 from .fixedpoint import leak, saturate
 from .ir import ConvLIFLayer, Layer, Network
 
-__all__ = ["Trace", "pooled", "predict", "run", "run_layer", "synaptic_input"]
+__all__ = ["Trace", "check_inputs", "pooled", "predict", "run", "run_layer", "synaptic_input"]
 
 BATCH_CHUNK = 64     # samples per convolution call: bounds the unfolded windows' memory
 
@@ -98,8 +99,9 @@ def run_layer(layer: Layer, inputs: np.ndarray) -> tuple[np.ndarray, int]:
     carried = np.zeros((batch, layer.out_features), dtype=np.int64)
     out = np.zeros((steps, batch, layer.out_features), dtype=np.uint8)
     saturations = 0
+    held = synaptic_input(layer, inputs[0]) if layer.direct else None
     for t in range(steps):
-        acc = carried + synaptic_input(layer, inputs[t])
+        acc = carried + (held if held is not None else synaptic_input(layer, inputs[t]))
         pre = acc + bias
         u = saturate(pre, lo, hi)
         saturations += int((u != pre).sum())
@@ -113,10 +115,27 @@ def run_layer(layer: Layer, inputs: np.ndarray) -> tuple[np.ndarray, int]:
     return out, saturations
 
 
+def check_inputs(net: Network, inputs: np.ndarray) -> None:
+    """Raise ``ValueError`` unless ``inputs`` are ``[T, B, input_features]`` integers the
+    first layer takes: spikes 0/1, or direct values ``0 .. 2**input_bits - 1`` that are the
+    same at every timestep of a sample."""
+    if inputs.ndim != 3 or inputs.shape[2] != net.input_features:
+        raise ValueError(f"inputs must be [T, B, {net.input_features}], got {inputs.shape}")
+    if not np.issubdtype(inputs.dtype, np.integer):
+        raise ValueError(f"inputs must be integers, got {inputs.dtype}")
+    top = (1 << net.input_bits) - 1
+    if inputs.size and (inputs.min() < 0 or inputs.max() > top):
+        raise ValueError(f"inputs span {inputs.min()}..{inputs.max()}; layer "
+                         f"{net.layers[0].name} takes {net.input_bits}-bit values 0..{top}")
+    if net.layers[0].direct and not (inputs == inputs[:1]).all():
+        raise ValueError(f"a direct input (layer {net.layers[0].name}, {net.input_bits}-bit) "
+                         f"must be the same at every timestep of a sample")
+
+
 def run(net: Network, spikes: np.ndarray) -> Trace:
-    """Run the network on input spikes ``[T, B, input_features]`` (values 0/1)."""
-    if spikes.ndim != 3 or spikes.shape[2] != net.input_features:
-        raise ValueError(f"input spikes must be [T, B, {net.input_features}], got {spikes.shape}")
+    """Run the network on inputs ``[T, B, input_features]``: spikes 0/1, or a direct input's
+    N-bit values (see :func:`check_inputs`)."""
+    check_inputs(net, spikes)
     layer_spikes, saturations = [], []
     x = spikes
     for layer in net.layers:

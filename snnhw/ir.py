@@ -24,9 +24,12 @@ import numpy as np
 from . import SnnhwError
 from .files import atomic_path
 from .fixedpoint import (
+    INPUT_BITS_RANGE,
     LEAK_FRAC_BITS_RANGE,
     MEMBRANE_BITS_RANGE,
     WEIGHT_BITS_RANGE,
+    accumulator_bounds,
+    input_max,
     signed_bits,
     signed_range,
 )
@@ -37,8 +40,9 @@ __all__ = ["FORMAT", "VERSION", "ConvLIFLayer", "IRError", "LAYER_KINDS", "LIFLa
            "LEAK_FRAC_BITS_RANGE", "RESETS"]
 
 FORMAT = "snnhw-ir"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)    # 1: dense layers only, written before convolutions
+VERSION = 3
+# 1: dense layers only, written before convolutions; 2: before direct-encoding inputs
+READABLE_VERSIONS = (1, 2, 3)
 RESETS = ("zero", "subtract")
 
 
@@ -61,6 +65,7 @@ class _Neurons:
     leak_frac_bits: int
     weight: np.ndarray
     pool: int
+    input_bits: int
     kind = ""
 
     @property
@@ -75,20 +80,18 @@ class _Neurons:
     def tau(self) -> float:
         return self.leak_mult / (1 << self.leak_frac_bits)
 
-    def _neuron_weight_sums(self) -> tuple[int, int]:
-        """(most negative, most positive) sum of one neuron's weights of one sign."""
-        w = self.weight.reshape(self.weight.shape[0], -1).astype(np.int64)
-        if not w.size:
-            return 0, 0
-        return int(np.minimum(w, 0).sum(axis=1).min()), int(np.maximum(w, 0).sum(axis=1).max())
+    @property
+    def direct(self) -> bool:
+        """Whether the input is a direct encoding: multi-bit values, the same at every
+        timestep of a sample, rather than spike events."""
+        return self.input_bits > 1
 
     def accumulator_bounds(self) -> tuple[int, int]:
         """Exact range of the accumulator: any carried membrane plus, for every synapse, up to
-        ``pool**2`` input events (a pooled input sums a ``pool x pool`` block of spikes)."""
-        lo, hi = self.membrane_range
-        neg, pos = self._neuron_weight_sums()
-        events = self.pool * self.pool
-        return lo + events * neg, hi + events * pos
+        ``pool**2`` input events (a pooled input sums a ``pool x pool`` block of spikes), each
+        of value up to ``2**input_bits - 1`` (1 for spikes)."""
+        events = self.pool * self.pool * input_max(self.input_bits)
+        return accumulator_bounds(self.weight, self.membrane_bits, events)
 
     def fan_out(self) -> np.ndarray:
         """``int64 [in_features]``: the neurons one input event reaches (its synaptic
@@ -134,6 +137,10 @@ class LIFLayer(_Neurons):
       ``(c, y // k, x // k)`` of a ``C x H//k x W//k`` map flattened row-major (sum pooling,
       rows and columns past the last whole block dropped); then ``synapses = C*(H//k)*(W//k)``.
       With ``pool = 1``, ``synapses = in_features``.
+    * ``input_bits``: 1, the inputs are spike events; ``N`` in 2..8 (the first layer only),
+      they are unsigned N-bit values held for every timestep of a sample (direct encoding):
+      input ``j`` of value ``x_j`` adds ``x_j * W[i, j]``, and the hardware computes these
+      currents once per sample.
     """
 
     name: str
@@ -151,6 +158,7 @@ class LIFLayer(_Neurons):
     bias: np.ndarray = field(repr=False)
     pool: int = 1
     in_shape: tuple[int, int, int] | None = None
+    input_bits: int = 1
     kind = "dense"
 
     @property
@@ -181,7 +189,8 @@ class ConvLIFLayer(_Neurons):
     ``out_shape = (out_channels, OH, OW)`` map, ``OH = (H' + 2*padding - kernel_size) //
     stride + 1`` with ``H'`` the pooled height, has the index ``(o*OH + y)*OW + x`` and sees
     the pooled inputs ``(c, y*stride + i - padding, x*stride + j - padding)`` through weight
-    ``[o, c, i, j]`` (zero outside the map). The neuron fields are :class:`LIFLayer`'s.
+    ``[o, c, i, j]`` (zero outside the map). The neuron fields and ``input_bits`` are
+    :class:`LIFLayer`'s.
     """
 
     name: str
@@ -201,6 +210,7 @@ class ConvLIFLayer(_Neurons):
     weight: np.ndarray = field(repr=False)
     bias: np.ndarray = field(repr=False)
     pool: int = 1
+    input_bits: int = 1
     kind = "conv2d"
 
     @property
@@ -272,6 +282,21 @@ class Network:
     def output_features(self) -> int:
         return self.layers[-1].out_features
 
+    @property
+    def input_bits(self) -> int:
+        """Bits of one input: 1 for spike events, 2..8 for a direct encoding (layer 0's)."""
+        return self.layers[0].input_bits
+
+    def sent_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """What the hardware receives of the inputs ``[T, S, F]``: spike events as they are;
+        a direct input's values in the first timestep of every sample only, since the first
+        core keeps the currents they cause for the rest of the sample (zeros after)."""
+        if not self.layers[0].direct:
+            return inputs
+        sent = np.zeros_like(inputs)
+        sent[:1] = inputs[:1]
+        return sent
+
     def validate(self) -> "Network":
         """Check every rule of the schema; raise :class:`IRError` on the first broken one."""
         if not isinstance(self.name, str) or not self.name:
@@ -290,7 +315,11 @@ class Network:
         fan_in = self.input_features
         map_shape: tuple[int, ...] | None = None
         names = set()
-        for layer in self.layers:
+        for n, layer in enumerate(self.layers):
+            if n > 0 and getattr(layer, "input_bits", 1) != 1:
+                raise IRError(f"layer {layer.name!r}: input_bits={layer.input_bits}; only the "
+                              f"first layer takes a direct (multi-bit) input, the others "
+                              f"take spikes (input_bits=1)")
             _validate_layer(layer, fan_in, map_shape)
             if layer.name in names:
                 raise IRError(f"layer {layer.name!r}: the name is used twice")
@@ -304,7 +333,7 @@ class Network:
 
 
 _NEURON_INTS = ("weight_bits", "membrane_bits", "accumulator_bits", "threshold", "leak_mult",
-                "leak_frac_bits", "pool")
+                "leak_frac_bits", "pool", "input_bits")
 _SHAPE_INTS = {LIFLayer: ("in_features", "out_features"),
                ConvLIFLayer: ("out_channels", "kernel_size", "stride", "padding")}
 
@@ -388,6 +417,10 @@ def _validate_layer(layer: Layer, fan_in: int, map_shape: tuple[int, ...] | None
     lo_m, hi_m = MEMBRANE_BITS_RANGE
     if not lo_m <= layer.membrane_bits <= hi_m:
         raise IRError(f"{where}: membrane_bits={layer.membrane_bits}; allowed {lo_m}..{hi_m}")
+    lo_i, hi_i = INPUT_BITS_RANGE
+    if not lo_i <= layer.input_bits <= hi_i:
+        raise IRError(f"{where}: input_bits={layer.input_bits}; allowed {lo_i} (spikes) or up "
+                      f"to {hi_i} (direct encoding)")
     lo_f, hi_f = LEAK_FRAC_BITS_RANGE
     if not lo_f <= layer.leak_frac_bits <= hi_f:
         raise IRError(f"{where}: leak_frac_bits={layer.leak_frac_bits}; allowed {lo_f}..{hi_f}")
@@ -450,8 +483,9 @@ _NETWORK_KEYS = {"name": str, "timesteps": int, "input_features": int, "encoding
                  "dataset": dict, "source": dict, "layers": list}
 _LAYER_KEYS = {kind: [f.name for f in fields(cls) if f.name not in ("weight", "bias")]
                for kind, cls in LAYER_KINDS.items()}
-# fields with defaults: pooling, and a dense layer's input map (needed only when it pools)
-_OPTIONAL_KEYS = {"dense": {"pool", "in_shape"}, "conv2d": {"pool"}}
+# fields with defaults: pooling, a dense layer's input map (needed only when it pools), and
+# the input width (1: spikes)
+_OPTIONAL_KEYS = {"dense": {"pool", "in_shape", "input_bits"}, "conv2d": {"pool", "input_bits"}}
 
 
 def load(folder: str | Path) -> Network:
@@ -482,7 +516,7 @@ def load(folder: str | Path) -> Network:
         if not isinstance(spec, dict):
             raise IRError(f"{json_path}: layers[{n}] is {type(spec).__name__}, not a mapping")
         kind = spec.pop("kind", "dense")
-        if kind not in LAYER_KINDS:
+        if not isinstance(kind, str) or kind not in LAYER_KINDS:
             raise IRError(f"{json_path}: layers[{n}] has kind {kind!r}; known: "
                           f"{', '.join(LAYER_KINDS)}")
         keys = _LAYER_KEYS[kind]

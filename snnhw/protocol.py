@@ -40,8 +40,8 @@ import numpy as np
 
 __all__ = ["EOT", "IDENTIFY", "IDENTITY_LENGTH", "LOADED", "RESULT", "SAMPLE", "VERSION",
            "WEIGHTS", "Identity", "Result", "decode_identity", "decode_result", "encode_sample",
-           "encode_weights", "identity_bytes",
-           "result_bytes", "result_length"]
+           "encode_weights", "identity_bytes", "result_bytes", "result_length",
+           "unsupported_input"]
 
 VERSION = 2
 IDENTIFY = ord("V")
@@ -51,6 +51,16 @@ WEIGHTS = ord("W")
 LOADED = ord("L")
 EOT = 0xFFFF
 IDENTITY_LENGTH = 12
+
+
+def unsupported_input(input_bits: int, first_layer: str) -> str | None:
+    """Why the link cannot carry a network's input, or ``None``: ``'S'`` frames hold spike
+    addresses, so a direct-encoding input (multi-bit values) is not in this version."""
+    if input_bits > 1:
+        return (f"the host link (protocol v{VERSION}) sends spike addresses; layer "
+                f"{first_layer} takes a direct {input_bits}-bit input, which it does not "
+                f"carry yet (snnhw build checks such networks in simulation)")
+    return None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ Importer, then passes:
    naming the layer.
 2. scale: one scale per layer, ``scale = max|W| / (2**(N-1) - 1)``, so the largest weight
    maps onto the largest N-bit code; weights, bias and threshold are divided by it and
-   rounded half away from zero.
+   rounded half away from zero. A direct-encoding first layer takes its inputs in ``[0, 1]``
+   as unsigned ``input_bits``-bit integers ``x * (2**M - 1)``: its membrane, bias and
+   threshold LSB is then ``scale / (2**M - 1)``.
 3. leak: ``leak_mult = round(tau * 2**F)`` with F fraction bits.
 4. widths: the membrane width comes from the worst-case bound (or the user); the
    accumulator width from the exact range of carried membrane plus one timestep's weights.
@@ -23,11 +25,15 @@ import numpy as np
 
 from . import SnnhwError
 from .checkpoint import load_checkpoint
-from .data.encoding import SPIKE_ENCODINGS
+from .data.encoding import DIRECT, SPIKE_ENCODINGS
 from .fixedpoint import (
+    INPUT_BITS_RANGE,
     LEAK_FRAC_BITS_RANGE,
     MEMBRANE_BITS_RANGE,
     WEIGHT_BITS_RANGE,
+    accumulator_bounds,
+    direct_input,
+    input_max,
     layer_scale,
     leak_multiplier,
     max_step_input,
@@ -41,7 +47,8 @@ from .ir import POOLS, ConvLIFLayer, IRError, LIFLayer, Network
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["SUPPORTED_LAYERS", "integer_torch_model", "quantize", "quantize_file"]
+__all__ = ["SUPPORTED_LAYERS", "integer_inputs", "integer_torch_model", "quantize",
+           "quantize_file"]
 
 SUPPORTED_LAYERS = ("dense", "conv2d", "avgpool2d", "lif")
 # views and inference no-ops: the hardware sees the same row-major spike vector
@@ -157,8 +164,9 @@ def _vote_group(architecture: list[dict[str, Any]]) -> int:
 
 def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits: int,
                     membrane_bits: int | None, leak_frac_bits: int, timesteps: int,
-                    where: str) -> LIFLayer | ConvLIFLayer:
-    """One synapse -> LIF stage as an IR layer: scale, round, leak, widths."""
+                    input_bits: int, where: str) -> LIFLayer | ConvLIFLayer:
+    """One synapse -> LIF stage as an IR layer: scale, round, leak, widths. ``input_bits``:
+    1 for spike inputs, else the width of a direct input's unsigned values."""
     index, synapse, lif = stage.index, stage.synapse, stage.lif
     conv = synapse["type"] == "conv2d"
     name = f"conv{n}" if conv else f"fc{n}"
@@ -170,8 +178,10 @@ def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits
         raise SnnhwError(f"{where}: state_dict lacks {exc.args[0]!r} for layer {index}") from None
     # an average pool before the synapse is a sum pool with its 1/k^2 in the weights: exact
     w = w / (stage.pool * stage.pool)
-    scale = layer_scale(float(np.abs(w).max()), weight_bits, float(lif["threshold"]))
-    w_int = round_half_away(w / scale)
+    weight_scale = layer_scale(float(np.abs(w).max()), weight_bits, float(lif["threshold"]))
+    w_int = round_half_away(w / weight_scale)
+    # an input value x stands for x / (2**M - 1): products, bias and threshold in that unit
+    scale = weight_scale / input_max(input_bits)
     b_int = round_half_away(b / scale)
     threshold = int(round_half_away(float(lif["threshold"]) / scale))
     if threshold < 1:
@@ -179,8 +189,9 @@ def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits
                          f"rounds to {threshold} LSBs at scale {scale:.3g}; it must be >= 1")
     leak_mult = leak_multiplier(float(lif["tau"]), leak_frac_bits)
     rows = w_int.reshape(w_int.shape[0], -1)
+    events = stage.pool ** 2 * input_max(input_bits)    # the most one synapse adds, in weights
     bits = membrane_bits if membrane_bits is not None else membrane_bits_for(
-        max_input=max_step_input(rows, b_int, events_per_input=stage.pool ** 2),
+        max_input=max_step_input(rows, b_int, events_per_input=events),
         threshold=threshold, leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
         timesteps=timesteps)
     m_lo, m_hi = signed_range(bits)
@@ -191,14 +202,11 @@ def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits
     if b_int.min() < m_lo or b_int.max() > m_hi:
         raise SnnhwError(f"{where}: layer {index} ({name}): bias spans {b_int.min()}..{b_int.max()}"
                          f" LSBs, which does not fit a {bits}-bit membrane ({m_lo}..{m_hi})")
-    events = stage.pool ** 2
-    acc_lo = m_lo + events * int(np.minimum(rows, 0).sum(1).min())
-    acc_hi = m_hi + events * int(np.maximum(rows, 0).sum(1).max())
     neurons = dict(weight_bits=weight_bits, membrane_bits=bits,
-                   accumulator_bits=signed_bits(acc_lo, acc_hi), threshold=threshold,
-                   leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
+                   accumulator_bits=signed_bits(*accumulator_bounds(rows, bits, events)),
+                   threshold=threshold, leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
                    reset=str(lif.get("reset", "zero")), scale=scale, weight=w_int, bias=b_int,
-                   pool=stage.pool)
+                   pool=stage.pool, input_bits=input_bits)
     if conv:
         return ConvLIFLayer(name=name, in_shape=stage.in_shape,
                             out_channels=int(synapse["out_channels"]),
@@ -210,9 +218,14 @@ def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits
                     in_shape=stage.in_shape if stage.pool > 1 else None, **neurons)
 
 
+DIRECT_INPUT_BITS = 8       # default width of a direct input: 8-bit pixels are exact
+
+
 def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | None = None,
-             leak_frac_bits: int = 8, where: str = "model.pt") -> Network:
-    """Turn a loaded ``model.pt`` payload into a validated integer IR."""
+             leak_frac_bits: int = 8, input_bits: int = DIRECT_INPUT_BITS,
+             where: str = "model.pt") -> Network:
+    """Turn a loaded ``model.pt`` payload into a validated integer IR. ``input_bits`` is the
+    width of a direct-encoding input (unused for spike inputs)."""
     lo, hi = WEIGHT_BITS_RANGE
     if not lo <= weight_bits <= hi:
         raise SnnhwError(f"--fixed {weight_bits}: weight width out of range; allowed {lo}..{hi}")
@@ -223,17 +236,21 @@ def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | No
     if not LEAK_FRAC_BITS_RANGE[0] <= leak_frac_bits <= LEAK_FRAC_BITS_RANGE[1]:
         raise SnnhwError(f"--leak-bits {leak_frac_bits}: out of range; allowed "
                          f"{LEAK_FRAC_BITS_RANGE[0]}..{LEAK_FRAC_BITS_RANGE[1]}")
+    if not 2 <= input_bits <= INPUT_BITS_RANGE[1]:
+        raise SnnhwError(f"--input-bits {input_bits}: out of range; allowed "
+                         f"2..{INPUT_BITS_RANGE[1]} (the width of a direct-encoding input)")
     stages = _stages(model["architecture"], where)
     encoding = model["encoding"].get("type")
-    if encoding not in SPIKE_ENCODINGS:
-        raise SnnhwError(f"{where}: encoding {encoding!r} feeds real values to layer 0, which "
-                         f"the hardware does not support yet (no direct-encoding first layer); "
-                         f"it takes spike events ({', '.join(SPIKE_ENCODINGS)})")
+    if encoding not in SPIKE_ENCODINGS + (DIRECT,):
+        raise SnnhwError(f"{where}: encoding {encoding!r}; the hardware takes spike events "
+                         f"({', '.join(SPIKE_ENCODINGS)}) or a direct encoding ({DIRECT!r})")
     state = model["state_dict"]
     timesteps = int(model["encoding"]["timesteps"])
     layers = [_quantize_stage(n, stage, state, weight_bits=weight_bits,
                               membrane_bits=membrane_bits, leak_frac_bits=leak_frac_bits,
-                              timesteps=timesteps, where=where)
+                              timesteps=timesteps,
+                              input_bits=input_bits if n == 0 and encoding == DIRECT else 1,
+                              where=where)
               for n, stage in enumerate(stages)]
     net = Network(name=str(model["name"]), timesteps=timesteps,
                   input_features=layers[0].in_features, layers=tuple(layers),
@@ -251,6 +268,16 @@ def quantize_file(path: str | Path, **options: Any) -> tuple[dict[str, Any], Net
     """Load ``model.pt`` and quantize it; returns the payload and the IR."""
     model = load_checkpoint(path)
     return model, quantize(model, where=str(path), **options)
+
+
+def integer_inputs(net: Network, encoded: np.ndarray) -> np.ndarray:
+    """The float model's inputs ``[T, B, ...]`` (``snnhw.data.encode_numpy``) as the IR's
+    integer inputs ``[T, B, input_features]``: spikes as ``uint8``, a direct encoding's values
+    in ``[0, 1]`` as unsigned ``input_bits``-bit integers (``fixedpoint.direct_input``)."""
+    flat = encoded.reshape(encoded.shape[0], encoded.shape[1], -1)
+    if net.layers[0].direct:
+        return direct_input(flat, net.input_bits).astype(np.uint8)
+    return flat.astype(np.uint8)
 
 
 def integer_torch_model(net: Network) -> "torch.nn.Sequential":

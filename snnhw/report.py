@@ -4,9 +4,11 @@ Energy model (per sample, 45 nm figures used across the SNN literature):
 
 * one synaptic operation (SOP) is one accumulate: ``E_AC = 0.9 pJ`` (32-bit float add),
   against ``E_MAC = 4.6 pJ`` for the multiply-accumulate of an equivalent ANN
-  (Horowitz, "Computing's energy problem", ISSCC 2014);
+  (Horowitz, "Computing's energy problem", ISSCC 2014); a direct-encoding layer's updates
+  (value times weight, once per sample) are charged as MACs;
 * memory traffic: ``10 pJ`` per 64-bit read of an 8 KB SRAM (same source), i.e. 0.156 pJ per
-  bit, charged for every weight read, membrane read and write, and bias read.
+  bit, charged for every weight read, membrane read and write, and bias read (a
+  direct-encoding layer also writes its currents once and reads them at every sweep).
 
 SOPs and memory traffic are counted from the golden model's spikes, so the estimate follows
 the network's real activity.
@@ -34,37 +36,51 @@ ENERGY_MODEL: dict[str, Any] = {
         "mac_pj": "Horowitz, ISSCC 2014, 45 nm: 32-bit float mult 3.7 pJ + add 0.9 pJ",
         "sram_pj_per_bit": "Horowitz, ISSCC 2014, 45 nm: 8 KB SRAM read, 10 pJ per 64 bits",
     },
-    "counted": "SOPs x accumulate + (weight, membrane read/write, bias) bits x sram_pj_per_bit",
+    "counted": "SOPs x accumulate (a direct-encoding layer's: x mac) + (weight, membrane "
+               "read/write, bias, current) bits x sram_pj_per_bit",
 }
 
 
 def memory_bits(net: Network) -> dict[str, int]:
-    """Bits of on-chip memory: weights, membranes (accumulator width) and biases."""
+    """Bits of on-chip memory: weights, membranes (accumulator width), a direct-encoding
+    layer's input currents (accumulator width) and biases."""
     weights = sum(l.weight.size * l.weight_bits for l in net.layers)
     membranes = sum(l.out_features * l.accumulator_bits for l in net.layers)
+    currents = sum(l.out_features * l.accumulator_bits for l in net.layers if l.direct)
     biases = sum(l.bias.size * l.membrane_bits for l in net.layers)
-    return {"weights": weights, "membranes": membranes, "biases": biases,
-            "total": weights + membranes + biases}
+    return {"weights": weights, "membranes": membranes, "currents": currents,
+            "biases": biases, "total": weights + membranes + currents + biases}
 
 
 def activity(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -> dict[str, Any]:
-    """Per-sample means of SOPs, spikes and memory traffic, and the energy estimate."""
+    """Per-sample means of SOPs (synaptic updates, a direct layer's MACs among them), spikes
+    and memory traffic, and the energy estimate, for the golden model's inputs ``[T, S, F]``
+    and every layer's spikes."""
     steps, samples, _ = inputs.shape
     sops = 0.0
+    macs = 0.0                 # a direct-encoding layer's updates: value times weight
     traffic_bits = 0.0
     spikes = 0.0
-    layer_inputs = [inputs] + layer_spikes[:-1]
+    layer_inputs = [net.sent_inputs(inputs)] + layer_spikes[:-1]
     for layer, x, out in zip(net.layers, layer_inputs, layer_spikes):
-        layer_sops = float((x.sum(axis=(0, 1), dtype=np.int64) * layer.fan_out()).sum()) / samples
+        events = np.count_nonzero(x, axis=(0, 1))
+        layer_sops = float((events * layer.fan_out()).sum()) / samples
         sops += layer_sops
         spikes += float(out.sum(dtype=np.int64)) / samples
-        traffic_bits += layer_sops * (layer.weight_bits + 2 * layer.accumulator_bits)
+        # per update: weight read, membrane read and write (and a direct layer's current
+        # write); per neuron and sweep: membrane read and write, bias (and current) read
+        currents = layer.accumulator_bits if layer.direct else 0
+        traffic_bits += layer_sops * (layer.weight_bits + 2 * layer.accumulator_bits + currents)
         traffic_bits += steps * layer.out_features * (2 * layer.accumulator_bits
-                                                      + layer.membrane_bits)
-    compute_pj = sops * ENERGY_MODEL["accumulate_pj"]
+                                                      + layer.membrane_bits + currents)
+        if layer.direct:
+            macs += layer_sops
+    compute_pj = ((sops - macs) * ENERGY_MODEL["accumulate_pj"]
+                  + macs * ENERGY_MODEL["mac_pj"])
     memory_pj = traffic_bits * ENERGY_MODEL["sram_pj_per_bit"]
     ann_macs = sum(int(l.fan_out().sum()) for l in net.layers)   # every connection once
-    return {"sops_per_sample": sops, "spikes_per_sample": spikes,
+    return {"sops_per_sample": sops, "direct_macs_per_sample": macs,
+            "spikes_per_sample": spikes,
             "memory_bits_accessed_per_sample": traffic_bits,
             "energy_pj_per_sample": compute_pj + memory_pj,
             "energy_breakdown_pj": {"compute": compute_pj, "memory": memory_pj},

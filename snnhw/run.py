@@ -32,6 +32,7 @@ from .protocol import (
     encode_sample,
     encode_weights,
     result_length,
+    unsupported_input,
 )
 
 __all__ = ["BoardLink", "open_serial", "run_board"]
@@ -122,6 +123,9 @@ def run_board(folder: str | Path, stream: ByteStream, *, samples: int = 100,
     if samples < 1:
         raise SnnhwError(f"--samples {samples}: at least 1 sample is required")
     net, _ = open_build(folder, checked=("ir",))
+    refusal = unsupported_input(net.input_bits, net.layers[0].name)
+    if refusal:
+        raise SnnhwError(f"{folder}: {refusal}")
     data = load_dataset(net.dataset)
     if samples > len(data.y_test):
         log(f"--samples {samples}: the test set has {len(data.y_test)} samples; sending all")

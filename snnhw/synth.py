@@ -122,7 +122,8 @@ def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
             sprams += sprams_for(weight_depth(layer, lanes), lanes * layer.weight_bits)
         else:
             needed += _blocks_for(layer.weight.size, layer.weight_bits, target)
-        needed += _blocks_for(layer.out_features, layer.accumulator_bits, target)
+        memories = 2 if layer.direct else 1           # membranes (and input currents)
+        needed += memories * _blocks_for(layer.out_features, layer.accumulator_bits, target)
         needed += _blocks_for(layer.bias.size, layer.membrane_bits, target)
     bits = memory_bits(net)["total"]
     return {"brams_needed": needed, "brams_available": target.brams, "memory_bits": bits,

@@ -118,6 +118,47 @@ def random_conv_network(seed: int) -> tuple[Network, np.ndarray]:
     return net, inputs
 
 
+def direct_values(rng: np.random.Generator, net: Network, samples: int) -> np.ndarray:
+    """Random direct inputs ``[T, S, F]`` for ``net``: about half the inputs 0 (an event
+    stream skips them), the rest 1..2**N-1 with the extremes often, the same every timestep."""
+    top = (1 << net.input_bits) - 1
+    values = rng.integers(1, top + 1, size=(samples, net.input_features))
+    values = np.where(rng.random(values.shape) < 0.2, top, values)
+    values = np.where(rng.random(values.shape) < 0.5, 0, values)
+    return np.broadcast_to(values, (net.timesteps,) + values.shape).astype(np.uint8).copy()
+
+
+def random_direct_network(seed: int) -> tuple[Network, np.ndarray]:
+    """A random network whose first layer (dense, or a convolution with optional pooling)
+    takes a direct input of 2..8 bits, then one dense layer of spikes; random values held
+    for the whole sample."""
+    rng = np.random.default_rng(seed)
+    input_bits = int(rng.choice([2, 3, 5, 8]))
+    if seed % 2:
+        net, _ = random_conv_network(seed)
+        first = net.layers[0]
+        if rng.random() < 0.5 and min(first.in_shape[1:]) >= 4:
+            first = random_conv_layer(rng, "conv0", first.in_shape, pool=2)
+        first = _exact_accumulator(replace(first, input_bits=input_bits))
+        rest = net.layers[1:] if first.out_shape == net.layers[0].out_shape else ()
+        if not rest:
+            n = int(rng.integers(1, 7))
+            rest = (_exact_accumulator(LIFLayer(
+                name="fc1", in_features=first.out_features, out_features=n,
+                weight=_weights(rng, 8, (n, first.out_features)), **_neurons(rng, 8, n))),)
+        layers = (first,) + tuple(rest)
+        features = first.in_features
+    else:
+        features = int(rng.integers(1, 24))
+        first = _exact_accumulator(replace(random_layer(rng, "fc0", features),
+                                           input_bits=input_bits))
+        layers = (first, random_layer(rng, "fc1", first.out_features))
+    net = Network(name=f"direct{seed}", timesteps=int(rng.integers(1, 5)),
+                  input_features=features, layers=layers, encoding={"type": "direct"},
+                  dataset={}, source={"seed": seed}).validate()
+    return net, direct_values(rng, net, int(rng.integers(2, 4)))
+
+
 def random_network(seed: int) -> tuple[Network, np.ndarray]:
     """A random 1-3 layer network and random input spikes ``[T, S, F]`` for it."""
     rng = np.random.default_rng(seed)
@@ -159,6 +200,7 @@ def spram_sized_network() -> tuple[Network, np.ndarray]:
 WEIGHT_MODES = ("random", "excitatory", "extreme", "zero")
 INPUT_MODES = ("random", "silent", "firing", "sparse_steps")
 FRONTS = ("dense", "conv", "conv2")      # the layers before the dense ones
+INPUT_BITS = (1, 1, 2, 8)                # spikes, or a direct input of 2 or 8 bits
 
 
 @dataclass(frozen=True)
@@ -202,18 +244,19 @@ def _fuzz_neurons(draw, rng: np.random.Generator, name: str, shape: tuple[int, .
 
 
 def _fuzz_layer(draw, rng: np.random.Generator, name: str, fan_in: int,
-                pool: int = 1, in_shape: tuple[int, int, int] | None = None) -> LIFLayer:
+                pool: int = 1, in_shape: tuple[int, int, int] | None = None,
+                input_bits: int = 1) -> LIFLayer:
     n = draw(st.integers(1, 16), label=f"{name}.neurons")
     synapses = (in_shape[0] * (in_shape[1] // pool) * (in_shape[2] // pool) if pool > 1
                 else fan_in)
     layer = LIFLayer(name=name, in_features=fan_in, out_features=n, pool=pool,
-                     in_shape=in_shape if pool > 1 else None,
+                     in_shape=in_shape if pool > 1 else None, input_bits=input_bits,
                      **_fuzz_neurons(draw, rng, name, (n, synapses)))
     return _exact_accumulator(layer)
 
 
 def _fuzz_conv_layer(draw, rng: np.random.Generator, name: str, in_shape: tuple[int, int, int],
-                     pool: int) -> ir.ConvLIFLayer:
+                     pool: int, input_bits: int = 1) -> ir.ConvLIFLayer:
     """Kernels 1..7, strides 1 and 2, padding 0..K-1 (raised where the map is smaller than
     the kernel), 1-4 output channels."""
     _, h, w = in_shape
@@ -224,7 +267,8 @@ def _fuzz_conv_layer(draw, rng: np.random.Generator, name: str, in_shape: tuple[
     layer = ir.ConvLIFLayer(
         name=name, in_shape=in_shape, out_channels=channels, kernel_size=kernel,
         stride=draw(st.sampled_from([1, 2]), label=f"{name}.stride"), padding=padding,
-        pool=pool, **_fuzz_neurons(draw, rng, name, (channels, in_shape[0], kernel, kernel)))
+        pool=pool, input_bits=input_bits,
+        **_fuzz_neurons(draw, rng, name, (channels, in_shape[0], kernel, kernel)))
     return _exact_accumulator(layer)
 
 
@@ -232,13 +276,15 @@ def _fuzz_conv_layer(draw, rng: np.random.Generator, name: str, in_shape: tuple[
 def fuzz_cases(draw) -> FuzzCase:
     """A random network (dense layers of 1-16 neurons, behind one or two convolutions on a map
     up to 3 x 8 x 8 when the front is "conv"/"conv2"; 2x2 pooling into conv and dense layers;
-    weights 2..16 bits, membranes from the weight width up, both resets, leaks 0..2^F), 1-4
-    samples of 1-6 timesteps whose inputs
-    are random, all-silent, all-firing or random with empty timesteps, and lanes 1..16 with
-    ROM or run-time loaded weights."""
+    weights 2..16 bits, membranes from the weight width up, both resets, leaks 0..2^F), whose
+    first layer takes spikes or a direct 2- or 8-bit input, 1-4 samples of 1-6 timesteps whose
+    inputs are random, all-silent, all-firing (direct: every value at its maximum) or random
+    with empty timesteps (spikes only), and lanes 1..16 with ROM or run-time loaded
+    weights."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="contents_seed"))
     timesteps = draw(st.integers(1, 6), label="timesteps")
     front = draw(st.sampled_from(FRONTS), label="front")
+    input_bits = draw(st.sampled_from(INPUT_BITS), label="input_bits")
     layers: list = []
     if front == "dense":
         features = draw(st.integers(1, 24), label="input_features")
@@ -251,14 +297,16 @@ def fuzz_cases(draw) -> FuzzCase:
         for k in range(1 if front == "conv" else 2):
             pool = 2 if k and min(shape[1:]) >= 2 and draw(
                 st.booleans(), label=f"conv{k}.pool") else 1
-            layers.append(_fuzz_conv_layer(draw, rng, f"conv{k}", shape, pool))
+            layers.append(_fuzz_conv_layer(draw, rng, f"conv{k}", shape, pool,
+                                           input_bits if k == 0 else 1))
             shape = layers[-1].out_shape
     for k in range(len(layers), len(layers) + draw(st.integers(1, 3 - len(layers) // 2),
                                                   label="dense_layers")):
         pool = 2 if len(shape) == 3 and min(shape[1:]) >= 2 and draw(
             st.booleans(), label=f"fc{k}.pool") else 1
         in_shape = shape if len(shape) == 3 else None
-        layers.append(_fuzz_layer(draw, rng, f"fc{k}", int(np.prod(shape)), pool, in_shape))
+        layers.append(_fuzz_layer(draw, rng, f"fc{k}", int(np.prod(shape)), pool, in_shape,
+                                  input_bits if k == 0 else 1))
         shape = layers[-1].out_shape
     net = Network(name="fuzzed", timesteps=timesteps, input_features=features,
                   layers=tuple(layers), encoding={"type": "random"}, dataset={},
@@ -266,10 +314,15 @@ def fuzz_cases(draw) -> FuzzCase:
     samples = draw(st.integers(1, 4), label="samples")
     mode = draw(st.sampled_from(INPUT_MODES), label="inputs")
     shape = (timesteps, samples, features)
+    top = (1 << input_bits) - 1
     if mode == "silent":
         inputs = np.zeros(shape, dtype=np.uint8)
     elif mode == "firing":
-        inputs = np.ones(shape, dtype=np.uint8)
+        inputs = np.full(shape, top, dtype=np.uint8)
+    elif input_bits > 1:                     # the same values at every timestep
+        values = rng.integers(1, top + 1, size=shape[1:]) * (
+            rng.random(shape[1:]) < rng.uniform(0.1, 0.9))
+        inputs = np.broadcast_to(values, shape).astype(np.uint8).copy()
     else:
         inputs = (rng.random(shape) < rng.uniform(0.1, 0.9)).astype(np.uint8)
         if mode == "sparse_steps":

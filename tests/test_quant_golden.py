@@ -10,11 +10,18 @@ import torch
 
 from snnhw import SnnhwError, golden, ir
 from snnhw.checkpoint import load_checkpoint
-from snnhw.data import bernoulli_numpy, bundled_mnist
-from snnhw.fixedpoint import leak, membrane_bits_for, round_half_away, saturate
-from snnhw.quant import integer_torch_model, quantize
+from snnhw.data import bernoulli_numpy, bundled_mnist, encode_numpy
+from snnhw.fixedpoint import (
+    direct_input,
+    leak,
+    membrane_bits_for,
+    round_half_away,
+    saturate,
+    signed_bits,
+)
+from snnhw.quant import integer_inputs, integer_torch_model, quantize
 
-from netgen import random_conv_network, random_network
+from netgen import random_conv_network, random_direct_network, random_network
 
 
 def test_round_half_away_from_zero():
@@ -246,3 +253,107 @@ def test_quantized_conv_net_follows_the_float_net():
         assert float_spikes.mean() > 0.02, f"{layer.name}: too few spikes to compare"
         agreement = (float_spikes == fixed).mean()
         assert agreement > 0.995, f"{layer.name}: {agreement:.4f}"
+
+
+def test_direct_input_quantization_at_the_edges():
+    """x in [0, 1] -> round(x * (2^B - 1)), halves away from zero, clipped; 8-bit pixels
+    p / 255 come back exactly as p."""
+    assert direct_input(np.array([0.0, 1.0, -0.5, 1.5]), 4).tolist() == [0, 15, 0, 15]
+    # 0.5 * 3 = 1.5 -> 2; 1/6 * 3 = 0.5 -> 1
+    assert direct_input(np.array([0.5, 1 / 6]), 2).tolist() == [2, 1]
+    pixels = np.arange(256, dtype=np.uint8)
+    assert direct_input(pixels / np.float32(255.0), 8).tolist() == pixels.tolist()
+
+
+def test_direct_layer_by_hand():
+    """Input values times weights, the same current every timestep: weights [2, -1], values
+    [3, 1] -> current 5; threshold 8, no leak, subtract reset, bias 1."""
+    layer = ir.LIFLayer(name="fc0", in_features=2, out_features=1, weight_bits=3,
+                        membrane_bits=5, accumulator_bits=8, threshold=8, leak_mult=1,
+                        leak_frac_bits=0, reset="subtract", scale=1.0,
+                        weight=np.array([[2, -1]]), bias=np.array([1]), input_bits=2)
+    net = ir.Network(name="d", timesteps=4, input_features=2, layers=(layer,),
+                     encoding={}, dataset={}, source={}).validate()
+    x = np.broadcast_to(np.array([[3, 1]], dtype=np.uint8), (4, 1, 2)).copy()
+    # u: 6 -> 12 fire (r 4) -> 10 fire (r 2) -> 8 fire
+    assert golden.run(net, x).output[:, 0, 0].tolist() == [0, 1, 1, 1]
+    # the accumulator holds a membrane plus 3x every weight of one sign
+    assert layer.accumulator_bounds() == (-16 - 3, 15 + 6)
+    with pytest.raises(ValueError, match="same at every timestep"):
+        golden.run(net, np.concatenate([x[:1], x[1:] * 0]))
+    with pytest.raises(ValueError, match="2-bit values 0..3"):
+        golden.run(net, x * 2)
+    assert net.sent_inputs(x)[1:].max() == 0 and (net.sent_inputs(x)[0] == x[0]).all()
+
+
+def test_direct_ir_schema_and_round_trip(tmp_path):
+    net, _ = random_direct_network(1)
+    ir.save(net, tmp_path)
+    back = ir.load(tmp_path)
+    assert back.input_bits == net.input_bits > 1
+    assert [l.metadata() for l in back.layers] == [l.metadata() for l in net.layers]
+    first, second = net.layers[0], net.layers[1]
+    with pytest.raises(ir.IRError, match=r"input_bits=9; allowed 1 \(spikes\) or up to 8"):
+        replace(net, layers=(replace(first, input_bits=9),) + net.layers[1:]).validate()
+    with pytest.raises(ir.IRError, match="only the first layer takes a direct"):
+        replace(net, layers=(first, replace(second, input_bits=2)) + net.layers[2:]).validate()
+    with pytest.raises(ir.IRError, match="can overflow"):     # spike-sized accumulator
+        replace(net, layers=(replace(first, accumulator_bits=signed_bits(
+            *replace(first, input_bits=1).accumulator_bounds())),) + net.layers[1:]).validate()
+
+
+def _direct_conv_model(seed: int = 0) -> dict:
+    from snnhw.nn.network import SpikingNetwork, architecture
+
+    torch.manual_seed(seed)
+    arch = architecture([1, 12, 12], ["4C3", "AP2", "6C5", "AP2"], 5, tau=0.75,
+                        threshold=0.6, reset="subtract")
+    net = SpikingNetwork(arch).double().eval()
+    for module in net.layers:
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.uniform_(module.weight, -0.2, 0.3)
+    return {"name": "directnet", "architecture": arch, "state_dict": net.state_dict(),
+            "encoding": {"type": "direct", "timesteps": 6}, "dataset": {}, "net": net}
+
+
+def test_quantized_direct_conv_net_follows_the_float_net():
+    """A direct-encoding conv net on 8-bit pixels against its 16-bit IR: the input is exact
+    (x_q = p), so every layer's spikes agree but for the few a rounding moves; the torch
+    integer mode equals the golden model exactly."""
+    model = _direct_conv_model()
+    float_net = model.pop("net")
+    irnet = quantize(model, weight_bits=16, leak_frac_bits=16)
+    first = irnet.layers[0]
+    assert first.input_bits == 8 and [l.input_bits for l in irnet.layers[1:]] == [1, 1]
+    rng = np.random.default_rng(2)
+    pixels = (rng.integers(0, 256, size=(40, 144)) * (rng.random((40, 144)) < 0.6)
+              ).astype(np.uint8)
+    encoded = encode_numpy(pixels, irnet.encoding)
+    ints = integer_inputs(irnet, encoded)
+    assert ints.dtype == np.uint8 and (ints == pixels[None]).all()
+    record: list[torch.Tensor] = []
+    with torch.no_grad():
+        float_net(torch.from_numpy(encoded.astype(np.float64)), record=record)
+    trace = golden.run(irnet, ints)
+    for layer, float_spikes, fixed in zip(irnet.layers, record, trace.spikes):
+        float_spikes = float_spikes.reshape(fixed.shape).numpy()
+        assert 0.02 < float_spikes.mean() < 0.98, f"{layer.name}: {float_spikes.mean()}"
+        agreement = (float_spikes == fixed).mean()
+        assert agreement > 0.995, f"{layer.name}: {agreement:.4f}"
+    x = torch.from_numpy(ints.astype(np.float64))
+    for layer, expected in zip(integer_torch_model(irnet), trace.spikes):
+        x = layer(x)
+        np.testing.assert_array_equal(x.numpy().astype(np.uint8), expected)
+
+
+def test_direct_input_bits_out_of_range_is_named():
+    model = _direct_conv_model()
+    model.pop("net")
+    with pytest.raises(SnnhwError, match=r"--input-bits 9: out of range; allowed 2..8"):
+        quantize(model, weight_bits=8, input_bits=9)
+    # the first layer's LSB is the weight scale over 2^B - 1
+    for bits in (4, 8):
+        net = quantize(model, weight_bits=8, input_bits=bits)
+        weight_scale = np.abs(model["state_dict"]["layers.1.weight"].numpy()).max() / 127
+        assert net.input_bits == bits
+        assert net.layers[0].scale == pytest.approx(weight_scale / (2 ** bits - 1))

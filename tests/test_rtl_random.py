@@ -5,7 +5,8 @@ Widths 2..16, random leaks (including none and full decay), thresholds, both res
 seed runs on the fast harness (every layer checked) and on the cocotb testbench on Icarus;
 a few seeds also on the cocotb testbench on Verilator. Random convolutional networks (conv
 [-> pool -> conv] -> [pool ->] dense on maps up to 3 x 9 x 9: kernels 1..7, strides 1 and 2,
-padding, 2 x 2 sum pooling into conv and dense layers) likewise.
+padding, 2 x 2 sum pooling into conv and dense layers) likewise, and random networks whose
+first layer (dense or conv, pooled or not) takes a direct 2..8-bit input.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from snnhw.build import verify_network
 from snnhw.golden import run
 from snnhw.hdl.layout import LANES
 
-from netgen import random_conv_network, random_network
+from netgen import random_conv_network, random_direct_network, random_network
 
 SEEDS = list(range(26))
 COCOTB_VERILATOR_SEEDS = [0, 7, 13, 22]
@@ -25,6 +26,9 @@ CASES = [(seed, sim) for seed in SEEDS for sim in ("fast", "icarus")] + \
 CONV_SEEDS = list(range(12))
 CONV_CASES = [(seed, "fast") for seed in CONV_SEEDS] + \
     [(seed, "icarus") for seed in CONV_SEEDS[::2]] + [(seed, "verilator") for seed in (1, 4)]
+DIRECT_SEEDS = list(range(12))
+DIRECT_CASES = [(seed, "fast") for seed in DIRECT_SEEDS] + \
+    [(seed, "icarus") for seed in (0, 3, 5, 8)] + [(seed, "verilator") for seed in (1, 6)]
 
 
 def test_random_networks_exercise_the_edges():
@@ -61,6 +65,25 @@ def test_random_conv_networks_exercise_the_edges():
 @pytest.mark.parametrize("seed, sim", CONV_CASES)
 def test_random_conv_network_bit_exact(seed, sim, tmp_path):
     _check_bit_exact(*random_conv_network(seed), seed, sim, tmp_path)
+
+
+def test_random_direct_networks_exercise_the_edges():
+    nets = [random_direct_network(seed) for seed in DIRECT_SEEDS]
+    firsts = [net.layers[0] for net, _ in nets]
+    assert {l.kind for l in firsts} == {"dense", "conv2d"}
+    assert {l.input_bits for l in firsts} >= {2, 8}
+    assert any(l.pool == 2 for l in firsts)
+    assert any(net.timesteps > 1 for net, _ in nets)
+    assert any(x.max() == (1 << net.input_bits) - 1 for net, x in nets)
+    saturating = sum(1 for net, x in nets if run(net, x).saturations[0] > 0)
+    assert saturating >= 3, f"only {saturating} of {len(nets)} direct layers saturate"
+
+
+@pytest.mark.parametrize("seed, sim", DIRECT_CASES)
+def test_random_direct_network_bit_exact(seed, sim, tmp_path):
+    """The first layer's currents are computed once per sample from the values its first
+    timestep sends, then held: later timesteps send only their end-of-timestep event."""
+    _check_bit_exact(*random_direct_network(seed), seed, sim, tmp_path)
 
 
 def _check_bit_exact(net, inputs, seed: int, sim: str, tmp_path) -> None:

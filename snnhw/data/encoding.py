@@ -8,8 +8,9 @@
 * ``latency``: time-to-first-spike; one spike per input at step
   ``round((1 - p) (T - 1))``, brightest first; inputs with ``p = 0`` stay silent.
 * ``direct``: the intensities themselves at every step; the first layer is then the
-  encoding layer (Wu et al., AAAI 2019) and turns real values into spikes. Not spikes,
-  so not a hardware input.
+  encoding layer (Wu et al., AAAI 2019) and turns real values into spikes. The hardware
+  takes them as unsigned integers (``snnhw.quant.integer_inputs``) and computes the first
+  layer's currents once per sample.
 * ``frames``: event-camera data already binned into ``[T, C, H, W]`` spike frames.
 
 The numpy encoders are seeded per call and are what the evaluation, the golden model and the
@@ -22,11 +23,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["ENCODINGS", "SPIKE_ENCODINGS", "bernoulli_numpy", "bernoulli_torch", "encode_numpy",
-           "encode_torch", "intensities", "latency"]
+__all__ = ["DIRECT", "ENCODINGS", "SPIKE_ENCODINGS", "bernoulli_numpy", "bernoulli_torch",
+           "encode_numpy", "encode_torch", "intensities", "latency"]
 
 ENCODINGS = ("bernoulli", "latency", "direct", "frames")
 SPIKE_ENCODINGS = ("bernoulli", "latency", "frames")
+DIRECT = "direct"
 
 
 def intensities(images: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ from ..protocol import (
     WEIGHTS,
     Identity,
     identity_bytes,
+    unsupported_input,
 )
 from .events import event_layout
 from .loader import load_image_length
@@ -57,6 +58,9 @@ class HostLink(wiring.Component):
     def __init__(self, net: Network, *, divisor: int, lanes: int = 1,
                  weight_memory: str = "rom") -> None:
         self.net = net.validate()
+        refusal = unsupported_input(net.input_bits, net.layers[0].name)
+        if refusal:
+            raise ValueError(refusal)
         if net.input_features >= EOT:
             raise ValueError(f"{net.input_features} inputs do not fit the 16-bit addresses")
         if net.timesteps > 255 or net.output_features // net.vote_group > 255:

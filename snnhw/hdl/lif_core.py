@@ -27,6 +27,13 @@ before the banks are combined, the combined word before the adder, the threshold
 which stalls the pipeline, starts from O's registers (the spikes still to send and whether
 two or more remain) rather than from any adder or compare.
 
+A **direct-encoding** layer (``layer.direct``: its input events carry N-bit values) adds
+``value * weight`` per update (a multiplier per lane in stage C). Its inputs come in the first
+timestep of a sample only, and every accumulate write also goes to a *current* memory beside
+the membranes, so after the first timestep it holds each neuron's input current ``W x``; each
+sweep's carried membrane is then ``leak(...) + current`` (the next timestep's input, already
+integrated), and the last sweep of a sample writes both memories as 0.
+
 Cycles per timestep: ``G`` per input event, ``6 + sum_g max(1, spikes in g)`` for the sweep,
 1 for the end-of-timestep event, plus output stalls (``snnhw.cycles`` models it exactly).
 """
@@ -39,7 +46,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..ir import ConvLIFLayer, Layer
 from .arith import leak_toward_zero, times_constant
-from .events import event_signature
+from .events import event_signature, value_bits
 from .layout import (
     LANES,
     bias_words,
@@ -73,7 +80,9 @@ class LIFCore(wiring.Component):
     Ports
     -----
     i: In(stream of events over ``in_features``)
-        Input spike events ``{index, eot}``; ``index_bits(in_features)`` + 1 bits.
+        Input spike events ``{index, eot}``; ``index_bits(in_features)`` + 1 bits (a
+        convolution: map coordinates ``{c, y, x, eot}``); a direct-encoding layer's carry
+        ``value`` (``input_bits``, unsigned) as well.
     o: Out(stream of events over ``out_features``)
         Output spike events in ascending index order, then ``eot``.
     load: In(stream of {addr, data})
@@ -91,8 +100,9 @@ class LIFCore(wiring.Component):
         self.lanes = lanes
         self.weight_memory = weight_memory
         self.conv = isinstance(layer, ConvLIFLayer)
-        inputs = (stream.Signature(map_event_layout(layer.pooled_shape)) if self.conv
-                  else event_signature(layer.synapses))
+        self.value_bits = value_bits(layer.input_bits)
+        inputs = (stream.Signature(map_event_layout(layer.pooled_shape, self.value_bits))
+                  if self.conv else event_signature(layer.synapses, self.value_bits))
         ports = {"i": In(inputs), "o": Out(event_signature(layer.out_features))}
         if weight_memory == "loaded":
             depth = weight_depth(layer, lanes)
@@ -125,6 +135,13 @@ class LIFCore(wiring.Component):
         m.submodules.weights = weights
         m.submodules.membranes = membranes
         m.submodules.biases = biases
+        direct = layer.direct
+        if direct:       # the input currents W x of the sample, per neuron
+            currents = memory.Memory(shape=unsigned(p * ab), depth=words, init=[])
+            m.submodules.currents = currents
+            cur_wr = currents.write_port()
+            # transparent: the sweep's first read may meet the last event's write
+            cur_rd = currents.read_port(transparent_for=(cur_wr,))
         mem_wr = membranes.write_port()
         mem_rd = membranes.read_port(transparent_for=(mem_wr,))
         b_rd = biases.read_port()
@@ -144,6 +161,9 @@ class LIFCore(wiring.Component):
         a_obase = Signal(range(max(2, out_span)))   # output index of lane 0 (sweep)
         a_maddr = Signal(range(max(2, words)))      # membrane word (combinational)
         a_write = Signal()                          # an update that lands on the map
+        vb = max(1, self.value_bits)
+        a_value, b_value, e_value, c_value = (Signal(vb, name=f"{st}_value")
+                                              for st in "abec")   # a direct input's value
         # stage B: weight word out of its block RAM (registered at its end)
         b_valid = Signal()
         b_sweep = Signal()
@@ -195,7 +215,7 @@ class LIFCore(wiring.Component):
             u_pre = Signal(signed(max(ab, mb) + 1), name=f"u_pre{lane}")
             u_next = Signal(signed(mb), name=f"u_next{lane}")
             m.d.comb += [
-                total.eq(membrane + weight),
+                total.eq(membrane + (weight * c_value if direct else weight)),
                 u_pre.eq(membrane + bias),
             ]
             # saturation to [m_lo, m_hi] = [-2^(mb-1), 2^(mb-1) - 1]: out of range exactly
@@ -230,7 +250,13 @@ class LIFCore(wiring.Component):
                                                           layer.leak_frac_bits))]
             m.d.comb += leaked.eq(Mux(fire[lane], if_fired, kept))
             next_value = Signal(signed(ab), name=f"next{lane}")
-            m.d.comb += next_value.eq(Mux(last_timestep, 0, leaked))
+            if direct:   # the next timestep's input current, integrated at once
+                current = Signal(signed(ab), name=f"current{lane}")
+                with m.If(~stall):
+                    m.d.sync += current.eq(cur_rd.data[lane * ab:(lane + 1) * ab].as_signed())
+                m.d.comb += next_value.eq(Mux(last_timestep, 0, leaked + current))
+            else:
+                m.d.comb += next_value.eq(Mux(last_timestep, 0, leaked))
             sums.append(total)
             carried.append(next_value)
 
@@ -288,6 +314,15 @@ class LIFCore(wiring.Component):
             mem_wr.en.eq(d_valid | (c_valid & ~c_sweep & c_write)),
             mem_wr.data.eq(Mux(d_valid, Cat(*carried), Cat(*sums))),
         ]
+        if direct:
+            # accumulate writes go to the currents too; the sample's last sweep clears them
+            m.d.comb += [
+                cur_rd.addr.eq(e_maddr),
+                cur_rd.en.eq(~stall),
+                cur_wr.addr.eq(Mux(d_valid, d_maddr, c_maddr)),
+                cur_wr.en.eq((d_valid & last_timestep) | (c_valid & ~c_sweep & c_write)),
+                cur_wr.data.eq(Mux(d_valid, 0, Cat(*sums))),
+            ]
 
         # input handshake: take an event when stage A is free or finishing its row
         accept = Signal()
@@ -311,6 +346,8 @@ class LIFCore(wiring.Component):
                          d_last.eq(c_last), d_maddr.eq(c_maddr), d_obase.eq(c_obase),
                          o_valid.eq(d_valid), o_group.eq(d_group), o_last.eq(d_last),
                          o_obase.eq(d_obase)]
+            if direct:
+                m.d.sync += [b_value.eq(a_value), e_value.eq(b_value), c_value.eq(e_value)]
 
         # stage A sequencing: an input event reads its taps x groups weight words in address
         # order (a convolution: kernel row, column, then group); the end-of-timestep event
@@ -347,6 +384,8 @@ class LIFCore(wiring.Component):
             m.d.sync += [a_valid.eq(1), a_sweep.eq(0), a_group.eq(0),
                          a_waddr.eq(times_constant(first, taps * g_count)),
                          a_left.eq(taps * g_count - 1), a_last.eq(taps * g_count == 1)]
+            if direct:
+                m.d.sync += a_value.eq(self.i.payload.value)
             if conv:
                 m.d.sync += [a_ky.eq(0), a_kx.eq(0), ev_y.eq(self.i.payload.y),
                              ev_x.eq(self.i.payload.x)]

@@ -38,11 +38,12 @@ def reciprocal(divisor: int, limit: int) -> tuple[int, int]:
     raise ValueError(f"no reciprocal of {divisor} for indices below {limit}")
 
 
-def map_event_layout(shape: tuple[int, int, int]) -> data.StructLayout:
-    """Payload of an event at map coordinates ``(c, y, x)`` of a ``shape`` map, or ``eot``."""
+def map_event_layout(shape: tuple[int, int, int], value_bits: int = 0) -> data.StructLayout:
+    """Payload of an event at map coordinates ``(c, y, x)`` of a ``shape`` map, or ``eot``,
+    with a direct input's ``value`` when ``value_bits > 0``."""
     c, h, w = shape
-    return data.StructLayout({"c": range(max(2, c)), "y": range(max(2, h)),
-                              "x": range(max(2, w)), "eot": 1})
+    fields = {"c": range(max(2, c)), "y": range(max(2, h)), "x": range(max(2, w)), "eot": 1}
+    return data.StructLayout(fields | ({"value": value_bits} if value_bits else {}))
 
 
 class EventMapper(wiring.Component):
@@ -57,17 +58,21 @@ class EventMapper(wiring.Component):
     flat:
         True: the output is the pooled map's flat index (``event_layout``); False: its
         coordinates (``map_event_layout`` of the pooled map).
+    value_bits:
+        Width of a direct input's ``value``, carried through unchanged (0: spikes).
 
     Two clocks of latency; one event per clock.
     """
 
-    def __init__(self, shape: tuple[int, int, int], pool: int = 1, flat: bool = False) -> None:
+    def __init__(self, shape: tuple[int, int, int], pool: int = 1, flat: bool = False,
+                 value_bits: int = 0) -> None:
         self.shape, self.pool, self.flat = tuple(shape), pool, flat
+        self.value_bits = value_bits
         c, h, w = self.shape
         self.pooled = (c, h // pool, w // pool)
-        out = (event_layout(c * self.pooled[1] * self.pooled[2]) if flat
-               else map_event_layout(self.pooled))
-        super().__init__({"i": In(stream.Signature(event_layout(c * h * w))),
+        out = (event_layout(c * self.pooled[1] * self.pooled[2], value_bits) if flat
+               else map_event_layout(self.pooled, value_bits))
+        super().__init__({"i": In(stream.Signature(event_layout(c * h * w, value_bits))),
                           "o": Out(stream.Signature(out))})
 
     def elaborate(self, platform) -> Module:
@@ -81,6 +86,7 @@ class EventMapper(wiring.Component):
         s1_valid, s1_eot = Signal(), Signal()
         s1_row = Signal(range(max(2, c_count * h)))
         s1_x = Signal(range(max(2, w)))
+        s1_value = Signal(max(1, self.value_bits))
         # stage 2: c = row // H, y = row - c * H, then pooled and checked
         s2_valid = Signal()
         s2 = Signal(self.o.payload.shape())
@@ -95,6 +101,8 @@ class EventMapper(wiring.Component):
         with m.If(self.i.ready):
             m.d.sync += [s1_valid.eq(self.i.valid), s1_eot.eq(self.i.payload.eot),
                          s1_row.eq(row), s1_x.eq(index - times_constant(row, w))]
+            if self.value_bits:
+                m.d.sync += s1_value.eq(self.i.payload.value)
 
         mult, sh = reciprocal(h, c_count * h)
         channel = Signal(range(max(2, c_count)))
@@ -105,6 +113,8 @@ class EventMapper(wiring.Component):
         yp, xp = y >> shift, s1_x >> shift
         with m.If(advance):
             m.d.sync += s2_valid.eq(s1_valid & (s1_eot | inside))
+            if self.value_bits:
+                m.d.sync += s2.value.eq(Mux(s1_eot, 0, s1_value))
             if self.flat:
                 m.d.sync += [s2.eot.eq(s1_eot),
                              s2.index.eq(Mux(s1_eot, 0, times_constant(

@@ -17,7 +17,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import ConvLIFLayer, Layer, Network, needs_mapper
-from .events import event_layout, event_signature
+from .events import event_layout, event_signature, value_bits
 from .layout import weight_depth, weight_words
 from .lif_core import LIFCore
 from .loader import WeightLoader, load_image
@@ -76,7 +76,10 @@ class SNNTop(wiring.Component):
     -----
     i: In(stream of events over ``input_features``)
         Input spikes ``{index, eot}``: the active inputs of a timestep in any order, then ``eot``.
-        A sample is ``timesteps`` such timesteps; the next sample follows directly.
+        A sample is ``timesteps`` such timesteps; the next sample follows directly. A
+        direct-encoding network takes ``{index, eot, value}``: the sample's nonzero inputs
+        with their values in its first timestep, then only ``eot`` for the others
+        (``Network.sent_inputs``).
     o: Out(stream of events over ``output_features``)
         Output-layer spikes of each timestep in ascending order, then ``eot``.
 
@@ -92,7 +95,7 @@ class SNNTop(wiring.Component):
         self.lanes = lanes
         self.weight_memory = weight_memory
         self.styles = weight_styles(net, lanes, weight_memory)
-        ports = {"i": In(event_signature(net.input_features)),
+        ports = {"i": In(event_signature(net.input_features, value_bits(net.input_bits))),
                  "o": Out(event_signature(net.output_features))}
         if "loaded" in self.styles:
             ports["load"] = In(stream.Signature(8))
@@ -109,7 +112,8 @@ class SNNTop(wiring.Component):
             layer = core.layer
             if needs_mapper(layer):
                 mapper = EventMapper(layer.in_shape, layer.pool,
-                                     flat=not isinstance(layer, ConvLIFLayer))
+                                     flat=not isinstance(layer, ConvLIFLayer),
+                                     value_bits=value_bits(layer.input_bits))
                 m.submodules[f"{layer.name}_mapper"] = mapper
                 wiring.connect(m, mapper.o, core.i)
                 inputs.append(mapper.i)
