@@ -19,6 +19,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from docblock import blocks
+
 from snnhw.build import BuildOptions, build
 from snnhw.synth import TARGETS, gate_level_check, synthesise
 from snnhw.train import load_recipe, train
@@ -52,7 +54,7 @@ def main() -> None:
                         help="only rewrite --doc from the JSON of an earlier run")
     args = parser.parse_args()
     if args.render_only:
-        Path(args.doc).write_text(_document(json.loads(Path(args.out).read_text())))
+        _write_doc(Path(args.doc), json.loads(Path(args.out).read_text()))
         print(f"wrote {args.doc}")
         return
     model = _model(Path(args.model))
@@ -85,8 +87,14 @@ def main() -> None:
     rows = sorted([r for r in earlier if key(r) not in fresh] + rows, key=key)
     payload = {"model": str(model), "samples": args.samples, "rows": rows}
     out.write_text(json.dumps(payload, indent=2) + "\n")
-    Path(args.doc).write_text(_document(payload))
+    _write_doc(Path(args.doc), payload)
     print(f"wrote {out} and {args.doc}")
+
+
+def _write_doc(doc: Path, payload: dict) -> None:
+    """The sweep's page, keeping the sections other benchmarks generate (conv_hw.py's)."""
+    kept = blocks(doc.read_text()) if doc.is_file() else ""
+    doc.write_text(_document(payload) + (f"\n{kept}\n" if kept else ""))
 
 
 def _measure(model: Path, bits: int, lanes: int, memory: str, targets: list[str],

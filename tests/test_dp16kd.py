@@ -82,8 +82,9 @@ def _trace(sources: list[Path], includes: list[Path], build: Path, design: OneMe
 
 @pytest.mark.parametrize("depth,width,writes,transparent,read_enable", [
     (4096, 8, False, False, True),   # 9-bit blocks, two deep (a depth cascade), read enable
-    (1024, 16, True, False, False),  # 18-bit blocks with a write port
-    (512, 64, False, False, False),  # 36-bit (pseudo dual port) blocks side by side
+    # 18-bit blocks with a write port; 36-bit (pseudo dual port) blocks side by side
+    pytest.param(1024, 16, True, False, False, marks=pytest.mark.slow),
+    pytest.param(512, 64, False, False, False, marks=pytest.mark.slow),
     (512, 40, True, True, False),    # write port with read-through (membrane memories)
 ])
 def test_netlist_with_model_reads_what_the_rtl_reads(tmp_path, depth, width, writes,

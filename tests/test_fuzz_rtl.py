@@ -3,7 +3,7 @@ fuzz_cases; dense, and convolutions with strides, padding and pooling in front) 
 fast harness, every layer of every timestep compared, with and
 without random stalls, and every layer's events counted (none lost or duplicated).
 
-A CI-sized run here (``SNNHW_RTL_FUZZ_EXAMPLES``, default 12: each example compiles its own
+A CI-sized run here (``SNNHW_RTL_FUZZ_EXAMPLES``, default 8: each example compiles its own
 Verilator model); the long run is ``benchmarks/fuzz_rtl.py``. A failing case shrinks to a
 minimal network, saved as an IR folder (``build/fuzz/failing/``: ``ir/``, ``inputs.npy``,
 ``case.json``) that ``netgen.load_case`` reads back.
@@ -22,7 +22,7 @@ from snnhw.build import verify_network
 from netgen import FuzzCase, fuzz_cases, load_case, save_case
 
 FAILING = Path(os.environ.get("SNNHW_FUZZ_FAILING", "build/fuzz/failing"))
-EXAMPLES = int(os.environ.get("SNNHW_RTL_FUZZ_EXAMPLES", 12))
+EXAMPLES = int(os.environ.get("SNNHW_RTL_FUZZ_EXAMPLES", 8))
 
 
 def check_case(case: FuzzCase, folder: Path) -> dict[str, int]:

@@ -19,16 +19,16 @@ from snnhw.hdl.layout import LANES
 
 from netgen import random_conv_network, random_direct_network, random_network
 
-SEEDS = list(range(26))
-COCOTB_VERILATOR_SEEDS = [0, 7, 13, 22]
+SEEDS = list(range(17)) + [25]       # 25: a 1-neuron layer
+COCOTB_VERILATOR_SEEDS = [0, 7, 13]
 CASES = [(seed, sim) for seed in SEEDS for sim in ("fast", "icarus")] + \
     [(seed, "verilator") for seed in COCOTB_VERILATOR_SEEDS]
-CONV_SEEDS = list(range(12))
+CONV_SEEDS = list(range(9))
 CONV_CASES = [(seed, "fast") for seed in CONV_SEEDS] + \
     [(seed, "icarus") for seed in CONV_SEEDS[::2]] + [(seed, "verilator") for seed in (1, 4)]
-DIRECT_SEEDS = list(range(12))
+DIRECT_SEEDS = [*range(8), 11]       # 11: a 2-bit input
 DIRECT_CASES = [(seed, "fast") for seed in DIRECT_SEEDS] + \
-    [(seed, "icarus") for seed in (0, 3, 5, 8)] + [(seed, "verilator") for seed in (1, 6)]
+    [(seed, "icarus") for seed in (0, 3, 5)] + [(seed, "verilator") for seed in (1,)]
 
 
 def test_random_networks_exercise_the_edges():

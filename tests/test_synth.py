@@ -165,8 +165,8 @@ def test_synth_rejects_a_folder_that_is_not_a_build(tmp_path, capsys):
     assert "not an snnhw build folder" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("target", [
-    "ice40-up5k", pytest.param("ecp5-25k", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["ice40-up5k", "ecp5-25k"])
 def test_conv_net_synthesises_and_its_netlist_is_bit_exact(target, tmp_path, capsys):
     """Two convolutions (padding, stride 2, pooling between them) and a dense layer, P = 2:
     synthesised, placed and routed, and the netlist (vendor cell models, fast harness)

@@ -1,0 +1,224 @@
+"""Convolutional hardware: the STBP CNN recipe built, verified and synthesised, beside the demo.
+
+Trains ``train/stbp_cnn.toml`` when ``--model`` is missing (16C5-AP2-32C5-AP2-10 on the
+bundled MNIST digits, direct encoding: 8-bit pixels into the first convolution), then:
+
+1. ``snnhw build --lanes P`` with the fast Verilator harness on ``--samples`` test digits
+   (every layer, with and without stalls; 0 mismatches required);
+2. ``snnhw synth`` for every ``--targets`` entry, and the synthesised netlist of the first
+   fitting one simulated against the golden model on ``--gate-samples`` digits;
+3. the cocotb testbench on Icarus on ``--icarus-samples`` of them (the readable reference);
+4. the throughput arithmetic: cycles measured vs predicted vs bound, us and nJ per image,
+   and the UP5K memory-port bound (SPRAM: single-ported, 16 bits, four of them).
+
+Prints a table, writes ``benchmarks/results/conv_hw.json`` and rewrites its section of
+``docs/performance.md`` (the rest of that page is ``hw_sweep.py``'s).
+
+    python benchmarks/conv_hw.py [--model build/stbp_cnn/model.pt] [--lanes 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from docblock import replace_block
+
+from snnhw import ir
+from snnhw.build import BuildOptions, build
+from snnhw.synth import SPRAM_DEPTH, SPRAM_WIDTH, TARGETS, gate_level_check, synthesise
+from snnhw.train import load_recipe, train
+
+RECIPE = Path(__file__).resolve().parent.parent / "train" / "stbp_cnn.toml"
+UP5K_SPRAMS = TARGETS["ice40-up5k"].sprams
+
+
+def _model(path: Path) -> Path:
+    if not path.is_file():
+        train(load_recipe(RECIPE), path)
+    return path
+
+
+def memory_port_bound(net: ir.Network, report: dict) -> dict:
+    """The UP5K arithmetic: every membrane word a layer touches per synaptic update or sweep
+    step is read and written once; SPRAM gives one 16-bit access per clock per block and the
+    device has four, so with the membranes in SPRAM the cycles per image are at least the
+    bits moved / (4 x 16 / 2) (a read and a write per access), whatever the lanes. A lower
+    bound: every update is counted at the narrowest layer's membrane word."""
+    sops = report["sops_per_sample"]
+    membrane_bits = sum(l.out_features * l.accumulator_bits for l in net.layers)
+    sweep_bits = net.timesteps * membrane_bits
+    update_bits = sops * min(l.accumulator_bits for l in net.layers)
+    per_clock = UP5K_SPRAMS * SPRAM_WIDTH / 2
+    return {"sprams": UP5K_SPRAMS, "spram_bits": UP5K_SPRAMS * SPRAM_WIDTH * SPRAM_DEPTH,
+            "membrane_bits": membrane_bits, "synaptic_updates": sops,
+            "bits_moved_per_image": update_bits + sweep_bits,
+            "cycles_per_image_min": (update_bits + sweep_bits) / per_clock}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="build/stbp_cnn/model.pt")
+    parser.add_argument("--lanes", type=int, default=16)
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--icarus-samples", type=int, default=20)
+    parser.add_argument("--gate-samples", type=int, default=5)
+    parser.add_argument("--targets", nargs="+", default=["ice40-up5k", "ecp5-25k", "ecp5-85k"],
+                        choices=list(TARGETS))
+    parser.add_argument("--demo", default="benchmarks/results/hw_sweep.json",
+                        help="hw_sweep.py's results: the dense demo's rows at the same P")
+    parser.add_argument("--out", default="benchmarks/results/conv_hw.json")
+    parser.add_argument("--doc", default="docs/performance.md")
+    args = parser.parse_args()
+    model = _model(Path(args.model))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or None
+    rows, runs = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "hw"
+        started = time.perf_counter()
+        report = build(model, folder, BuildOptions(lanes=args.lanes, samples=args.samples),
+                       log=print)
+        runs["verilator_fast"] = {"samples": report["rtl"]["samples"],
+                                  "mismatches": report["rtl"]["mismatches"],
+                                  "layer_mismatches": report["rtl"]["layer_mismatches"],
+                                  "seconds": time.perf_counter() - started}
+        net = ir.load(folder / "ir")
+        cycles = report["cycles_per_timestep"]
+        gate_done = False
+        for target in args.targets:
+            syn = synthesise(folder, target, log=print)
+            gate = None
+            if syn["fits"] and not gate_done and args.gate_samples:
+                results = gate_level_check(folder, target, samples=args.gate_samples)
+                gate = {"target": target, "samples": results["full_rate"]["samples"],
+                        "mismatches": sum(r["mismatches"] for r in results.values())}
+                gate_done = True
+            rows.append({
+                "target": target, "lanes": args.lanes, "fits": syn["fits"],
+                "cells": syn["cells"], "brams": syn["brams"], "sprams": syn["sprams"],
+                "dsps": syn["dsps"], "fmax_mhz": syn["fmax_mhz"],
+                "cycles_measured": cycles["measured_mean"],
+                "cycles_predicted": cycles["predicted"], "cycles_bound": cycles["bound"],
+                "us_per_image": syn["latency_us_per_sample"],
+                "energy_nj_per_image": report["energy_pj_per_sample"] / 1000,
+                "not_fitting": syn.get("not_fitting"), "gate_level": gate, "commit": commit})
+            print(_row(rows[-1]), flush=True)
+        if args.icarus_samples:
+            started = time.perf_counter()
+            icarus = build(model, Path(tmp) / "icarus",
+                           BuildOptions(lanes=args.lanes, samples=args.icarus_samples,
+                                        sim="icarus"), log=print)
+            runs["icarus_cocotb"] = {"samples": icarus["rtl"]["samples"],
+                                     "mismatches": icarus["rtl"]["mismatches"],
+                                     "seconds": time.perf_counter() - started}
+    payload = {"model": str(model), "network": report["sizes"], "timesteps": report["timesteps"],
+               "accuracy": report["accuracy"], "lanes": args.lanes, "runs": runs,
+               "memory_bits": report["memory_bits"], "sops_per_sample": report["sops_per_sample"],
+               "up5k_memory_port": memory_port_bound(net, report), "rows": rows,
+               "demo": _demo_rows(Path(args.demo), args.lanes)}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    replace_block(Path(args.doc), "conv_hw", section(payload))
+    print(f"wrote {out} and the conv_hw section of {args.doc}")
+
+
+def _demo_rows(path: Path, lanes: int) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [r for r in json.loads(path.read_text())["rows"]
+            if r["lanes"] == lanes and r["bits"] == 8]
+
+
+def _row(r: dict) -> str:
+    def num(value, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+    return (f"{r['target']:<11} fits={r['fits']!s:<5} cells={num(r['cells'], 'd')} "
+            f"BRAM={num(r['brams'], 'd')} SPRAM={num(r['sprams'], 'd')} "
+            f"fmax={num(r['fmax_mhz'], '.1f')} cyc/ts={r['cycles_measured']:.0f} "
+            f"(pred {r['cycles_predicted']:.0f}, bound {r['cycles_bound']:.0f}) "
+            f"us/img={num(r['us_per_image'], '.0f')}")
+
+
+def section(payload: dict) -> str:
+    """The convolutional section of docs/performance.md."""
+    def cell(value, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    acc = payload["accuracy"]
+    runs = payload["runs"]
+    port = payload["up5k_memory_port"]
+    fast = runs["verilator_fast"]
+    lines = [
+        "## Convolutional: the STBP CNN recipe", "",
+        "Regenerated by `python benchmarks/conv_hw.py` (JSON in "
+        "`benchmarks/results/conv_hw.json`).", "",
+        f"Network: `train/stbp_cnn.toml`, {' -> '.join(map(str, payload['network']))} "
+        f"neurons (16C5-AP2-32C5-AP2-10, direct encoding: 8-bit pixels into the first "
+        f"convolution), T = {payload['timesteps']}, 8-bit weights, P = {payload['lanes']}. "
+        f"Accuracy on the 1,000 test digits: float {100 * acc['float']:.2f} %, golden model "
+        f"{100 * acc['fixed']:.2f} %. RTL against the golden model, every layer: "
+        f"{fast['mismatches']} mismatching spikes over {fast['samples']} samples on the fast "
+        f"Verilator harness (with and without stalls)"
+        + (f", {runs['icarus_cocotb']['mismatches']} over "
+           f"{runs['icarus_cocotb']['samples']} on the cocotb testbench on Icarus"
+           if "icarus_cocotb" in runs else "") + ". "
+        f"On-chip memory: {payload['memory_bits']['total']} bits "
+        f"(weights {payload['memory_bits']['weights']}, membranes "
+        f"{payload['memory_bits']['membranes']}, first-layer currents "
+        f"{payload['memory_bits'].get('currents', 0)}).", "",
+        "| target | fits | cells | BRAM | SPRAM | fmax MHz | cycles/ts measured | predicted | "
+        "bound | measured/bound | us/image | nJ/image | gate-level | commit |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in payload["rows"]:
+        gate = r["gate_level"]
+        lines.append(
+            f"| {r['target']} | {'yes' if r['fits'] else 'no'} | {cell(r['cells'], 'd')} | "
+            f"{cell(r['brams'], 'd')} | {cell(r['sprams'], 'd')} | "
+            f"{cell(r['fmax_mhz'], '.1f')} | {r['cycles_measured']:.0f} | "
+            f"{r['cycles_predicted']:.0f} | {r['cycles_bound']:.0f} | "
+            f"{r['cycles_measured'] / r['cycles_bound']:.3f} | {cell(r['us_per_image'], '.0f')} | "
+            f"{r['energy_nj_per_image']:.0f} | "
+            + (f"{gate['mismatches']} ({gate['samples']} samples)" if gate else "-")
+            + f" | {r.get('commit') or '-'} |")
+    for r in payload["rows"]:
+        if r["not_fitting"]:
+            lines.append(f"\n- does not fit, {r['target']}: {r['not_fitting']}")
+    for r in payload["demo"]:
+        if r["fits"] and r["us_per_image"]:
+            lines.append(f"\n- beside it, the dense demo (784-128-10, T = 10) at P = "
+                         f"{r['lanes']} on {r['target']}: {r['cells']} cells, "
+                         f"{r['us_per_image']:.0f} us/image, "
+                         f"{r['energy_nj_per_image']:.0f} nJ/image")
+    lines += [
+        "", "### Throughput bounds", "",
+        "Convolution, per layer and timestep: `updates * G / C_out + G * OH * OW + 7` cycles "
+        "(updates: the synaptic updates of its input events, every kernel tap that lands on "
+        "the map; G = ceil(C_out / P) channel groups; the sweep visits every membrane word "
+        "once), the slowest layer per timestep (the cores work on successive timesteps at "
+        "once). The cycle model predicts each core event by event (a convolution event "
+        "occupies its core K*K*G cycles, taps off the map included), hence "
+        "measured/bound above 1.", "",
+        f"UP5K memory ports: the first layer alone holds {payload['memory_bits']['membranes']} "
+        f"membrane bits plus {payload['memory_bits'].get('currents', 0)} current bits, more "
+        f"than the 120 kbit of EBR, so its membranes would have to live in SPRAM: "
+        f"{port['sprams']} blocks of 16K x 16 bits, single-ported. Every synaptic update "
+        f"reads and writes one membrane word and every sweep step reads and writes each "
+        f"membrane once: {port['synaptic_updates']:.0f} updates and {port['membrane_bits']} "
+        f"membrane bits x T per image move {port['bits_moved_per_image'] / 1e6:.1f} Mbit, "
+        f"and four 16-bit single ports move at most 32 bits of read-modify-write per clock: "
+        f"at least {port['cycles_per_image_min']:.0f} cycles per image, "
+        f"{port['cycles_per_image_min'] / 30:.0f} us at 30 MHz, whatever P. snnhw does not "
+        f"yet place membranes in SPRAM (they are block RAM or LUT RAM), which is why the "
+        f"UP5K row does not fit.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
