@@ -52,16 +52,14 @@ def _fixed_accuracy(model_path: Path, bits: int) -> float | None:
     from snnhw import SnnhwError, golden
     from snnhw.build import load_dataset
     from snnhw.data import encode_numpy
-    from snnhw.quant import quantize_file
+    from snnhw.quant import integer_inputs, quantize_file
 
     try:
         model, net = quantize_file(model_path, weight_bits=bits)
     except SnnhwError:
         return None
     data = load_dataset(model["dataset"])
-    spikes = encode_numpy(data.x_test, net.encoding)
-    spikes = spikes.reshape(spikes.shape[0], spikes.shape[1], -1)
-    trace = golden.run(net, spikes)
+    trace = golden.run(net, integer_inputs(net, encode_numpy(data.x_test, net.encoding)))
     return float((golden.predict(trace.output, net.vote_group) == data.y_test).mean())
 
 
@@ -175,7 +173,7 @@ def _document(table: list[str], payload: dict[str, Any]) -> str:
         "network in PyTorch. *PTQ*: the golden model (bit-exact with the RTL) after "
         "`snnhw build --fixed N` of the float network. *QAT*: the golden model after "
         "`snnhw build --fixed N` of a network trained with `qat_bits = N` (a separate run). "
-        "*n/a*: the hardware does not build that network yet (convolutions, NeuNorm), so there "
+        "*n/a*: the hardware does not build that network yet (NeuNorm), so there "
         "is no fixed-point model. *spikes / sample*: all LIF layers of the float network. "
         "*train s*: wall time of the float run on one CPU thread"
         f" ({payload['jobs']} runs in parallel on {payload['machine']['cpus']} cores)."

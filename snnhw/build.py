@@ -21,11 +21,12 @@ from . import SnnhwError, cosim, cycles, golden, harness, ir
 from .buildfolder import digests
 from .data import Split, encode_numpy
 from .data import load_dataset as load_named_dataset
+from .fixedpoint import DIRECT_INPUT_BITS
 from .hdl import TOP_NAME, WEIGHT_MEMORY, index_bits, value_bits, weight_load_bytes, write_rtl
 from .nn import SpikingNetwork
 from .outdir import OutputFolder
 from .plots import plot_cycles
-from .quant import DIRECT_INPUT_BITS, integer_inputs, quantize_file
+from .quant import integer_inputs, quantize_file
 from .report import ENERGY_MODEL, activity, memory_bits, write_report
 from .train import evaluate_float
 

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-__all__ = ["INPUT_BITS_RANGE", "LEAK_FRAC_BITS_RANGE", "MEMBRANE_BITS_RANGE",
+__all__ = ["DIRECT_INPUT_BITS", "INPUT_BITS_RANGE", "LEAK_FRAC_BITS_RANGE", "MEMBRANE_BITS_RANGE",
            "WEIGHT_BITS_RANGE", "accumulator_bounds", "direct_input", "input_max", "layer_scale",
            "leak", "leak_multiplier", "max_step_input", "membrane_bits_for", "round_half_away",
            "saturate", "signed_bits", "signed_range"]
@@ -20,6 +20,7 @@ MEMBRANE_BITS_RANGE = (2, 32)
 LEAK_FRAC_BITS_RANGE = (0, 16)
 # 1: spike events; 2..8: unsigned values held for a whole sample (a direct-encoding first layer)
 INPUT_BITS_RANGE = (1, 8)
+DIRECT_INPUT_BITS = 8       # default width of a direct input: 8-bit pixels are exact
 
 
 def signed_range(bits: int) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from . import SnnhwError
 from .checkpoint import load_checkpoint
 from .data.encoding import DIRECT, SPIKE_ENCODINGS
 from .fixedpoint import (
+    DIRECT_INPUT_BITS,
     INPUT_BITS_RANGE,
     LEAK_FRAC_BITS_RANGE,
     MEMBRANE_BITS_RANGE,
@@ -216,9 +217,6 @@ def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits
     in_features = int(np.prod(stage.in_shape)) if stage.in_shape else w.shape[1]
     return LIFLayer(name=name, in_features=in_features, out_features=w.shape[0],
                     in_shape=stage.in_shape if stage.pool > 1 else None, **neurons)
-
-
-DIRECT_INPUT_BITS = 8       # default width of a direct input: 8-bit pixels are exact
 
 
 def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | None = None,

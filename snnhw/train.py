@@ -34,9 +34,14 @@ from tqdm import tqdm
 
 from . import SnnhwError
 from .checkpoint import FORMAT, save_checkpoint
-from .data import DATASETS, ENCODINGS, Split, encode_numpy, encode_torch, load_dataset
+from .data import DATASETS, DIRECT, ENCODINGS, Split, encode_numpy, encode_torch, load_dataset
 from .files import atomic_path
-from .fixedpoint import LEAK_FRAC_BITS_RANGE, MEMBRANE_BITS_RANGE, WEIGHT_BITS_RANGE
+from .fixedpoint import (
+    DIRECT_INPUT_BITS,
+    LEAK_FRAC_BITS_RANGE,
+    MEMBRANE_BITS_RANGE,
+    WEIGHT_BITS_RANGE,
+)
 from .nn import FixedPointSpec, SpikingNetwork, architecture
 from .nn.lif import RESETS
 from .nn.surrogate import SURROGATES
@@ -330,7 +335,9 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str
     if recipe.qat_bits is not None:
         fixed_point = FixedPointSpec(weight_bits=recipe.qat_bits,
                                      membrane_bits=recipe.qat_membrane_bits,
-                                     leak_frac_bits=recipe.qat_leak_bits)
+                                     leak_frac_bits=recipe.qat_leak_bits,
+                                     input_bits=DIRECT_INPUT_BITS if recipe.encoding == DIRECT
+                                     else 1)
     net = SpikingNetwork(arch, fixed_point=fixed_point)
     opt = _optimizer(recipe, net.parameters())
     x_all = data.x_train[:recipe.train_samples] if recipe.train_samples else data.x_train

@@ -8,9 +8,10 @@ import torch
 
 from snnhw import golden
 from snnhw.checkpoint import load_checkpoint
-from snnhw.data import bernoulli_numpy, bundled_mnist
+from snnhw.data import bernoulli_numpy, bundled_mnist, encode_numpy
 from snnhw.nn import FixedPointSpec, SpikingNetwork
-from snnhw.quant import quantize
+from snnhw.nn.network import architecture
+from snnhw.quant import integer_inputs, quantize
 from snnhw.train import Recipe, train
 
 CASES = {
@@ -79,3 +80,34 @@ def test_qat_surrogate_gradients_reach_every_weight(case, tmp_path_factory):
     net(x).mean().backward()
     for name, param in net.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("bits, encoding", [(4, "direct"), (6, "direct"), (4, "bernoulli")])
+def test_qat_forward_of_a_conv_net_is_the_golden_model(bits, encoding):
+    """conv -> LIF -> avgpool -> conv -> LIF -> avgpool -> dense -> LIF, the first layer on a
+    direct 8-bit input or on spikes: QAT's forward (average pools folded into the next
+    weights, the direct input as integers) gives the golden model's spikes in every layer."""
+    torch.manual_seed(bits)
+    arch = architecture([1, 12, 12], ["4C3", "AP2", "6C5", "AP2"], 5, tau=0.75,
+                        threshold=0.6, reset="subtract")
+    float_net = SpikingNetwork(arch).double()
+    for module in float_net.layers:
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.uniform_(module.weight, -0.2, 0.3)
+    model = {"name": "qatconv", "architecture": arch, "state_dict": float_net.state_dict(),
+             "encoding": {"type": encoding, "timesteps": 6, "seed": 3}, "dataset": {}}
+    net = quantize(model, weight_bits=bits)
+    rng = np.random.default_rng(bits)
+    pixels = (rng.integers(0, 256, (30, 144)) * (rng.random((30, 144)) < 0.6)).astype(np.uint8)
+    encoded = encode_numpy(pixels, net.encoding)
+    trace = golden.run(net, integer_inputs(net, encoded))
+    qat_net = SpikingNetwork(arch, fixed_point=FixedPointSpec(
+        weight_bits=bits, input_bits=8 if encoding == "direct" else 1)).double().eval()
+    qat_net.load_state_dict(model["state_dict"])
+    record: list[torch.Tensor] = []
+    with torch.no_grad():
+        qat_net(torch.from_numpy(encoded.astype(np.float64)), record)
+    for layer, (want, got) in enumerate(zip(trace.spikes, record)):
+        got = got.reshape(want.shape).numpy()
+        assert 0 < want.mean() < 1, f"layer {layer} is silent or saturated"
+        assert np.array_equal(got, want), f"layer {layer}: {(got != want).sum()} spikes differ"

@@ -165,21 +165,25 @@ class SpikingNetwork(torch.nn.Module):
         self.layers = torch.nn.ModuleList(_build_layer(i, s) for i, s in enumerate(architecture))
         self.fixed_point = fixed_point
 
-    def _pair(self, synapse: torch.nn.Module, lif: LIF, x: torch.Tensor) -> torch.Tensor:
-        """One synapse -> LIF pair, routed by the LIF's ``gradient`` and the QAT spec."""
-        fixed = self.fixed_point is not None and isinstance(synapse, torch.nn.Linear)
+    def _pair(self, synapse: torch.nn.Module, lif: LIF, x: torch.Tensor, *, pool: int = 1,
+              direct: bool = False) -> torch.Tensor:
+        """One synapse -> LIF pair, routed by the LIF's ``gradient`` and the QAT spec
+        (``pool``: the average pool that made ``x``; ``direct``: ``x`` is the direct input)."""
+        fixed = self.fixed_point is not None and isinstance(synapse, (torch.nn.Linear, Conv2d))
         if lif.gradient == "hm2bp" and not isinstance(synapse, torch.nn.Linear):
             raise ValueError("HM2-BP is implemented for dense synapses only")
         exact = None
         if fixed:
             spec = self.fixed_point
-            exact = lambda current: fixed_point_forward(synapse, lif, x, spec)  # noqa: E731
+            exact = lambda current: fixed_point_forward(  # noqa: E731
+                synapse, lif, x, spec, pool=pool, direct=direct)
         if lif.gradient == "hm2bp":
             return hm2bp_forward(synapse, lif, x, exact)
         if lif.gradient == "leak_aware":
             return leak_aware_forward(synapse, lif, x, exact)
         if fixed:
-            return fixed_point_forward(synapse, lif, x, self.fixed_point)
+            return fixed_point_forward(synapse, lif, x, self.fixed_point, pool=pool,
+                                       direct=direct)
         return lif(synapse(x))
 
     def forward(self, x: torch.Tensor, record: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -189,15 +193,22 @@ class SpikingNetwork(torch.nn.Module):
         (quantization-aware training, see ``snnhw.nn.qat``).
         """
         layers = list(self.layers)
+        pool = 1            # the average pool just applied (QAT folds it into the weights)
+        first = True        # the first synapse takes a direct input when QAT says so
         i = 0
         while i < len(layers):
             layer = layers[i]
             nxt = layers[i + 1] if i + 1 < len(layers) else None
             if isinstance(layer, _SYNAPSES) and isinstance(nxt, LIF):
-                x = self._pair(layer, nxt, x)
+                direct = (first and self.fixed_point is not None
+                          and self.fixed_point.input_bits > 1)
+                x = self._pair(layer, nxt, x, pool=pool, direct=direct)
+                pool, first = 1, False
                 i += 2
             else:
                 x = layer(x)
+                if isinstance(layer, AvgPool2d):
+                    pool = int(layer.kernel_size)
                 i += 1
             if record is not None and isinstance(layers[i - 1], LIF):
                 record.append(x)

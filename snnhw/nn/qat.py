@@ -1,7 +1,8 @@
 """Quantization-aware training: the forward pass of ``snnhw build --fixed N``'s arithmetic.
 
-``FixedPointSpec`` names the widths; :func:`fixed_point_forward` runs a dense -> LIF pair the
-way the golden model will after quantization (``docs/fixed-point.md``): weights, bias and
+``FixedPointSpec`` names the widths; :func:`fixed_point_forward` runs a dense or conv -> LIF
+pair (with the average pool before it, or a direct input) the way the golden model will after
+quantization (``docs/fixed-point.md``): weights, bias and
 threshold rounded half away from zero on the layer's scale, integer leak rounded toward zero,
 exact accumulation, one saturation per timestep. Rounding uses straight-through gradients,
 saturation the gradient of a clamp, and the spike the layer's surrogate on
@@ -17,8 +18,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from ..fixedpoint import (
+    input_max,
     layer_scale,
     leak_multiplier,
     max_step_input,
@@ -26,6 +29,7 @@ from ..fixedpoint import (
     round_half_away,
     signed_range,
 )
+from .layers import multistep
 from .lif import LIF
 
 __all__ = ["FixedPointSpec", "fixed_point_forward", "integer_lif_steps"]
@@ -34,11 +38,13 @@ __all__ = ["FixedPointSpec", "fixed_point_forward", "integer_lif_steps"]
 @dataclass(frozen=True)
 class FixedPointSpec:
     """Widths to train for: ``weight_bits`` (2..16), ``membrane_bits`` (None: from the
-    worst-case bound, as the quantizer does), ``leak_frac_bits``."""
+    worst-case bound, as the quantizer does), ``leak_frac_bits``, and ``input_bits`` of a
+    direct-encoding first layer (the quantizer's ``--input-bits``; 1 for spike inputs)."""
 
     weight_bits: int
     membrane_bits: int | None = None
     leak_frac_bits: int = 8
+    input_bits: int = 1
 
 
 def _round_ste(x: torch.Tensor) -> torch.Tensor:
@@ -52,30 +58,49 @@ def _trunc_ste(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.trunc(x) - x).detach()
 
 
-def fixed_point_forward(dense: torch.nn.Linear, lif: LIF, x: torch.Tensor,
-                        spec: FixedPointSpec) -> torch.Tensor:
-    """Spikes ``[T, B, out]`` of one dense -> LIF pair on spikes ``x`` ``[T, B, in]``."""
-    weight = dense.weight
-    bias = dense.bias if dense.bias is not None else torch.zeros_like(weight[:, 0])
+def fixed_point_forward(synapse: torch.nn.Module, lif: LIF, x: torch.Tensor,
+                        spec: FixedPointSpec, *, pool: int = 1, direct: bool = False
+                        ) -> torch.Tensor:
+    """Spikes ``[T, B, ...]`` of one dense or conv -> LIF pair on its inputs ``x``.
+
+    ``pool``: the ``k x k`` average pool that produced ``x`` (its ``1/k**2`` goes into the
+    weights and ``x * k**2`` is the sum pool, as the quantizer does); ``direct``: ``x`` are a
+    direct-encoding layer's real inputs in [0, 1], taken as ``spec.input_bits``-bit integers.
+    """
+    weight = synapse.weight / (pool * pool)
+    bias = synapse.bias if synapse.bias is not None else weight.new_zeros(weight.shape[0])
     w64 = weight.detach().double().cpu().numpy()
-    scale = layer_scale(float(abs(w64).max()), spec.weight_bits, lif.threshold)
-    w_int = _round_ste(weight / scale)
+    weight_scale = layer_scale(float(abs(w64).max()), spec.weight_bits, lif.threshold)
+    w_int = _round_ste(weight / weight_scale)
+    top = input_max(spec.input_bits) if direct else 1
+    scale = weight_scale / top
     b_int = _round_ste(bias / scale)
     threshold = int(round_half_away(lif.threshold / scale))
     if threshold < 1:
         raise ValueError(f"threshold {lif.threshold} rounds to {threshold} LSBs at scale "
                          f"{scale:.3g}; it must be >= 1")
     leak_mult = leak_multiplier(lif.tau, spec.leak_frac_bits)
+    rows = w_int.detach().cpu().numpy().astype("int64").reshape(len(w_int), -1)
     bits = spec.membrane_bits
     if bits is None:
         bits = membrane_bits_for(
-            max_input=max_step_input(w_int.detach().cpu().numpy().astype("int64"),
-                                     b_int.detach().cpu().numpy().astype("int64")),
+            max_input=max_step_input(rows, b_int.detach().cpu().numpy().astype("int64"),
+                                     events_per_input=pool * pool * top),
             threshold=threshold, leak_mult=leak_mult, leak_frac_bits=spec.leak_frac_bits,
             timesteps=x.shape[0])
     lo, hi = signed_range(bits)
+    if direct:
+        x = _round_ste(x.clamp(0, 1) * top)
+    elif pool > 1:
+        x = x * (pool * pool)            # exact: block means of spikes times k**2
+    if isinstance(synapse, torch.nn.Conv2d):
+        currents = multistep(lambda v: F.conv2d(v, w_int, stride=synapse.stride,
+                                                padding=synapse.padding), x)
+        b_int = b_int[:, None, None]
+    else:
+        currents = x @ w_int.T
     spikes, _ = integer_lif_steps(
-        x @ w_int.T, b_int, threshold=threshold, leak_mult=leak_mult,
+        currents, b_int, threshold=threshold, leak_mult=leak_mult,
         leak_frac_bits=spec.leak_frac_bits, membrane_min=lo, membrane_max=hi, reset=lif.reset,
         fire=lambda u: lif.fire((u - threshold) * scale),
         toward_zero=_trunc_ste)
