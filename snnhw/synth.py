@@ -70,6 +70,7 @@ SEED = 1
 SPRAM_DEPTH, SPRAM_WIDTH = 16384, 16    # iCE40 UP SB_SPRAM256KA
 GATE_NETLIST = "netlist.v"     # Yosys's synthesised netlist, written beside the JSON
 DP16KD_MODEL = "dp16kd_sim.v"  # snnhw's model of the ECP5 block RAM (rtl/)
+MULT18X18D_MODEL = "mult18x18d_sim.v"  # snnhw's model of the ECP5 DSP multiplier (rtl/)
 
 
 def _blocks_for(depth: int, width: int, target: Target) -> int:
@@ -291,9 +292,10 @@ def cell_models(family: str, folder: Path) -> tuple[list[Path], Path]:
 
     Yosys's own models (``share/<family>/cells_sim.v``), except that its ECP5 library
     declares the DP16KD block RAM as a blackbox with no behaviour (every read of a netlist
-    memory mapped onto it returns 0): for ECP5 a copy without that blackbox is written to
-    ``folder`` and snnhw's DP16KD model (``rtl/dp16kd_sim.v``, checked by
-    ``tests/test_dp16kd.py``) takes its place.
+    memory mapped onto it returns 0) and has no MULT18X18D at all (the DSP multiplier a
+    direct-encoding core's products map onto): for ECP5 a copy without that blackbox is
+    written to ``folder`` beside snnhw's models of both (``rtl/dp16kd_sim.v``, checked by
+    ``tests/test_dp16kd.py``; ``rtl/mult18x18d_sim.v``, by ``tests/test_mult18.py``).
     """
     import importlib.resources
 
@@ -312,10 +314,11 @@ def cell_models(family: str, folder: Path) -> tuple[list[Path], Path]:
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / "cells_sim_ecp5.v"
     copy.write_text(stripped)
-    model = importlib.resources.files("snnhw.rtl").joinpath(DP16KD_MODEL)
-    model_copy = folder / DP16KD_MODEL
-    model_copy.write_text(model.read_text())
-    return [copy, model_copy], share
+    copies = []
+    for name in (DP16KD_MODEL, MULT18X18D_MODEL):
+        copies.append(folder / name)
+        copies[-1].write_text(importlib.resources.files("snnhw.rtl").joinpath(name).read_text())
+    return [copy, *copies], share
 
 
 GATE_SIMULATORS = ("fast", "verilator", "icarus")
