@@ -93,6 +93,8 @@ def main() -> None:
         for target in args.targets:
             syn = synthesise(folder, target, log=print)
             gate = None
+            print(f"{target}: fits={syn['fits']} cells={syn['cells']} BRAM={syn['brams']} "
+                  f"fmax={syn['fmax_mhz']}", flush=True)
             if syn["fits"] and not gate_done and args.gate_samples:
                 results = gate_level_check(folder, target, samples=args.gate_samples)
                 gate = {"target": target, "samples": results["full_rate"]["samples"],
