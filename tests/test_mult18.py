@@ -21,7 +21,7 @@ from snnhw.synth import cell_models
 cocotb_tools = pytest.importorskip("cocotb_tools.runner")
 
 
-@pytest.mark.parametrize("wa, wb", [(8, 8), (16, 8), (4, 3)])
+@pytest.mark.parametrize("wa, wb", [(8, 8), (16, 8), pytest.param(4, 3, marks=pytest.mark.slow)])
 def test_netlist_multiplier_with_model_matches_the_rtl(tmp_path, wa, wb):
     wp = wa + wb + 1
     rtl = (f"module mul_rtl(input signed [{wa - 1}:0] a, input [{wb - 1}:0] b, "
