@@ -228,17 +228,7 @@ def test_quantized_conv_net_follows_the_float_net():
     against its 16-bit IR (average pools as sum pools with 1/4 in the next weights, event
     indices in torch's row-major order): the spikes of every layer agree but for the few a
     rounding moves across the threshold."""
-    from snnhw.nn.network import SpikingNetwork, architecture
-
-    torch.manual_seed(0)
-    arch = architecture([2, 12, 12], ["4C3", "AP2", "6C5", "AP2"], 5, tau=0.75,
-                        threshold=0.3, reset="subtract")
-    net = SpikingNetwork(arch).double().eval()
-    for module in net.layers:
-        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-            torch.nn.init.uniform_(module.weight, -0.2, 0.45)
-    model = {"name": "convnet", "architecture": arch, "state_dict": net.state_dict(),
-             "encoding": {"type": "bernoulli", "timesteps": 8}, "dataset": {}}
+    model, net = _conv_model(2, threshold=0.3, high=0.45, encoding="bernoulli", timesteps=8)
     irnet = quantize(model, weight_bits=16, leak_frac_bits=16)
     assert [l.kind for l in irnet.layers] == ["conv2d", "conv2d", "dense"]
     assert [l.pool for l in irnet.layers] == [1, 2, 2]
@@ -302,26 +292,33 @@ def test_direct_ir_schema_and_round_trip(tmp_path):
             *replace(first, input_bits=1).accumulator_bounds())),) + net.layers[1:]).validate()
 
 
-def _direct_conv_model(seed: int = 0) -> dict:
+def _conv_model(channels: int, *, threshold: float, high: float, encoding: str,
+                timesteps: int) -> tuple[dict, torch.nn.Module]:
+    """A float conv -> LIF -> AP2 -> conv -> LIF -> AP2 -> dense -> LIF net on
+    ``channels x 12 x 12`` inputs, weights uniform in [-0.2, high], and its model.pt payload."""
     from snnhw.nn.network import SpikingNetwork, architecture
 
-    torch.manual_seed(seed)
-    arch = architecture([1, 12, 12], ["4C3", "AP2", "6C5", "AP2"], 5, tau=0.75,
-                        threshold=0.6, reset="subtract")
+    torch.manual_seed(0)
+    arch = architecture([channels, 12, 12], ["4C3", "AP2", "6C5", "AP2"], 5, tau=0.75,
+                        threshold=threshold, reset="subtract")
     net = SpikingNetwork(arch).double().eval()
     for module in net.layers:
         if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-            torch.nn.init.uniform_(module.weight, -0.2, 0.3)
-    return {"name": "directnet", "architecture": arch, "state_dict": net.state_dict(),
-            "encoding": {"type": "direct", "timesteps": 6}, "dataset": {}, "net": net}
+            torch.nn.init.uniform_(module.weight, -0.2, high)
+    model = {"name": "convnet", "architecture": arch, "state_dict": net.state_dict(),
+             "encoding": {"type": encoding, "timesteps": timesteps}, "dataset": {}}
+    return model, net
+
+
+def _direct_conv_model() -> tuple[dict, torch.nn.Module]:
+    return _conv_model(1, threshold=0.6, high=0.3, encoding="direct", timesteps=6)
 
 
 def test_quantized_direct_conv_net_follows_the_float_net():
     """A direct-encoding conv net on 8-bit pixels against its 16-bit IR: the input is exact
     (x_q = p), so every layer's spikes agree but for the few a rounding moves; the torch
     integer mode equals the golden model exactly."""
-    model = _direct_conv_model()
-    float_net = model.pop("net")
+    model, float_net = _direct_conv_model()
     irnet = quantize(model, weight_bits=16, leak_frac_bits=16)
     first = irnet.layers[0]
     assert first.input_bits == 8 and [l.input_bits for l in irnet.layers[1:]] == [1, 1]
@@ -347,8 +344,7 @@ def test_quantized_direct_conv_net_follows_the_float_net():
 
 
 def test_direct_input_bits_out_of_range_is_named():
-    model = _direct_conv_model()
-    model.pop("net")
+    model, _ = _direct_conv_model()
     with pytest.raises(SnnhwError, match=r"--input-bits 9: out of range; allowed 2..8"):
         quantize(model, weight_bits=8, input_bits=9)
     # the first layer's LSB is the weight scale over 2^B - 1
