@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fixedpoint import leak, saturate
+from .fixedpoint import input_max, leak, saturate
 from .ir import ConvLIFLayer, Layer, Network
 
 __all__ = ["Trace", "check_inputs", "pooled", "predict", "run", "run_layer", "synaptic_input"]
@@ -123,7 +123,7 @@ def check_inputs(net: Network, inputs: np.ndarray) -> None:
         raise ValueError(f"inputs must be [T, B, {net.input_features}], got {inputs.shape}")
     if not np.issubdtype(inputs.dtype, np.integer):
         raise ValueError(f"inputs must be integers, got {inputs.dtype}")
-    top = (1 << net.input_bits) - 1
+    top = input_max(net.input_bits)
     if inputs.size and (inputs.min() < 0 or inputs.max() > top):
         raise ValueError(f"inputs span {inputs.min()}..{inputs.max()}; layer "
                          f"{net.layers[0].name} takes {net.input_bits}-bit values 0..{top}")

@@ -238,11 +238,7 @@ def test_quantized_conv_net_follows_the_float_net():
     with torch.no_grad():
         net(torch.from_numpy(spikes.astype(np.float64)), record=record)
     trace = golden.run(irnet, spikes)
-    for layer, float_spikes, fixed in zip(irnet.layers, record, trace.spikes):
-        float_spikes = float_spikes.reshape(fixed.shape).numpy()
-        assert float_spikes.mean() > 0.02, f"{layer.name}: too few spikes to compare"
-        agreement = (float_spikes == fixed).mean()
-        assert agreement > 0.995, f"{layer.name}: {agreement:.4f}"
+    _assert_layers_follow(irnet, record, trace)
 
 
 def test_direct_input_quantization_at_the_edges():
@@ -310,6 +306,17 @@ def _conv_model(channels: int, *, threshold: float, high: float, encoding: str,
     return model, net
 
 
+def _assert_layers_follow(irnet, record, trace, *, most: float | None = None) -> None:
+    """Every layer's float spikes agree with the golden model's > 99.5 %, with a spike rate
+    above 2 % (and below ``most`` where given) so that the comparison means something."""
+    for layer, float_spikes, fixed in zip(irnet.layers, record, trace.spikes):
+        float_spikes = float_spikes.reshape(fixed.shape).numpy()
+        rate = float_spikes.mean()
+        assert rate > 0.02 and (most is None or rate < most), f"{layer.name}: rate {rate}"
+        agreement = (float_spikes == fixed).mean()
+        assert agreement > 0.995, f"{layer.name}: {agreement:.4f}"
+
+
 def _direct_conv_model() -> tuple[dict, torch.nn.Module]:
     return _conv_model(1, threshold=0.6, high=0.3, encoding="direct", timesteps=6)
 
@@ -332,11 +339,7 @@ def test_quantized_direct_conv_net_follows_the_float_net():
     with torch.no_grad():
         float_net(torch.from_numpy(encoded.astype(np.float64)), record=record)
     trace = golden.run(irnet, ints)
-    for layer, float_spikes, fixed in zip(irnet.layers, record, trace.spikes):
-        float_spikes = float_spikes.reshape(fixed.shape).numpy()
-        assert 0.02 < float_spikes.mean() < 0.98, f"{layer.name}: {float_spikes.mean()}"
-        agreement = (float_spikes == fixed).mean()
-        assert agreement > 0.995, f"{layer.name}: {agreement:.4f}"
+    _assert_layers_follow(irnet, record, trace, most=0.98)
     x = torch.from_numpy(ints.astype(np.float64))
     for layer, expected in zip(integer_torch_model(irnet), trace.spikes):
         x = layer(x)

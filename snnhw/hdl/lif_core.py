@@ -136,7 +136,9 @@ class LIFCore(wiring.Component):
         m.submodules.membranes = membranes
         m.submodules.biases = biases
         direct = layer.direct
-        if direct:       # the input currents W x of the sample, per neuron
+        if direct:       # the input's value, stages A..C; the currents W x, per neuron
+            a_value, b_value, e_value, c_value = (Signal(self.value_bits, name=f"{st}_value")
+                                                  for st in "abec")
             currents = memory.Memory(shape=unsigned(p * ab), depth=words, init=[])
             m.submodules.currents = currents
             cur_wr = currents.write_port()
@@ -161,9 +163,6 @@ class LIFCore(wiring.Component):
         a_obase = Signal(range(max(2, out_span)))   # output index of lane 0 (sweep)
         a_maddr = Signal(range(max(2, words)))      # membrane word (combinational)
         a_write = Signal()                          # an update that lands on the map
-        vb = max(1, self.value_bits)
-        a_value, b_value, e_value, c_value = (Signal(vb, name=f"{st}_value")
-                                              for st in "abec")   # a direct input's value
         # stage B: weight word out of its block RAM (registered at its end)
         b_valid = Signal()
         b_sweep = Signal()
