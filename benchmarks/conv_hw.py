@@ -246,8 +246,8 @@ def section(payload: dict) -> str:
            if port["cycles_per_image_min"] / 30 <= 10_000 else
            "above the 10 ms target, so the ports rule it out at 30 MHz")
         + ". snnhw does not yet place "
-        f"membranes in SPRAM (they are block RAM or LUT RAM), which is why the UP5K row does "
-        f"not fit.", ""]
+        "membranes in SPRAM (they are block RAM or LUT RAM), which is why the UP5K row does "
+        "not fit.", ""]
     return "\n".join(lines)
 
 
