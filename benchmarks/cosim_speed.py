@@ -1,11 +1,15 @@
 """Cosimulation speed: the cocotb testbench on Icarus and on Verilator against the fast
 compiled harness (Verilator, every layer checked), demo network.
 
-All three run the same Verilog on the same vectors (no stalls) in one run; the table gives
-each one's simulated timesteps and cycles per wall-clock second of the testbench (compile
-time reported apart) and the ratios fast / cocotb-Verilator and Verilator / Icarus.
+All three run the same Verilog (no stalls) in one run; the table gives each one's simulated
+timesteps and cycles per wall-clock second of the testbench (compile time reported apart) and
+the ratios fast / cocotb-Verilator and Verilator / Icarus. The cocotb testbenches run the
+first ``--samples`` test digits, the fast harness the first ``--fast-samples`` (its run of a
+few samples lasts well under a second, where start-up and the machine's noise would
+dominate); the ratios are of timesteps per second, the same work per timestep.
 
     python benchmarks/cosim_speed.py [--model build/demo/model.pt] [--samples 4]
+                                     [--fast-samples 100]
 
 Writes ``benchmarks/results/cosim_speed.json``.
 """
@@ -29,7 +33,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="build/demo/model.pt",
                         help="model.pt (trained with the bundled recipe if missing)")
-    parser.add_argument("--samples", type=int, default=4)
+    parser.add_argument("--samples", type=int, default=4,
+                        help="test digits for the cocotb testbenches")
+    parser.add_argument("--fast-samples", type=int, default=100,
+                        help="test digits for the fast harness")
     parser.add_argument("--out", default="benchmarks/results/cosim_speed.json")
     args = parser.parse_args()
 
@@ -40,16 +47,18 @@ def main() -> None:
             train(load_recipe(path), model_path)
     model, net = quantize_file(model_path, weight_bits=8)
     data = load_dataset(model["dataset"])
-    inputs = bernoulli_numpy(data.x_test[:args.samples], net.timesteps, int(net.encoding["seed"]))
+    counts = {"icarus": args.samples, "verilator": args.samples, "fast": args.fast_samples}
+    inputs = bernoulli_numpy(data.x_test[:max(counts.values())], net.timesteps,
+                             int(net.encoding["seed"]))
 
     rows = []
-    for sim in ("icarus", "verilator", "fast"):
+    for sim, samples in counts.items():
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            check = verify_network(net, inputs, Path(tmp), sim=sim, stall=0.0)
+            check = verify_network(net, inputs[:, :samples], Path(tmp), sim=sim, stall=0.0)
             total = time.perf_counter() - started
         run = check.full_rate
-        rows.append({"simulator": sim, "samples": args.samples, "timesteps": net.timesteps,
+        rows.append({"simulator": sim, "samples": samples, "timesteps": net.timesteps,
                      "cycles": run["total_cycles"], "mismatches": check.mismatches,
                      "testbench_seconds": run["wall_seconds"],
                      "timesteps_per_second": run["timesteps_per_second"],
@@ -60,11 +69,11 @@ def main() -> None:
 
     print(f"\ncosimulation speed, {net.name} ({net.input_features}-"
           + "-".join(str(l.out_features) for l in net.layers)
-          + f", T={net.timesteps}), {args.samples} samples, no stalls")
-    print(f"{'simulator':<10} {'timesteps/s':>12} {'cycles/s':>12} {'testbench s':>12} "
-          f"{'with compile s':>15} {'mismatches':>11}")
+          + f", T={net.timesteps}), no stalls")
+    print(f"{'simulator':<10} {'samples':>8} {'timesteps/s':>12} {'cycles/s':>12} "
+          f"{'testbench s':>12} {'with compile s':>15} {'mismatches':>11}")
     for r in rows:
-        print(f"{r['simulator']:<10} {r['timesteps_per_second']:>12.2f} "
+        print(f"{r['simulator']:<10} {r['samples']:>8} {r['timesteps_per_second']:>12.2f} "
               f"{r['cycles_per_second']:>12.0f} {r['testbench_seconds']:>12.1f} "
               f"{r['end_to_end_seconds']:>15.1f} {r['mismatches']:>11}")
     print(f"Verilator / Icarus (cocotb): {ratio:.1f}x; fast harness / cocotb on Verilator: "

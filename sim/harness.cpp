@@ -17,7 +17,10 @@
 // Most clocks change no input (the core is busy with an event): then the model, settled
 // after the last rising edge, holds the values evaluating it again would give, and with
 // SNNHW_SKIP_SETTLED (designs clocked only on the rising edge of clk) the harness only lets
-// the model's edge detector see the low clock instead of evaluating it.
+// the model's edge detector see the low clock instead of evaluating it. On the rising edge
+// itself no input changes either, so such a design is clocked by the scheduler's active and
+// NBA phases alone, without re-running its input-combinational phase (the logic of the
+// inputs, settled by the last evaluation; the NBA phase recomputes all logic of the state).
 // snnhw_taps.h (generated per design) names each layer's output stream in the model and
 // says which layers are observed (SNNHW_TAPPED: in a synthesised netlist only the output).
 // Verilator spells a double underscore "___05F": port i__valid is top->i___05Fvalid.
@@ -41,6 +44,11 @@
 #ifndef SNNHW_INPUT_VALUE_BITS
 #define SNNHW_INPUT_VALUE_BITS 0
 #endif
+
+// Verilator 5's generated scheduler phases; weak, so that where a Verilator names them
+// differently they are null and the harness evaluates the model with eval().
+bool Vsnn_top___024root___eval_phase__act(Vsnn_top___024root*) __attribute__((weak));
+bool Vsnn_top___024root___eval_phase__nba(Vsnn_top___024root*) __attribute__((weak));
 
 namespace {
 
@@ -187,13 +195,21 @@ int main(int argc, char** argv) {
     }
 #endif
     uint64_t cycle = 0;       // rising edges since the end of reset
+    // the rising edge through the scheduler's clocked phases only (see the top of this file)
+    const bool edge_only = SNNHW_SKIP_SETTLED && Vsnn_top___024root___eval_phase__act &&
+                           Vsnn_top___024root___eval_phase__nba;
     bool tracing = false;
     auto tick = [&]() {  // the model has settled with the clock low (eval() after inputs)
 #if SNNHW_TRACE
         if (vcd && tracing) vcd->dump(2 * cycle);
 #endif
         top->clk = 1;
-        top->eval();
+        if (edge_only) {
+            do { while (Vsnn_top___024root___eval_phase__act(top->rootp)) {} }
+            while (Vsnn_top___024root___eval_phase__nba(top->rootp));
+        } else {
+            top->eval();
+        }
 #if SNNHW_TRACE
         if (vcd && tracing) vcd->dump(2 * cycle + 1);
 #endif
