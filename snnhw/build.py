@@ -19,14 +19,17 @@ from tqdm import tqdm
 
 from . import SnnhwError, cosim, cycles, golden, harness, ir
 from .buildfolder import digests
+from .checkpoint import save_payload
 from .data import Split, encode_numpy
 from .data import load_dataset as load_named_dataset
 from .fixedpoint import DIRECT_INPUT_BITS
 from .hdl import TOP_NAME, WEIGHT_MEMORY, index_bits, value_bits, weight_load_bytes, write_rtl
+from .interop.importer import TestData, import_model
+from .interop.nir_read import ImportOptions
 from .nn import SpikingNetwork
 from .outdir import OutputFolder
 from .plots import plot_cycles
-from .quant import integer_inputs, quantize_file
+from .quant import integer_inputs, quantize, quantize_file
 from .report import ENERGY_MODEL, activity, memory_bits, write_report
 from .train import evaluate_float
 
@@ -40,11 +43,12 @@ SIMULATORS = ("fast", *cosim.SIMULATORS)
 @dataclass(frozen=True)
 class BuildOptions:
     """Options of ``snnhw build``: weight bits, optional membrane bits, leak fraction bits,
-    the width of a direct-encoding input, simulator (``SIMULATORS``), lanes per core, number of RTL-checked samples (``None``: the
-    whole test set), stall probability of the
+    the width of a direct-encoding input, simulator (``SIMULATORS``), lanes per core, number
+    of RTL-checked samples (``None``: the whole test set), stall probability of the
     testbench, weight memory (``"rom"``: in the bitstream; ``"spram"``: the largest layer's
-    weights loaded at run time, for iCE40 UP SPRAM), and a progress bar of the simulated
-    samples (rate, time left) on stderr."""
+    weights loaded at run time, for iCE40 UP SPRAM), a progress bar of the simulated
+    samples (rate, time left) on stderr; for a NIR model, how to read its neurons and which
+    test data to check it on (:mod:`snnhw.interop`)."""
 
     weight_bits: int = 8
     membrane_bits: int | None = None
@@ -56,6 +60,8 @@ class BuildOptions:
     stall: float = 0.3
     weight_memory: str = "rom"
     progress: bool = False
+    nir: ImportOptions = ImportOptions()
+    test_data: TestData = TestData()
 
 
 @dataclass(frozen=True)
@@ -152,13 +158,22 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
         raise SnnhwError(f"--stall {options.stall}: a probability in [0, 1) is required")
     if options.samples != 0:
         cosim.find_simulator("verilator" if options.sim == "fast" else options.sim)
-    model, net = quantize_file(model_path, weight_bits=options.weight_bits,
-                               membrane_bits=options.membrane_bits,
-                               leak_frac_bits=options.leak_frac_bits,
-                               input_bits=options.input_bits)
+    widths = {"weight_bits": options.weight_bits, "membrane_bits": options.membrane_bits,
+              "leak_frac_bits": options.leak_frac_bits, "input_bits": options.input_bits}
+    imported = Path(model_path).suffix.lower() == ".nir"
+    if imported:
+        model = import_model(model_path, options.nir, options.test_data)
+        net = quantize(model, where=str(model_path), **widths)
+    elif options.test_data != TestData():
+        raise SnnhwError(f"{model_path}: --data and --timesteps are for NIR models; a model.pt "
+                         f"names its own data set")
+    else:
+        model, net = quantize_file(model_path, **widths)
     out = out if out is not None else Path("build") / net.name / "hw"
     inputs = [Path(model_path)] + ([Path(net.dataset["path"])] if net.dataset.get("path") else [])
     with OutputFolder(out, inputs=tuple(inputs)) as staging:
+        if imported:        # the float model read from the graph, for inspection and reuse
+            save_payload(staging / "model.pt", model)
         report = _build_into(staging, model, net, options, log)
     log(f"wrote {out}/")
     first = report["rtl"]["first_mismatch"]

@@ -31,7 +31,7 @@ from .files import atomic_path
 from .nn.network import SpikingNetwork, check_architecture, show
 from .outdir import check_plain_name
 
-__all__ = ["FORMAT", "VERSION", "check_model", "load_checkpoint", "save_checkpoint"]
+__all__ = ["FORMAT", "VERSION", "check_model", "load_checkpoint", "save_checkpoint", "save_payload"]
 
 FORMAT = "snnhw-model"
 VERSION = 1
@@ -49,6 +49,11 @@ def save_checkpoint(path: str | Path, *, name: str, architecture: list[dict], en
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
+
+
+def save_payload(path: str | Path, payload: dict[str, Any]) -> None:
+    """:func:`save_checkpoint` of a whole payload (as :func:`load_checkpoint` returns it)."""
+    save_checkpoint(path, **{key: payload[key] for key in _REQUIRED})
 
 
 def _load_error(exc: Exception) -> str:

@@ -92,14 +92,49 @@ def _overrides(pairs: list[str]) -> dict:
     return values
 
 
+def _nir_options(args: argparse.Namespace):
+    """How to read a NIR model and which test data to check it on (``snnhw.interop``)."""
+    from .interop.importer import TestData
+    from .interop.nir_read import ImportOptions
+
+    return (ImportOptions(convention=args.source, dt=args.dt, reset=args.reset),
+            TestData(data=args.data, encoding=args.encoding, timesteps=args.timesteps,
+                     data_path=args.data_path, seed=args.seed))
+
+
 def _build_options(args: argparse.Namespace):
     from .build import BuildOptions
 
+    nir_options = _nir_options(args) if hasattr(args, "source") else ()
     return BuildOptions(weight_bits=args.fixed, membrane_bits=args.membrane_bits,
                         leak_frac_bits=args.leak_bits, input_bits=args.input_bits,
                         sim=args.sim, lanes=args.lanes,
                         samples=args.samples, stall=args.stall,
-                        weight_memory=args.weight_memory, progress=not args.quiet)
+                        weight_memory=args.weight_memory, progress=not args.quiet,
+                        **dict(zip(("nir", "test_data"), nir_options)))
+
+
+def _cmd_import(args: argparse.Namespace) -> None:
+    from .checkpoint import save_payload
+    from .interop.importer import import_model
+
+    out = Path(args.out)
+    if out.exists():
+        raise SnnhwError(f"--out {out}: exists; snnhw import never replaces a file")
+    model = import_model(args.model, *_nir_options(args))
+    save_payload(out, model)
+    layers = ", ".join(spec["type"] for spec in model["architecture"])
+    print(f"wrote {out}: {model['name']} ({layers}), test data {model['dataset']['name']}, "
+          f"{model['encoding']['type']} encoding, T={model['encoding']['timesteps']}")
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    from .checkpoint import load_checkpoint
+    from .interop.nir_write import write_nir
+
+    model = load_checkpoint(args.model)
+    path = write_nir(model, args.nir, dt=args.dt, where=str(args.model))
+    print(f"wrote {path}: {model['name']} as a NIR graph (dt = {args.dt:g} s in its metadata)")
 
 
 def _cmd_build(args: argparse.Namespace) -> None:
@@ -205,6 +240,29 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
                    help="probability of a stall cycle on input valid / output ready (default 0.3)")
 
 
+def _add_nir_options(p: argparse.ArgumentParser) -> None:
+    from .interop.conventions import CONVENTIONS
+
+    g = p.add_argument_group("NIR models (model.nir)")
+    g.add_argument("--from", dest="source", default="nir", choices=list(CONVENTIONS),
+                   help="the exporter, for how its neurons are discretised (docs/nir.md; "
+                        "default nir: the NIR equations with --dt)")
+    g.add_argument("--dt", type=float, default=None,
+                   help="time step in seconds (default: the exporter's: snntorch 1e-4, norse "
+                        "1e-3; required for --from nir)")
+    g.add_argument("--reset", choices=["zero", "subtract"], default=None,
+                   help="reset of the neurons (default: the exporter's; NIR says zero)")
+    g.add_argument("--data", help="test data: mnist-subset, nmnist, dvs-gesture, cifar10-dvs, "
+                                  "or FILE.npz (inputs [N, T, ...], labels [N])")
+    g.add_argument("--data-path", help="folder of an event data set")
+    g.add_argument("--encoding", choices=["bernoulli", "latency", "direct"], default=None,
+                   help="how mnist-subset pixels become inputs (default bernoulli)")
+    g.add_argument("--timesteps", type=_integer(1), default=None,
+                   help="timesteps per sample (not for an .npz, which has its own)")
+    g.add_argument("--seed", type=_integer(0), default=0,
+                   help="seed of a random encoding (default 0)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="snnhw", description=(
         "Train spiking networks, build them as bit-exact fixed-point hardware, verify and report."))
@@ -221,12 +279,27 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("build", help="quantize, generate Verilog, cosimulate, report")
-    p.add_argument("model", help="model.pt written by snnhw train")
+    p.add_argument("model", help="model.pt written by snnhw train, or a NIR graph (.nir)")
     p.add_argument("--out", help="output folder (default build/<model name>/hw); an earlier "
                                  "snnhw build there is replaced, any other folder is refused")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_build_options(p)
+    _add_nir_options(p)
     p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser("import", help="read a NIR graph and its test data into a model.pt")
+    p.add_argument("model", help="NIR graph (.nir) exported by snnTorch, Norse, Sinabs, ...")
+    p.add_argument("--out", required=True, help="model.pt to write (never replaced)")
+    _add_nir_options(p)
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("export", help="write a model.pt as a NIR graph")
+    p.add_argument("model", help="model.pt written by snnhw train or import")
+    p.add_argument("--nir", required=True, help="NIR file to write (never replaced)")
+    p.add_argument("--dt", type=float, default=1e-4,
+                   help="time step in seconds the graph's time constants are written for "
+                        "(default 1e-4, what snnTorch's importer assumes)")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("synth", help="synthesise a build folder with Yosys + nextpnr")
     p.add_argument("folder", help="folder written by snnhw build")

@@ -103,13 +103,14 @@ def load_mnist_idx(folder: str | Path) -> Split:
                  arrays["y_test"].astype(np.int64))
 
 
-DATASETS = ("mnist-subset", "mnist-idx", "nmnist", "dvs-gesture", "cifar10-dvs")
+DATASETS = ("mnist-subset", "mnist-idx", "npz", "nmnist", "dvs-gesture", "cifar10-dvs")
 
 
 def load_dataset(name: str, *, split_seed: int = 0, path: str | None = None,
                  events: dict | None = None) -> Split:
     """A dataset by the name that recipes and ``model.pt`` use: ``mnist-subset`` (the bundled
-    digits, split by ``split_seed``), ``mnist-idx`` (IDX files in the folder ``path``), or an
+    digits, split by ``split_seed``), ``mnist-idx`` (IDX files in the folder ``path``), ``npz`` (test arrays in the file
+    ``path``, :mod:`snnhw.data.arrays`), or an
     event dataset under ``path`` read through tonic (``nmnist``, ``dvs-gesture``,
     ``cifar10-dvs``; ``events`` holds :class:`snnhw.data.events.EventOptions` fields)."""
     if name == "mnist-subset":
@@ -120,6 +121,11 @@ def load_dataset(name: str, *, split_seed: int = 0, path: str | None = None,
         raise SnnhwError(f"dataset {name!r} needs data_path, the folder holding its files")
     if name == "mnist-idx":
         return load_mnist_idx(path)
+    if name == "npz":      # test data only: a model imported from another framework
+        from .arrays import load_npz
+
+        inputs, labels = load_npz(path)
+        return Split(inputs[:0], labels[:0], inputs, labels)
     from .events import EventOptions, load_event_dataset
 
     return load_event_dataset(name, path, EventOptions(**(events or {})), split_seed)
