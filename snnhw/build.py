@@ -24,7 +24,7 @@ from .data import Split, encode_numpy
 from .data import load_dataset as load_named_dataset
 from .fixedpoint import DIRECT_INPUT_BITS
 from .hdl import TOP_NAME, WEIGHT_MEMORY, index_bits, value_bits, weight_load_bytes, write_rtl
-from .interop.importer import TestData, import_model
+from .interop.importer import SampleData, import_model
 from .interop.nir_read import ImportOptions
 from .nn import SpikingNetwork
 from .outdir import OutputFolder
@@ -61,7 +61,7 @@ class BuildOptions:
     weight_memory: str = "rom"
     progress: bool = False
     nir: ImportOptions = ImportOptions()
-    test_data: TestData = TestData()
+    test_data: SampleData = SampleData()
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
     if imported:
         model = import_model(model_path, options.nir, options.test_data)
         net = quantize(model, where=str(model_path), **widths)
-    elif options.test_data != TestData():
+    elif options.test_data != SampleData():
         raise SnnhwError(f"{model_path}: --data and --timesteps are for NIR models; a model.pt "
                          f"names its own data set")
     else:

@@ -94,11 +94,11 @@ def _overrides(pairs: list[str]) -> dict:
 
 def _nir_options(args: argparse.Namespace):
     """How to read a NIR model and which test data to check it on (``snnhw.interop``)."""
-    from .interop.importer import TestData
+    from .interop.importer import SampleData
     from .interop.nir_read import ImportOptions
 
     return (ImportOptions(convention=args.source, dt=args.dt, reset=args.reset),
-            TestData(data=args.data, encoding=args.encoding, timesteps=args.timesteps,
+            SampleData(data=args.data, encoding=args.encoding, timesteps=args.timesteps,
                      data_path=args.data_path, seed=args.seed))
 
 
@@ -133,7 +133,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
     from .interop.nir_write import write_nir
 
     model = load_checkpoint(args.model)
-    path = write_nir(model, args.nir, dt=args.dt, where=str(args.model))
+    path = write_nir(model, args.nir, dt=args.dt, pool=args.pool, where=str(args.model))
     print(f"wrote {path}: {model['name']} as a NIR graph (dt = {args.dt:g} s in its metadata)")
 
 
@@ -299,6 +299,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dt", type=float, default=1e-4,
                    help="time step in seconds the graph's time constants are written for "
                         "(default 1e-4, what snnTorch's importer assumes)")
+    p.add_argument("--pool", choices=["avg", "sum"], default="avg",
+                   help="average pooling as AvgPool2d (default; snnTorch reads it) or as "
+                        "SumPool2d with 1/k^2 in the next weights (Norse and Sinabs read it)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("synth", help="synthesise a build folder with Yosys + nextpnr")

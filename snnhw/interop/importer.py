@@ -2,7 +2,7 @@
 input every later stage reads. ``snnhw import`` writes it; ``snnhw build model.nir`` writes
 it into the build folder and builds from it.
 
-A NIR graph carries no data set and no input encoding, so :class:`TestData` says which test
+A NIR graph carries no data set and no input encoding, so :class:`SampleData` says which test
 set to check the hardware on and how its samples become input spikes:
 
 * ``mnist-subset``: the bundled 1,000 test digits, encoded ``bernoulli`` (default),
@@ -27,14 +27,14 @@ from ..checkpoint import FORMAT, VERSION, check_model
 from ..data import DATASETS, ENCODINGS
 from .nir_read import ImportOptions, read_graph, to_architecture
 
-__all__ = ["TestData", "import_model"]
+__all__ = ["SampleData", "import_model"]
 
 EVENT_DATASETS = ("nmnist", "dvs-gesture", "cifar10-dvs")
 MNIST_FEATURES = 784
 
 
 @dataclass(frozen=True)
-class TestData:
+class SampleData:
     """``data``: a data set name or an ``.npz`` path; ``encoding`` and ``timesteps`` for
     data that are not spikes yet; ``data_path`` for an event data set's folder; ``seed`` of
     a random encoding."""
@@ -46,7 +46,7 @@ class TestData:
     seed: int = 0
 
 
-def _dataset_and_encoding(data: TestData, features: int, classes: int
+def _dataset_and_encoding(data: SampleData, features: int, classes: int
                           ) -> tuple[dict[str, Any], dict[str, Any]]:
     if not data.data:
         raise SnnhwError("a NIR file carries no test data: pass --data mnist-subset (with "
@@ -100,7 +100,7 @@ def _plain_name(path: Path) -> str:
 
 
 def import_model(path: str | Path, options: ImportOptions = ImportOptions(),
-                 data: TestData = TestData()) -> dict[str, Any]:
+                 data: SampleData = SampleData()) -> dict[str, Any]:
     """The ``model.pt`` payload of the NIR graph in ``path`` (checked like a loaded one)."""
     path = Path(path)
     graph = read_graph(path)

@@ -72,7 +72,7 @@ def read_graph(path: str | Path) -> Any:
     if version.split(".")[0] != "1":
         raise SnnhwError(f"{path}: NIR version {version}; snnhw reads NIR 1.x files")
     try:
-        graph = nir.read(path)
+        graph = nir.read(path, type_check=False)   # snnhw checks shapes along the chain
     except Exception as exc:  # nir raises KeyError, ValueError, AssertionError for bad graphs
         raise SnnhwError(f"{path}: a NIR {version} file that nir cannot read "
                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''})"
@@ -106,6 +106,11 @@ def _chain(graph: Any, where: str) -> list[tuple[str, Any]]:
         seen.add(name)
         order.append((name, graph.nodes[name]))
         nexts = successors[name]
+        back = [n for n in nexts if n in seen]
+        if back:
+            raise SnnhwError(f"{where}: node {name!r} ({type(graph.nodes[name]).__name__}) "
+                             f"feeds {back[0]!r} before it: the graph has a cycle "
+                             f"(recurrence); snnhw builds feed-forward chains")
         if isinstance(graph.nodes[name], nir.Output) or not nexts:
             break
         if len(nexts) > 1:
@@ -189,9 +194,7 @@ def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptio
     for name, node in _chain(graph, where):
         here = f"{where}: node {name!r} ({type(node).__name__})"
         if isinstance(node, nir.Input):
-            shape = tuple(int(s) for s in np.atleast_1d(node.input_type["input"]))
-            if len(shape) == 2:
-                shape = (1, *shape)
+            shape = _input_shape(graph)
             if len(shape) not in (1, 3) or min(shape) < 1:
                 raise SnnhwError(f"{here}: input shape {list(shape)}; snnhw takes [F] or "
                                  f"[C, H, W]")
@@ -232,10 +235,16 @@ def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptio
 
 
 def _input_shape(graph: Any) -> tuple[int, ...]:
+    """The Input node's shape as ``[F]`` or ``[C, H, W]``: a leading 1 of ``[1, F]`` or
+    ``[1, C, H, W]`` is the batch of the exporter's sample (Norse keeps it), and ``[H, W]``
+    is one channel."""
     import nir
 
     node = next(n for n in graph.nodes.values() if isinstance(n, nir.Input))
-    return tuple(int(s) for s in np.atleast_1d(node.input_type["input"]))
+    shape = tuple(int(s) for s in np.atleast_1d(node.input_type["input"]))
+    if len(shape) in (2, 4) and shape[0] == 1:
+        shape = shape[1:]
+    return (1, *shape) if len(shape) == 2 else shape
 
 
 def _dense(net: _Network, node: Any, name: str, here: str) -> None:

@@ -10,7 +10,9 @@ reads ``r dt / tau`` as an input scale and divides its threshold by it (with a w
 same neuron again. Load in Norse with ``norse.torch.from_nir(graph, dt=<the dt written>)``;
 the graph's metadata records ``dt``.
 
-NIR neurons reset to ``v_reset``; a model with subtraction reset, a voting readout or
+Average pooling is written as ``AvgPool2d`` (snnTorch's importer reads it) or, with
+``pool="sum"``, as ``SumPool2d`` and ``1/k^2`` in the next synapse (Norse and Sinabs import
+only that). NIR neurons reset to ``v_reset``; a model with subtraction reset, a voting readout or
 NeuNorm has no NIR form and is refused naming the layer.
 """
 
@@ -26,9 +28,10 @@ import numpy as np
 from .. import SnnhwError, __version__
 from ..files import atomic_path
 
-__all__ = ["DEFAULT_DT", "to_graph", "write_nir"]
+__all__ = ["DEFAULT_DT", "POOLS", "to_graph", "write_nir"]
 
 DEFAULT_DT = 1e-4
+POOLS = ("avg", "sum")
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,17 @@ class _Synapse:
     padding: int = 0
 
 
-def to_graph(model: dict[str, Any], dt: float = DEFAULT_DT, where: str = "model.pt") -> Any:
-    """The ``nir.NIRGraph`` of a loaded ``model.pt`` payload."""
+def to_graph(model: dict[str, Any], dt: float = DEFAULT_DT, pool: str = "avg",
+             where: str = "model.pt") -> Any:
+    """The ``nir.NIRGraph`` of a loaded ``model.pt`` payload; average pooling as
+    ``AvgPool2d`` (``pool="avg"``: snnTorch reads it) or as ``SumPool2d`` with its ``1/k^2``
+    in the next synapse's weights (``pool="sum"``: Norse and Sinabs read only that)."""
     import nir
 
     if not (math.isfinite(dt) and dt > 0):
         raise SnnhwError(f"--dt {dt}: a time step > 0 (seconds) is required")
+    if pool not in POOLS:
+        raise SnnhwError(f"--pool {pool!r}: allowed: {', '.join(POOLS)}")
     arch, state = model["architecture"], model["state_dict"]
     features = int(model["dataset"].get("features") or 0)
     first = arch[0]
@@ -62,6 +70,7 @@ def to_graph(model: dict[str, Any], dt: float = DEFAULT_DT, where: str = "model.
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(shape)})}
     order = ["input"]
     pending: _Synapse | None = None
+    pooled = 1.0            # 1/k^2 of a sum pool, for the weights of the next synapse
 
     def add(name: str, node: Any) -> None:
         nodes[name] = node
@@ -80,6 +89,7 @@ def to_graph(model: dict[str, Any], dt: float = DEFAULT_DT, where: str = "model.
             continue
         elif kind in ("dense", "conv2d"):
             weight, bias = numpy(f"layers.{index}.weight"), numpy(f"layers.{index}.bias")
+            weight, pooled = weight * np.float32(pooled), 1.0
             if kind == "dense":
                 pending = _Synapse(name, weight, bias)
                 shape = (int(spec["out_features"]),)
@@ -108,8 +118,10 @@ def to_graph(model: dict[str, Any], dt: float = DEFAULT_DT, where: str = "model.
             pending = None
         elif kind == "avgpool2d":
             k = int(spec["kernel_size"])
-            add(name, nir.AvgPool2d(kernel_size=np.array([k, k]), stride=np.array([k, k]),
-                                    padding=np.array([0, 0])))
+            kind_of_pool = nir.AvgPool2d if pool == "avg" else nir.SumPool2d
+            add(name, kind_of_pool(kernel_size=np.array([k, k]), stride=np.array([k, k]),
+                                   padding=np.array([0, 0])))
+            pooled = pooled if pool == "avg" else pooled / (k * k)
             shape = (shape[0], shape[1] // k, shape[2] // k)
         elif kind == "flatten":
             add(name, nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0,
@@ -141,7 +153,7 @@ def _add_synapse(add: Any, synapse: _Synapse, gain: float) -> None:
 
 
 def write_nir(model: dict[str, Any], path: str | Path, dt: float = DEFAULT_DT,
-              where: str = "model.pt") -> Path:
+              pool: str = "avg", where: str = "model.pt") -> Path:
     """Write the model's NIR graph to ``path`` whole (a temporary file renamed into place);
     an existing file is never replaced."""
     import nir
@@ -150,7 +162,7 @@ def write_nir(model: dict[str, Any], path: str | Path, dt: float = DEFAULT_DT,
     if path.exists():
         raise SnnhwError(f"{path}: exists; snnhw export never replaces a file (choose another "
                          f"--nir path or remove it)")
-    graph = to_graph(model, dt, where)
+    graph = to_graph(model, dt, pool, where)
     with atomic_path(path) as tmp:
         nir.write(tmp, graph)
     return path

@@ -1,0 +1,271 @@
+"""NIR in and out with the real clients: networks built, trained a few steps and exported by
+snnTorch, Sinabs and Norse, imported by snnhw (every layer's spikes equal to the framework's
+own forward pass, then an 8-bit build whose RTL matches the golden model); snnhw models
+exported and run by snnTorch and Norse; and the refusals of what cannot be imported."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+import torch
+
+from snnhw import SnnhwError
+from snnhw.build import BuildOptions, build
+from snnhw.checkpoint import load_checkpoint
+from snnhw.cli import main
+from snnhw.data import bernoulli_numpy, bundled_mnist
+from snnhw.interop.importer import SampleData, import_model
+from snnhw.interop.nir_read import ImportOptions
+from snnhw.interop.nir_write import to_graph, write_nir
+from snnhw.nn import SpikingNetwork
+from snnhw.nn.network import architecture, mlp_architecture
+
+from nirclients import CLIENTS, norse_spikes, snntorch_spikes, train_steps
+
+STEPS = 6
+CHECKED = 64            # test digits whose float spikes are compared layer by layer
+RTL_SAMPLES = 6         # of those, checked on the RTL by the build
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """Bernoulli spikes of the bundled digits exactly as ``snnhw build --data mnist-subset``
+    encodes them (seed 0): the training digits for the few steps, the test digits to compare."""
+    data = bundled_mnist(0)
+    train = torch.from_numpy(bernoulli_numpy(data.x_train[:512], STEPS, 0)).float()
+    test = torch.from_numpy(bernoulli_numpy(data.x_test[:CHECKED], STEPS, 0)).float()
+    return train, torch.from_numpy(data.y_train[:512]), test
+
+
+def _float_spikes(model: dict, x: torch.Tensor) -> list[torch.Tensor]:
+    net = SpikingNetwork(model["architecture"])
+    net.load_state_dict(model["state_dict"])
+    record: list[torch.Tensor] = []
+    with torch.no_grad():
+        net(x, record=record)
+    return [r.reshape(r.shape[0], r.shape[1], -1) for r in record]
+
+
+@pytest.mark.parametrize("client", ["snntorch", "sinabs", "norse"])
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_framework_export_builds_bit_exact(client, kind, digits, tmp_path):
+    train, labels, test = digits
+    peer = CLIENTS[client]
+    net = peer.build(kind)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_steps(peer, net, train, labels)
+        path = tmp_path / f"{client}_{kind}.nir"
+        with torch.no_grad():
+            theirs = peer.spikes(net, test)
+            peer.export(net, path)
+    data = SampleData("mnist-subset", timesteps=STEPS)
+    model = import_model(path, ImportOptions(client), data)
+    ours = _float_spikes(model, test)
+    assert len(ours) == len(theirs)
+    for layer, (a, b) in enumerate(zip(ours, theirs)):
+        assert a.shape == b.shape, layer
+        differ = int((a != b).sum())
+        assert differ == 0, f"layer {layer}: {differ} of {a.numel()} spikes differ"
+    assert float(theirs[-1].mean()) > 0.01, "the output layer barely fires: a weak check"
+
+    report = build(path, tmp_path / "hw", BuildOptions(
+        weight_bits=8, samples=RTL_SAMPLES, nir=ImportOptions(client), test_data=data))
+    assert report["rtl"]["samples"] == RTL_SAMPLES
+    assert report["rtl"]["mismatches"] == 0
+    assert set(report["rtl"]["layer_mismatches"].values()) == {0}
+    imported = load_checkpoint(tmp_path / "hw" / "model.pt")     # the float model it built
+    assert imported["architecture"] == model["architecture"]
+    assert report["accuracy"]["float"] > 0.3, "a few training steps learn something"
+
+
+def _snnhw_model(kind: str) -> dict:
+    torch.manual_seed(4)
+    arch = (mlp_architecture([784, 32, 10], tau=0.8, threshold=0.3) if kind == "mlp" else
+            architecture([1, 28, 28], ["4C5", "AP2"], 10, tau=0.8, threshold=0.2))
+    net = SpikingNetwork(arch)
+    for p in net.parameters():      # larger weights than torch's default: busy layers
+        p.data *= 3.0
+    return {"name": f"snnhw_{kind}", "architecture": arch, "state_dict": net.state_dict(),
+            "dataset": {"name": "mnist-subset", "features": 784, "classes": 10},
+            "encoding": {"type": "bernoulli", "timesteps": STEPS, "seed": 0}, "metrics": {}}
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_snnhw_export_runs_in_snntorch_and_norse(kind, digits, tmp_path):
+    _, _, test = digits
+    model = _snnhw_model(kind)
+    ours = _float_spikes(model, test)[-1]
+    assert float(ours.mean()) > 0.01
+    # snnTorch reads AvgPool2d, Norse only SumPool2d: one file each
+    for pool, run in (("avg", lambda p: snntorch_spikes(p, test, kind == "cnn")),
+                      ("sum", lambda p: norse_spikes(p, test, kind == "cnn", 1e-4))):
+        path = write_nir(model, tmp_path / f"{kind}_{pool}.nir", pool=pool)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = run(path)
+        assert theirs.shape == ours.shape
+        assert int((theirs != ours).sum()) == 0, pool
+        # and back into snnhw: the same network
+        back = import_model(path, ImportOptions("snnhw"), SampleData("mnist-subset",
+                                                                     timesteps=STEPS))
+        assert int((_float_spikes(back, test)[-1] != ours).sum()) == 0
+
+
+def _graph(*nodes: tuple[str, object]) -> nir.NIRGraph:
+    names = [name for name, _ in nodes]
+    return nir.NIRGraph(nodes=dict(nodes), edges=list(zip(names[:-1], names[1:])),
+                        type_check=False)
+
+
+def _lif(n: int, **overrides) -> nir.LIF:
+    params = {"tau": np.full(n, 1e-3), "r": np.ones(n), "v_leak": np.zeros(n),
+              "v_threshold": np.ones(n), "v_reset": np.zeros(n)}
+    params.update({k: np.full(n, v) for k, v in overrides.items()})
+    return nir.LIF(**params)
+
+
+def _affine(n_in: int, n_out: int) -> nir.Affine:
+    rng = np.random.default_rng(0)
+    return nir.Affine(weight=rng.normal(size=(n_out, n_in)), bias=np.zeros(n_out))
+
+
+def _mlp(neuron) -> nir.NIRGraph:
+    return _graph(("input", nir.Input(input_type={"input": np.array([784])})),
+                  ("fc", _affine(784, 10)), ("lif", neuron),
+                  ("output", nir.Output(output_type={"output": np.array([10])})))
+
+
+def test_euler_discretisation_and_per_neuron_parameters_fold_into_the_synapse(tmp_path):
+    """NIR's LIF at dt = 1e-4 with tau = 5e-4 is beta = 0.8; a per-neuron input scale
+    r dt / tau, leak current and threshold end up in the weights and bias, the layer keeping
+    one decay and threshold 1, so that u / threshold_i is the same neuron."""
+    n = 10
+    neuron = _lif(n, tau=5e-4)
+    neuron.r = np.linspace(1.0, 2.0, n)
+    neuron.v_leak = np.linspace(0.0, 0.5, n)
+    neuron.v_threshold = np.linspace(0.5, 1.5, n)
+    path = tmp_path / "g.nir"
+    nir.write(path, _mlp(neuron))
+    model = import_model(path, ImportOptions("nir", dt=1e-4), SampleData("mnist-subset",
+                                                                     timesteps=4))
+    lif = model["architecture"][1]
+    assert lif["tau"] == pytest.approx(0.8) and lif["threshold"] == 1.0
+    gain = neuron.r * 0.2 / neuron.v_threshold
+    weight = model["state_dict"]["layers.0.weight"].numpy()
+    np.testing.assert_allclose(weight, _affine(784, 10).weight * gain[:, None], rtol=1e-6)
+    np.testing.assert_allclose(model["state_dict"]["layers.0.bias"].numpy(),
+                               neuron.v_leak * 0.2 / neuron.v_threshold, rtol=1e-6, atol=1e-7)
+
+
+def _write(tmp_path: Path, graph) -> Path:
+    path = tmp_path / "g.nir"
+    nir.write(path, graph)
+    return path
+
+
+@pytest.mark.parametrize("case, message", [
+    ("cuba", "node 'lif' (CubaLIF): not importable; snnhw reads Input"),
+    ("reset", "v_reset 0.2; snnhw resets to 0"),
+    ("decay", "the decay differs between neurons"),
+    ("tau", "decay -1 per step"),
+    ("threshold", "thresholds > 0 are required"),
+    ("cycle", "the graph has a cycle"),
+    ("branch", "feeds 2 nodes"),
+    ("maxpool_shape", "a Flatten node must come before a dense layer"),
+    ("no_neurons", "ends with a synapse without neurons"),
+])
+def test_graphs_snnhw_cannot_build_are_refused_naming_the_node(case, message, tmp_path):
+    n = 10
+    inp = ("input", nir.Input(input_type={"input": np.array([784])}))
+    out = ("output", nir.Output(output_type={"output": np.array([n])}))
+    if case == "cuba":
+        graph = _graph(inp, ("fc", _affine(784, n)), ("lif", nir.CubaLIF(
+            tau_syn=np.full(n, 1e-3), tau_mem=np.full(n, 1e-3), r=np.ones(n),
+            v_leak=np.zeros(n), v_threshold=np.ones(n))), out)
+    elif case in ("reset", "decay", "tau", "threshold"):
+        neuron = {"reset": _lif(n, v_reset=0.2), "tau": _lif(n, tau=5e-5),
+                  "threshold": _lif(n, v_threshold=-1.0), "decay": _lif(n)}[case]
+        if case == "decay":
+            neuron.tau = np.linspace(1e-3, 2e-3, n)
+        graph = _mlp(neuron)
+    elif case == "cycle":
+        graph = _mlp(_lif(n))
+        graph.edges.append(("lif", "fc"))
+    elif case == "branch":
+        graph = _mlp(_lif(n))
+        graph.nodes["fc2"] = _affine(784, n)
+        graph.edges.append(("input", "fc2"))
+    elif case == "maxpool_shape":
+        graph = _graph(("input", nir.Input(input_type={"input": np.array([1, 28, 28])})),
+                       ("fc", _affine(784, n)), ("lif", _lif(n)), out)
+    else:
+        graph = _graph(inp, ("fc", _affine(784, n)), out)
+    path = tmp_path / "g.nir"
+    nir.write(path, graph)
+    with pytest.raises(SnnhwError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        import_model(path, ImportOptions("nir", dt=1e-4), SampleData("mnist-subset",
+                                                                 timesteps=4))
+
+
+def test_bad_files_and_missing_data_are_one_line_errors_and_write_nothing(tmp_path, capsys):
+    good = tmp_path / "g.nir"
+    nir.write(good, _mlp(_lif(10)))
+    junk = tmp_path / "junk.nir"
+    junk.write_bytes(b"not hdf5 at all")
+    out = tmp_path / "m.pt"
+    cases = [
+        ([str(junk), "--out", str(out), "--dt", "1e-4", "--data", "mnist-subset",
+          "--timesteps", "4"], "not a NIR file"),
+        ([str(good), "--out", str(out), "--dt", "1e-4"], "carries no test data: pass --data"),
+        ([str(good), "--out", str(out), "--data", "mnist-subset", "--timesteps", "4"],
+         "pass --dt"),
+        ([str(good), "--out", str(out), "--dt", "1e-4", "--data", "mnist-subset"],
+         "pass --timesteps"),
+        ([str(good), "--out", str(out), "--dt", "1e-4", "--data", str(tmp_path / "x.npz")],
+         "no such data file"),
+        ([str(tmp_path / "absent.nir"), "--out", str(out)], "no such NIR file"),
+    ]
+    for argv, message in cases:
+        assert main(["import", *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+        assert not out.exists()
+    # an .npz of the wrong input size names both sizes
+    np.savez(tmp_path / "small.npz", inputs=np.zeros((3, 4, 20), np.uint8),
+             labels=np.zeros(3, np.int64))
+    assert main(["import", str(good), "--out", str(out), "--dt", "1e-4",
+                 "--data", str(tmp_path / "small.npz")]) == 2
+    assert "the graph's Input takes 784" in capsys.readouterr().err and not out.exists()
+
+
+def test_npz_test_data_and_the_import_command(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    good = _write(tmp_path, _mlp(_lif(10, tau=5e-4)))
+    np.savez(tmp_path / "data.npz", inputs=(rng.random((5, 3, 784)) < 0.2).astype(np.uint8),
+             labels=np.arange(5))
+    out = tmp_path / "m.pt"
+    assert main(["import", str(good), "--out", str(out), "--dt", "1e-4", "--data",
+                 str(tmp_path / "data.npz")]) == 0
+    model = load_checkpoint(out)
+    assert model["encoding"] == {"type": "frames", "timesteps": 3, "seed": 0}
+    assert model["dataset"]["name"] == "npz"
+    # never replaced
+    assert main(["import", str(good), "--out", str(out), "--dt", "1e-4", "--data",
+                 str(tmp_path / "data.npz")]) == 2
+    assert "never replaces" in capsys.readouterr().err
+
+
+def test_export_refuses_what_nir_cannot_say(tmp_path):
+    model = _snnhw_model("mlp")
+    model["architecture"][1]["reset"] = "subtract"
+    with pytest.raises(SnnhwError, match=r"layer 1 \(lif\): reset='subtract'"):
+        to_graph(model)
+    model = _snnhw_model("mlp")
+    path = write_nir(model, tmp_path / "m.nir")
+    with pytest.raises(SnnhwError, match="never replaces"):
+        write_nir(model, path)
