@@ -8,7 +8,9 @@ test digits, RTL mismatches (fast harness, every layer, ``--samples`` digits), a
 ``--targets`` entry fit, cells, block RAM, fmax and us per sample (cycles x T / fmax).
 
 The networks and exporters are the test suite's (``tests/nirclients.py``); here they train for
-``--steps`` Adam steps. Prints a table, writes ``benchmarks/results/nir_interop.json`` and the
+``--steps`` Adam steps. The other way: the demo model (``--demo``, trained with the bundled
+recipe when missing) exported by ``snnhw export`` and run by snnTorch's and Norse's importers,
+its output spikes compared with snnhw's float model on the 1,000 test digits. Prints a table, writes ``benchmarks/results/nir_interop.json`` and the
 generated section of docs/nir.md.
 
     python benchmarks/nir_interop.py [--steps 300] [--samples 200] [--targets ice40-up5k ecp5-25k]
@@ -31,14 +33,17 @@ from docblock import replace_block
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))     # the clients the tests use
 
-from snnhw.build import BuildOptions, build
-from snnhw.data import bernoulli_numpy, bundled_mnist
+from snnhw.build import BuildOptions, build, load_dataset
+from snnhw.checkpoint import load_checkpoint
+from snnhw.data import bernoulli_numpy, bundled_mnist, encode_numpy
 from snnhw.interop.importer import SampleData, import_model
 from snnhw.interop.nir_read import ImportOptions
+from snnhw.interop.nir_write import write_nir
 from snnhw.nn import SpikingNetwork
 from snnhw.synth import synthesise
+from snnhw.train import load_recipe, train
 
-from nirclients import CLIENTS, train_steps
+from nirclients import CLIENTS, norse_spikes, snntorch_spikes, train_steps
 
 STEPS = 6       # timesteps per sample
 
@@ -61,6 +66,8 @@ def main() -> None:
                         help="test digits whose float spikes are compared layer by layer")
     parser.add_argument("--targets", nargs="*", default=["ice40-up5k", "ecp5-25k"])
     parser.add_argument("--clients", nargs="*", default=list(CLIENTS))
+    parser.add_argument("--demo", default="build/demo/model.pt",
+                        help="snnhw model exported to snnTorch and Norse")
     parser.add_argument("--out", default="benchmarks/results/nir_interop.json")
     parser.add_argument("--doc", default="docs/nir.md")
     args = parser.parse_args()
@@ -113,11 +120,63 @@ def main() -> None:
                         "not_fitting": syn.get("not_fitting")}
                 rows.append(row)
                 print(_line(row), flush=True)
+    exported = export_rows(Path(args.demo))
     out = ROOT / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"timesteps": STEPS, "rows": rows}, indent=2) + "\n")
-    replace_block(ROOT / args.doc, "nir_interop", section(rows))
+    out.write_text(json.dumps({"timesteps": STEPS, "rows": rows, "exported": exported},
+                              indent=2) + "\n")
+    replace_block(ROOT / args.doc, "nir_interop", section(rows) + "\n" + export_section(exported))
     print(f"wrote {out} and the nir_interop section of {args.doc}")
+
+
+def export_rows(model_path: Path) -> list[dict]:
+    """The demo model through snnhw export into snnTorch (AvgPool2d file) and Norse
+    (SumPool2d file, dt = 1e-4): output spikes against snnhw's float model."""
+    if not model_path.is_file():
+        recipe = ROOT / "train" / "stbp_mlp.toml"
+        train(load_recipe(recipe), model_path)
+    model = load_checkpoint(model_path)
+    data = load_dataset(model["dataset"])
+    x = torch.from_numpy(encode_numpy(data.x_test, model["encoding"])).float()
+    net = SpikingNetwork(model["architecture"])
+    net.load_state_dict(model["state_dict"])
+    with torch.no_grad():
+        ours = net(x)
+    images = any(s["type"] == "conv2d" for s in model["architecture"])
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for reader, pool, run in (
+                ("snntorch", "avg", lambda p: snntorch_spikes(p, x, images)),
+                ("norse", "sum", lambda p: norse_spikes(p, x, images, 1e-4))):
+            path = write_nir(model, Path(tmp) / f"{pool}.nir", pool=pool)
+            started = time.perf_counter()
+            with torch.no_grad():
+                theirs = run(path).reshape(ours.shape)
+            rows.append({"model": model["name"], "reader": reader, "samples": int(x.shape[1]),
+                         "output_spikes": int(ours.sum()),
+                         "differing_spikes": int((theirs != ours).sum()),
+                         "agreement": float((theirs == ours).float().mean()),
+                         "same_class": float((theirs.sum(0).argmax(-1) ==
+                                              ours.sum(0).argmax(-1)).float().mean()),
+                         "seconds": time.perf_counter() - started})
+            print(f"{model['name']} -> {reader}: {rows[-1]['differing_spikes']} of "
+                  f"{ours.numel()} output spikes differ", flush=True)
+    return rows
+
+
+def export_section(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    lines = [f"snnhw's demo model ({rows[0]['model']}) written by `snnhw export` and run by the "
+             f"other frameworks' importers on the {rows[0]['samples']} test digits, output "
+             "spikes against snnhw's float model:", "",
+             "| reader | output spikes (snnhw) | differing spikes | spikes equal % | same class % |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['reader']} | {r['output_spikes']} | {r['differing_spikes']} | "
+                     f"{100 * r['agreement']:.3f} | {100 * r['same_class']:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def _line(row: dict) -> str:
