@@ -269,3 +269,21 @@ def test_export_refuses_what_nir_cannot_say(tmp_path):
     path = write_nir(model, tmp_path / "m.nir")
     with pytest.raises(SnnhwError, match="never replaces"):
         write_nir(model, path)
+
+
+def test_build_command_takes_a_nir_graph_and_refuses_nir_options_for_model_pt(tmp_path, capsys):
+    """The CLI path: ``snnhw build g.nir`` with the exporter and the test data (no RTL run:
+    the framework tests above run it), the imported model written in the build folder;
+    ``--data`` on a model.pt is refused."""
+    good = _write(tmp_path, _mlp(_lif(10, tau=5e-4)))
+    out = tmp_path / "hw"
+    assert main(["build", str(good), "--out", str(out), "--samples", "0", "--quiet",
+                 "--from", "nir", "--dt", "1e-4", "--data", "mnist-subset",
+                 "--timesteps", "3"]) == 0
+    model = load_checkpoint(out / "model.pt")
+    assert model["architecture"][1]["tau"] == pytest.approx(0.8)
+    assert (out / "ir" / "network.json").is_file()
+    assert main(["build", str(out / "model.pt"), "--out", str(tmp_path / "hw2"),
+                 "--samples", "0", "--data", "mnist-subset"]) == 2
+    assert "--data and --timesteps are for NIR models" in capsys.readouterr().err
+    assert not (tmp_path / "hw2").exists()
