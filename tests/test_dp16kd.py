@@ -81,7 +81,8 @@ def _trace(sources: list[Path], includes: list[Path], build: Path, design: OneMe
 
 
 @pytest.mark.parametrize("depth,width,writes,transparent,read_enable", [
-    (4096, 8, False, False, True),   # 9-bit blocks, two deep (a depth cascade), read enable
+    # 9-bit blocks, two deep (a depth cascade), read enable: slow (70 s), in benchmarks runs
+    pytest.param(4096, 8, False, False, True, marks=pytest.mark.slow),
     # 18-bit blocks with a write port; 36-bit (pseudo dual port) blocks side by side
     pytest.param(1024, 16, True, False, False, marks=pytest.mark.slow),
     pytest.param(512, 64, False, False, False, marks=pytest.mark.slow),

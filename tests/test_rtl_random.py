@@ -20,8 +20,10 @@ from snnhw.hdl.layout import LANES
 from netgen import random_conv_network, random_direct_network, random_network
 
 SEEDS = list(range(17)) + [25]       # 25: a 1-neuron layer
+# every seed on the fast harness (every layer); the cocotb reference on a subset of them
+COCOTB_ICARUS_SEEDS = SEEDS[:-1:2] + [25]
 COCOTB_VERILATOR_SEEDS = [0, 7, 13]
-CASES = [(seed, sim) for seed in SEEDS for sim in ("fast", "icarus")] + \
+CASES = [(seed, "fast") for seed in SEEDS] + [(seed, "icarus") for seed in COCOTB_ICARUS_SEEDS] + \
     [(seed, "verilator") for seed in COCOTB_VERILATOR_SEEDS]
 CONV_SEEDS = list(range(9))
 CONV_CASES = [(seed, "fast") for seed in CONV_SEEDS] + \
