@@ -104,12 +104,7 @@ def import_model(path: str | Path, options: ImportOptions = ImportOptions(),
     """The ``model.pt`` payload of the NIR graph in ``path`` (checked like a loaded one)."""
     path = Path(path)
     graph = read_graph(path)
-    arch, state, input_shape = to_architecture(graph, str(path), options)
-    features = 1
-    for size in input_shape:
-        features *= size
-    classes = next(s["out_features"] for s in reversed(arch) if s["type"] == "dense") \
-        if any(s["type"] == "dense" for s in arch) else features
+    arch, state, features, classes = to_architecture(graph, str(path), options)
     dataset, encoding = _dataset_and_encoding(data, features, classes)
     payload = {"format": FORMAT, "version": VERSION, "name": _plain_name(path),
                "architecture": arch, "encoding": encoding, "dataset": dataset,

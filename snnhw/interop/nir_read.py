@@ -175,9 +175,9 @@ class _Network:
 
 
 def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptions()
-                    ) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor], tuple[int, ...]]:
-    """The chain of ``graph`` as ``(architecture, state_dict, input_shape)``;
-    :class:`SnnhwError` names the node that cannot be imported."""
+                    ) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor], int, int]:
+    """The chain of ``graph`` as ``(architecture, state_dict, input features, output
+    neurons)``; :class:`SnnhwError` names the node that cannot be imported."""
     import nir
 
     if options.convention not in CONVENTIONS:
@@ -230,8 +230,7 @@ def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptio
         if bias is not None:
             state[f"layers.{index}.bias"] = torch.tensor(bias, dtype=torch.float32)
         net.arch[index]["bias"] = bias is not None
-    first = _input_shape(graph)
-    return net.arch, state, first
+    return net.arch, state, int(np.prod(_input_shape(graph))), int(np.prod(net.shape))
 
 
 def _input_shape(graph: Any) -> tuple[int, ...]:
