@@ -220,6 +220,16 @@ class Norse:
 CLIENTS = {c.name: c for c in (SnnTorch(), Sinabs(), Norse())}
 
 
+def _per_sample(run, x: torch.Tensor, images: bool) -> torch.Tensor:
+    """``run`` on the whole batch of ``x`` ``[T, B, 784]``, or for a convolutional graph on
+    each sample's ``[T, 1, 28, 28]`` alone; the output spikes as ``[T, B, N]``."""
+    if not images:
+        return run(x)
+    pictures = _images(x)
+    return torch.stack([run(pictures[:, b]) for b in range(x.shape[1])], 1).reshape(
+        x.shape[0], x.shape[1], -1)
+
+
 def snntorch_spikes(path: Path, x: torch.Tensor, images: bool) -> torch.Tensor:
     """snnTorch's importer on an snnhw export: the output spikes ``[T, B, N]``. A
     convolutional graph runs one sample at a time: snnTorch builds NIR's Flatten (whose
@@ -240,11 +250,7 @@ def snntorch_spikes(path: Path, x: torch.Tensor, images: bool) -> torch.Tensor:
                 outs.append(o[0] if isinstance(o, tuple) else o)
         return torch.stack(outs)
 
-    if not images:
-        return run(x)
-    pictures = _images(x)
-    return torch.stack([run(pictures[:, b]) for b in range(x.shape[1])], 1).reshape(
-        x.shape[0], x.shape[1], -1)
+    return _per_sample(run, x, images)
 
 
 def norse_spikes(path: Path, x: torch.Tensor, images: bool, dt: float) -> torch.Tensor:
@@ -262,8 +268,4 @@ def norse_spikes(path: Path, x: torch.Tensor, images: bool, dt: float) -> torch.
             outs.append(o)
         return torch.stack(outs)
 
-    if not images:
-        return run(x)
-    pictures = _images(x)
-    return torch.stack([run(pictures[:, b]) for b in range(x.shape[1])], 1).reshape(
-        x.shape[0], x.shape[1], -1)
+    return _per_sample(run, x, images)
