@@ -5,7 +5,9 @@ and Norse, built by that framework, trained there, exported with its own NIR exp
 Per model: the agreement of every layer's float spikes between the framework's forward pass
 and snnhw's import (on ``--compare`` test digits), float and fixed-point accuracy on the 1,000
 test digits, RTL mismatches (fast harness, every layer, ``--samples`` digits), and per
-``--targets`` entry fit, cells, block RAM, fmax and us per sample (cycles x T / fmax).
+``--targets`` entry fit, cells, block RAM, fmax and us per sample (cycles x T / fmax); iCE40
+targets take the build with ``--weight-memory spram`` (weights written at run time into the
+UP5K's SPRAM), ECP5 the one with weights in the bitstream.
 
 The networks and exporters are the test suite's (``tests/nirclients.py``); here they train for
 ``--steps`` Adam steps. The other way: the demo model (``--demo``, trained with the bundled
@@ -98,9 +100,13 @@ def main() -> None:
                 sample_data = SampleData("mnist-subset", timesteps=STEPS)
                 model = import_model(path, options, sample_data)
                 agreement = _agreement(model, theirs, test_x)
-                folder = Path(tmp) / "hw"
-                report = build(path, folder, BuildOptions(
+                folders = {memory: Path(tmp) / memory for memory in ("rom", "spram")}
+                report = build(path, folders["rom"], BuildOptions(
                     samples=args.samples, nir=options, test_data=sample_data), log=print)
+                spram = build(path, folders["spram"], BuildOptions(
+                    samples=args.samples, weight_memory="spram", nir=options,
+                    test_data=sample_data), log=print) if any(
+                    t.startswith("ice40") for t in args.targets) else None
                 row = {"framework": name, "kind": kind,
                        "layers": [s["type"] for s in model["architecture"]],
                        "train_steps": args.steps, "train_seconds": trained,
@@ -108,12 +114,14 @@ def main() -> None:
                        "accuracy_float": report["accuracy"]["float"],
                        "accuracy_fixed": report["accuracy"]["fixed"],
                        "rtl_samples": report["rtl"]["samples"],
-                       "rtl_mismatches": report["rtl"]["mismatches"],
+                       "rtl_mismatches": report["rtl"]["mismatches"]
+                       + (spram["rtl"]["mismatches"] if spram else 0),
                        "cycles_per_timestep": report["cycles_per_timestep"]["measured_mean"],
                        "targets": {}, "commit": commit}
                 for target in args.targets:
-                    syn = synthesise(folder, target, log=lambda line: None)
-                    row["targets"][target] = {
+                    memory = "spram" if target.startswith("ice40") else "rom"
+                    syn = synthesise(folders[memory], target, log=lambda line: None)
+                    row["targets"][target] = {"weight_memory": memory,
                         "fits": syn["fits"], "cells": syn["cells"], "brams": syn["brams"],
                         "sprams": syn["sprams"], "fmax_mhz": syn["fmax_mhz"],
                         "us_per_sample": syn["latency_us_per_sample"],
@@ -204,7 +212,8 @@ def section(rows: list[dict]) -> str:
              "import against the framework's own forward pass on "
              f"{rows[0]['compared_samples'] if rows else '-'} test digits; accuracies on the "
              "1,000 test digits; RTL: the fast harness, every layer, with and without stalls, "
-             f"{rows[0]['rtl_samples'] if rows else '-'} digits; us/sample = cycles per "
+             f"{rows[0]['rtl_samples'] if rows else '-'} digits, both builds (weights in the "
+             "bitstream for ECP5, written into SPRAM at run time for the UP5K); us/sample = cycles per "
              "timestep x T / fmax (nextpnr, seed 1).", "",
              "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in rows:

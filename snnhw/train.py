@@ -217,7 +217,7 @@ def evaluate_float(net: SpikingNetwork, inputs: np.ndarray, labels: np.ndarray,
         x = torch.from_numpy(np.ascontiguousarray(inputs[:, start:start + batch_size])).to(dtype)
         record: list[torch.Tensor] = []
         out = net(x, record)
-        pred = out.sum(0).argmax(1).numpy()
+        pred = out.sum(0).reshape(out.shape[1], -1).argmax(1).numpy()   # a map: flat
         correct += int((pred == labels[start:start + batch_size]).sum())
         spike_total += float(sum(r.sum() for r in record))
     n = inputs.shape[1]

@@ -84,6 +84,9 @@ def test_framework_export_builds_bit_exact(client, kind, digits, tmp_path):
     imported = load_checkpoint(tmp_path / "hw" / "model.pt")     # the float model it built
     assert imported["architecture"] == model["architecture"]
     assert report["accuracy"]["samples"] == CHECKED
+    # the report's float accuracy is the framework's own: its output spike counts' argmax
+    own = float((theirs[-1].sum(0).argmax(-1).numpy() == test_labels).mean())
+    assert report["accuracy"]["float"] == pytest.approx(own)
     assert report["accuracy"]["float"] > 0.2, "a few training steps learn something"
 
 
