@@ -31,7 +31,8 @@ from .files import atomic_path
 from .nn.network import SpikingNetwork, check_architecture, show
 from .outdir import check_plain_name
 
-__all__ = ["FORMAT", "VERSION", "check_model", "load_checkpoint", "save_checkpoint", "save_payload"]
+__all__ = ["FORMAT", "VERSION", "check_model", "load_checkpoint", "save_checkpoint",
+           "save_payload"]
 
 FORMAT = "snnhw-model"
 VERSION = 1

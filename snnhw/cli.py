@@ -105,13 +105,14 @@ def _nir_options(args: argparse.Namespace):
 def _build_options(args: argparse.Namespace):
     from .build import BuildOptions
 
-    nir_options = _nir_options(args) if hasattr(args, "source") else ()
+    nir = {}
+    if hasattr(args, "source"):         # snnhw build has the NIR options, snnhw demo not
+        nir["nir"], nir["test_data"] = _nir_options(args)
     return BuildOptions(weight_bits=args.fixed, membrane_bits=args.membrane_bits,
                         leak_frac_bits=args.leak_bits, input_bits=args.input_bits,
                         sim=args.sim, lanes=args.lanes,
                         samples=args.samples, stall=args.stall,
-                        weight_memory=args.weight_memory, progress=not args.quiet,
-                        **dict(zip(("nir", "test_data"), nir_options)))
+                        weight_memory=args.weight_memory, progress=not args.quiet, **nir)
 
 
 def _cmd_import(args: argparse.Namespace) -> None:

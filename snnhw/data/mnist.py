@@ -109,10 +109,10 @@ DATASETS = ("mnist-subset", "mnist-idx", "npz", "nmnist", "dvs-gesture", "cifar1
 def load_dataset(name: str, *, split_seed: int = 0, path: str | None = None,
                  events: dict | None = None) -> Split:
     """A dataset by the name that recipes and ``model.pt`` use: ``mnist-subset`` (the bundled
-    digits, split by ``split_seed``), ``mnist-idx`` (IDX files in the folder ``path``), ``npz`` (test arrays in the file
-    ``path``, :mod:`snnhw.data.arrays`), or an
-    event dataset under ``path`` read through tonic (``nmnist``, ``dvs-gesture``,
-    ``cifar10-dvs``; ``events`` holds :class:`snnhw.data.events.EventOptions` fields)."""
+    digits, split by ``split_seed``), ``mnist-idx`` (IDX files in the folder ``path``),
+    ``npz`` (test arrays in the file ``path``, :mod:`snnhw.data.arrays`), or an event dataset
+    under ``path`` read through tonic (``nmnist``, ``dvs-gesture``, ``cifar10-dvs``;
+    ``events`` holds :class:`snnhw.data.events.EventOptions` fields)."""
     if name == "mnist-subset":
         return bundled_mnist(split_seed)
     if name not in DATASETS:

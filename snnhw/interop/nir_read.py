@@ -173,6 +173,13 @@ class _Network:
         self.pool_gain = 1.0
         self.open_synapse = index
 
+    def carry_map(self) -> None:
+        """From here on the values flow as ``[C, H, W]`` maps: a map shape not carried as one
+        yet can only be the graph's input, which a ``reshape`` layer unflattens."""
+        if not self.as_map:
+            self.arch.append({"type": "reshape", "shape": list(self.shape)})
+            self.as_map = True
+
 
 def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptions()
                     ) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor], int, int]:
@@ -194,11 +201,11 @@ def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptio
     for name, node in _chain(graph, where):
         here = f"{where}: node {name!r} ({type(node).__name__})"
         if isinstance(node, nir.Input):
-            shape = _input_shape(graph)
-            if len(shape) not in (1, 3) or min(shape) < 1:
-                raise SnnhwError(f"{here}: input shape {list(shape)}; snnhw takes [F] or "
+            net.shape = _input_shape(node)
+            if len(net.shape) not in (1, 3) or min(net.shape) < 1:
+                raise SnnhwError(f"{here}: input shape {list(net.shape)}; snnhw takes [F] or "
                                  f"[C, H, W]")
-            net.shape = shape
+            features = int(np.prod(net.shape))
         elif isinstance(node, nir.Output):
             break
         elif isinstance(node, (nir.Affine, nir.Linear)):
@@ -230,16 +237,13 @@ def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptio
         if bias is not None:
             state[f"layers.{index}.bias"] = torch.tensor(bias, dtype=torch.float32)
         net.arch[index]["bias"] = bias is not None
-    return net.arch, state, int(np.prod(_input_shape(graph))), int(np.prod(net.shape))
+    return net.arch, state, features, int(np.prod(net.shape))
 
 
-def _input_shape(graph: Any) -> tuple[int, ...]:
+def _input_shape(node: Any) -> tuple[int, ...]:
     """The Input node's shape as ``[F]`` or ``[C, H, W]``: a leading 1 of ``[1, F]`` or
     ``[1, C, H, W]`` is the batch of the exporter's sample (Norse keeps it), and ``[H, W]``
     is one channel."""
-    import nir
-
-    node = next(n for n in graph.nodes.values() if isinstance(n, nir.Input))
     shape = tuple(int(s) for s in np.atleast_1d(node.input_type["input"]))
     if len(shape) in (2, 4) and shape[0] == 1:
         shape = shape[1:]
@@ -291,11 +295,7 @@ def _conv(net: _Network, node: Any, name: str, here: str) -> None:
     if weight.shape[1] != channels:
         raise SnnhwError(f"{here}: weight takes {weight.shape[1]} channels, the node before "
                          f"gives {channels}")
-    if not net.as_map:
-        if net.arch:
-            raise SnnhwError(f"{here}: a convolution after flat layers")
-        net.arch.append({"type": "reshape", "shape": [channels, height, width]})
-        net.as_map = True
+    net.carry_map()
     bias = _array(node.bias)
     if bias.shape != (weight.shape[0],):
         raise SnnhwError(f"{here}: bias of shape {list(bias.shape)}; [{weight.shape[0]}] "
@@ -322,9 +322,7 @@ def _pool(net: _Network, node: Any, here: str) -> None:
     if net.open_synapse is not None:
         raise SnnhwError(f"{here}: pools the currents of a synapse; snnhw pools the spikes "
                          f"of neurons (put the pooling after the LIF/IF layer)")
-    if not net.as_map:
-        net.arch.append({"type": "reshape", "shape": list(net.shape)})
-        net.as_map = True
+    net.carry_map()
     net.arch.append({"type": "avgpool2d", "kernel_size": kernel})
     if isinstance(node, nir.SumPool2d):
         net.pool_gain *= kernel * kernel

@@ -76,7 +76,7 @@ def to_graph(model: dict[str, Any], dt: float = DEFAULT_DT, pool: str = "avg",
         nodes[name] = node
         order.append(name)
 
-    def numpy(key: str) -> np.ndarray | None:
+    def array_of(key: str) -> np.ndarray | None:
         return state[key].detach().cpu().numpy().astype(np.float32) if key in state else None
 
     for index, spec in enumerate(arch):
@@ -85,10 +85,10 @@ def to_graph(model: dict[str, Any], dt: float = DEFAULT_DT, pool: str = "avg",
         if kind == "reshape":
             if index:
                 raise SnnhwError(f"{here}: a reshape inside the network has no NIR form")
-        elif kind in ("dropout",):
+        elif kind == "dropout":
             continue
         elif kind in ("dense", "conv2d"):
-            weight, bias = numpy(f"layers.{index}.weight"), numpy(f"layers.{index}.bias")
+            weight, bias = array_of(f"layers.{index}.weight"), array_of(f"layers.{index}.bias")
             weight, pooled = weight * np.float32(pooled), 1.0
             if kind == "dense":
                 pending = _Synapse(name, weight, bias)
