@@ -32,7 +32,8 @@ from docblock import replace_block
 from snnhw.build import BuildOptions, build, load_dataset
 from snnhw.data import encode_numpy
 from snnhw.quant import integer_inputs, quantize_file
-from snnhw.synth import SPRAM_DEPTH, SPRAM_WIDTH, TARGETS, gate_level_check, synthesise
+from snnhw.synth import gate_level_check, synthesise
+from snnhw.targets import SPRAM_DEPTH, SPRAM_WIDTH, TARGETS
 from snnhw.train import load_recipe, train
 
 RECIPE = Path(__file__).resolve().parent.parent / "train" / "stbp_cnn.toml"

@@ -22,7 +22,8 @@ from pathlib import Path
 from docblock import blocks
 
 from snnhw.build import BuildOptions, build
-from snnhw.synth import TARGETS, gate_level_check, synthesise
+from snnhw.synth import gate_level_check, synthesise
+from snnhw.targets import TARGETS
 from snnhw.train import load_recipe, train
 
 

@@ -31,7 +31,8 @@ from .hdl.hostlink import HostLink
 from .hdl.network import loaded_layers
 from .processes import run
 from .protocol import unsupported_input
-from .synth import TARGETS, estimate_resources, require_tools, spram_hints
+from .synth import require_tools, spram_hints
+from .targets import TARGETS, estimate_resources
 
 __all__ = ["BOARDS", "Board", "BoardTop", "build_bitstream"]
 
@@ -47,7 +48,7 @@ _FLOW = {"ice40": ("YOSYS", "NEXTPNR_ICE40", "ICEPACK"), "ecp5": ("YOSYS", "NEXT
 class Board:
     name: str
     platform: str          # "module:Class" in amaranth_boards
-    target: str            # key of snnhw.synth.TARGETS with the same FPGA
+    target: str            # key of snnhw.targets.TARGETS with the same FPGA
     bitstream: str         # file extension of the bitstream the platform writes
 
 
@@ -130,15 +131,17 @@ def _spram_overrides(net: ir.Network, lanes: int) -> dict[str, str]:
     return {"synth_opts": "-spram", "script_after_read": "\n".join(deletes + hints)}
 
 
-def build_bitstream(folder: str | Path, board_name: str, *, lanes: int = 1,
+def build_bitstream(folder: str | Path, board_name: str, *, lanes: int | None = None,
                     baud: int = DEFAULT_BAUD, log: Callable[[str], None] = print
                     ) -> dict[str, Any]:
-    """Bitstream of build ``folder``'s network on ``board_name``, in ``folder/board/<name>/``."""
+    """Bitstream of build ``folder``'s network on ``board_name``, in ``folder/board/<name>/``,
+    with ``lanes`` lanes per core (default: the build's, else 1)."""
     if board_name not in BOARDS:
         raise SnnhwError(f"--board {board_name!r}: unknown; allowed: {', '.join(BOARDS)}")
     board = BOARDS[board_name]
     folder = Path(folder)
-    net, _ = open_build(folder, checked=("ir",), need_report=False)
+    net, report = open_build(folder, checked=("ir",), need_report=False)
+    lanes = lanes or int(report.get("rtl", {}).get("lanes", 1))
     refusal = unsupported_input(net.input_bits, net.layers[0].name)
     if refusal:
         raise SnnhwError(f"--board {board.name}: {refusal}")

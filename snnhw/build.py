@@ -22,6 +22,7 @@ from .buildfolder import digests
 from .checkpoint import save_payload
 from .data import Split, encode_numpy
 from .data import load_dataset as load_named_dataset
+from .fit import Choice, DoesNotFit, choose, configurations
 from .fixedpoint import DIRECT_INPUT_BITS
 from .hdl import TOP_NAME, WEIGHT_MEMORY, index_bits, value_bits, weight_load_bytes, write_rtl
 from .interop.importer import SampleData, import_model
@@ -31,6 +32,7 @@ from .outdir import OutputFolder
 from .plots import plot_cycles
 from .quant import integer_inputs, quantize, quantize_file
 from .report import ENERGY_MODEL, activity, memory_bits, write_report
+from .targets import TARGETS
 from .train import evaluate_float
 
 __all__ = ["BuildOptions", "RTLCheck", "SIMULATORS", "build", "load_dataset", "verify_network"]
@@ -46,19 +48,22 @@ class BuildOptions:
     the width of a direct-encoding input, simulator (``SIMULATORS``), lanes per core, number
     of RTL-checked samples (``None``: the whole test set), stall probability of the
     testbench, weight memory (``"rom"``: in the bitstream; ``"spram"``: the largest layer's
-    weights loaded at run time, for iCE40 UP SPRAM), a progress bar of the simulated
-    samples (rate, time left) on stderr; for a NIR model, how to read its neurons and which
-    test data to check it on (:mod:`snnhw.interop`)."""
+    weights loaded at run time, for iCE40 UP SPRAM), the FPGA to fit (a key of
+    :data:`snnhw.targets.TARGETS`: lanes and weight memory not given are chosen for it by
+    :func:`snnhw.fit.choose`; without a target they default to 1 and ``"rom"``), a progress
+    bar of the simulated samples (rate, time left) on stderr; for a NIR model, how to read
+    its neurons and which test data to check it on (:mod:`snnhw.interop`)."""
 
     weight_bits: int = 8
     membrane_bits: int | None = None
     leak_frac_bits: int = 8
     input_bits: int = DIRECT_INPUT_BITS
     sim: str = "fast"
-    lanes: int = 1
+    lanes: int | None = None
     samples: int | None = None
     stall: float = 0.3
-    weight_memory: str = "rom"
+    weight_memory: str | None = None
+    target: str | None = None
     progress: bool = False
     nir: ImportOptions = ImportOptions()
     test_data: SampleData = SampleData()
@@ -151,9 +156,11 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
         raise SnnhwError(f"--samples {options.samples}: must be >= 0")
     if options.sim not in SIMULATORS:
         raise SnnhwError(f"--sim {options.sim!r}: allowed: {', '.join(SIMULATORS)}")
-    if options.weight_memory not in WEIGHT_MEMORY:
+    if options.weight_memory is not None and options.weight_memory not in WEIGHT_MEMORY:
         raise SnnhwError(f"--weight-memory {options.weight_memory!r}: allowed: "
                          f"{', '.join(WEIGHT_MEMORY)}")
+    if options.target is not None and options.target not in TARGETS:
+        raise SnnhwError(f"--target {options.target!r}: unknown; allowed: {', '.join(TARGETS)}")
     if not 0.0 <= options.stall < 1.0:
         raise SnnhwError(f"--stall {options.stall}: a probability in [0, 1) is required")
     if options.samples != 0:
@@ -185,6 +192,49 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
                          f"{report['rtl']['mismatches']} spikes, {where}; report: "
                          f"{Path(out) / 'report.md'}")
     return report
+
+
+CHOICE_SAMPLES = 100     # test samples whose throughput bound ranks the configurations
+
+
+def _configuration(model: dict[str, Any], net: ir.Network, spikes: np.ndarray,
+                   trace: golden.Trace, options: BuildOptions, log: Callable[[str], None]
+                   ) -> tuple[int, str, Choice | None]:
+    """Lanes and weight memory of the hardware: as given, or without a target 1 and
+    ``"rom"``, or chosen for ``options.target`` (:func:`snnhw.fit.choose`, ranked by the
+    throughput bound of the first ``CHOICE_SAMPLES`` test samples). A network that fits no
+    configuration of the target raises :class:`DoesNotFit`, naming the weight widths
+    (``--fixed``) that would fit as well."""
+    if options.target is None:
+        return options.lanes or 1, options.weight_memory or "rom", None
+    head = spikes[:, :CHOICE_SAMPLES]
+    layer_spikes = [s[:, :CHOICE_SAMPLES] for s in trace.spikes]
+
+    def bound_of(network: ir.Network, layers: list[np.ndarray]) -> Callable[[int], float]:
+        return lambda lanes: cycles.bound(network, head, layers, lanes)
+
+    try:
+        choice = choose(net, options.target, bound_of(net, layer_spikes), lanes=options.lanes,
+                        weight_memory=options.weight_memory)
+    except DoesNotFit as error:
+        narrower = []
+        for bits in (b for b in (6, 4, 2) if b < options.weight_bits):
+            smaller = quantize(model, weight_bits=bits, membrane_bits=None,
+                               leak_frac_bits=options.leak_frac_bits,
+                               input_bits=options.input_bits)
+            fitting = [c for c in configurations(smaller, TARGETS[options.target],
+                                                 bound_of(smaller, golden.run(smaller, head).spikes))
+                       if c.fits]
+            if fitting:         # the widest that fits
+                narrower.append(f"--fixed {bits} ({fitting[0].describe()})")
+                break
+        raise DoesNotFit(f"{error}" + (f"; or on {options.target}: {', '.join(narrower)}"
+                                       if narrower else "")) from None
+    c = choice.chosen
+    log(f"{c.target}: {c.describe()}: {choice.reason} (estimates: {c.brams} block RAMs, "
+        f"{c.sprams} SPRAMs, ~{c.cells} logic cells; bound {c.cycles_per_timestep:.0f} "
+        f"cycles/timestep, {c.us_per_sample:.0f} us/sample at {TARGETS[c.target].clock_mhz:g} MHz)")
+    return c.lanes, c.weight_memory, choice
 
 
 def _layer_mismatches(net: ir.Network, results: dict[str, Any]) -> dict[str, int] | None:
@@ -230,13 +280,14 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
     log(f"accuracy on {len(data.y_test)} test samples: float {100 * float_acc:.2f} %, "
         f"{options.weight_bits}-bit fixed {100 * fixed_acc:.2f} %")
 
+    lanes, weight_memory, choice = _configuration(model, net, spikes, trace, options, log)
     n = spikes.shape[1] if options.samples is None else min(options.samples, spikes.shape[1])
     if options.samples is not None and options.samples > n:
         log(f"--samples {options.samples}: the test set has {n} samples; checking all {n}")
     check_inputs = spikes[:, :max(n, 1)]
     check = verify_network(net, check_inputs, folder, sim=options.sim if n else None,
-                           lanes=options.lanes, stall=options.stall,
-                           weight_memory=options.weight_memory, log=log,
+                           lanes=lanes, stall=options.stall,
+                           weight_memory=weight_memory, log=log,
                            progress=options.progress)
     estimate, measured = check.estimate, check.full_rate
     mismatches = check.mismatches if n else None
@@ -259,7 +310,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
                 "accuracy": rtl_accuracy,
                 "golden_accuracy": float((golden.predict(trace.output[:, :n], net.vote_group)
                                           == labels).mean()) if n else None,
-                "lanes": options.lanes, "weight_memory": options.weight_memory,
+                "lanes": lanes, "weight_memory": weight_memory,
                 "stall_probability": options.stall},
         "cycles_per_timestep": {
             "measured_mean": measured.get("cycles_per_timestep_mean"),
@@ -267,7 +318,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
             "predicted": estimate.per_timestep_mean,
             "predicted_max": estimate.per_timestep_max,
             "predicted_samples": int(check.trace.output.shape[1]),
-            "bound": cycles.bound(net, check_inputs, check.trace.spikes, options.lanes),
+            "bound": cycles.bound(net, check_inputs, check.trace.spikes, lanes),
         },
         "saturations": {l.name: s for l, s in zip(net.layers, trace.saturations)},
         "sops_per_sample": act["sops_per_sample"],
@@ -277,6 +328,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
         "ann_equivalent": act["ann_equivalent"],
         "energy_model": ENERGY_MODEL,
         "memory_bits": memory_bits(net),
+        "fit": choice.to_json() if choice else None,
         "bits": {"weight": options.weight_bits,
                  "membrane": {l.name: l.membrane_bits for l in net.layers},
                  "accumulator": {l.name: l.accumulator_bits for l in net.layers},

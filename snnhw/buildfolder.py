@@ -53,8 +53,10 @@ def open_build(folder: str | Path, *, checked: tuple[str, ...] = ("ir", "rtl"),
         try:
             report = json.loads(report_path.read_bytes().decode("utf-8"))
         except FileNotFoundError:
+            inner = folder / "hw"       # snnhw demo and train put the model beside hw/
+            hint = f"; the build is in {inner}" if (inner / "report.json").is_file() else ""
             raise SnnhwError(f"{folder}: not an snnhw build folder (no report.json; snnhw build "
-                             f"writes it)") from None
+                             f"writes it){hint}") from None
         except (OSError, ValueError) as exc:
             raise SnnhwError(f"{report_path}: not a readable report ({exc})") from None
         if not isinstance(report, dict):

@@ -112,7 +112,15 @@ def _build_options(args: argparse.Namespace):
                         leak_frac_bits=args.leak_bits, input_bits=args.input_bits,
                         sim=args.sim, lanes=args.lanes,
                         samples=args.samples, stall=args.stall,
-                        weight_memory=args.weight_memory, progress=not args.quiet, **nir)
+                        weight_memory=args.weight_memory, target=_fpga(args.target),
+                        progress=not args.quiet, **nir)
+
+
+def _fpga(name: str | None) -> str | None:
+    """The FPGA of a ``--target`` that names a board (icebreaker: ice40-up5k), else the name."""
+    from .board import BOARDS
+
+    return BOARDS[name].target if name in BOARDS else name
 
 
 def _cmd_import(args: argparse.Namespace) -> None:
@@ -145,9 +153,10 @@ def _cmd_build(args: argparse.Namespace) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
+    from .board import BOARDS
     from .build import build
     from .outdir import OutputFolder
-    from .report import render_markdown
+    from .report import render_text
     from .train import check_model_output, load_recipe, train
 
     out = Path(args.out)
@@ -156,25 +165,32 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         recipe = load_recipe(path)
     model, hw = check_model_output(out / "model.pt"), out / "hw"
     OutputFolder(hw, inputs=(model,)).check()      # before training, not after
+    options = _build_options(args)
     print(f"[1/3] training {recipe.name} ({recipe.layers}, T={recipe.timesteps}) on the bundled "
           f"MNIST subset")
     train(recipe, model, progress=not args.quiet)
-    print(f"[2/3] snnhw build {model} --fixed {args.fixed} --out {hw}")
-    report = build(model, hw, _build_options(args))
+    print(f"[2/3] snnhw build {model} --fixed {args.fixed}"
+          + (f" --target {options.target}" if options.target else "") + f" --out {hw}")
+    report = build(model, hw, options)
     print("[3/3] report\n")
-    print(render_markdown(report))
-    print(f"report: {hw / 'report.md'} (and report.json, cycles.png)")
+    print(render_text(report))
+    print(f"\nreport: {hw / 'report.md'} (and report.json, cycles.png)")
+    target = (report.get("fit") or {}).get("target")
+    boards = [b.name for b in BOARDS.values() if b.target == target]
+    if target:
+        print(f"next:\n  snnhw synth {hw}                       # Yosys + nextpnr for {target}: "
+              f"cells, block RAMs, fmax, us/image")
+    if boards:
+        print(f"  snnhw synth {hw} --board {boards[0]}    # bitstream with the UART host link\n"
+              f"  snnhw run {hw} --port /dev/ttyUSB1    # stream the test digits through the "
+              f"board (iceprog/openFPGALoader the bitstream first)")
 
 
 def _cmd_synth(args: argparse.Namespace) -> None:
     from .cosim import find_simulator
-    from .synth import TARGETS, gate_level_check, synthesise
+    from .synth import build_target, fitting_configurations, gate_level_check, synthesise
+    from .targets import TARGETS
 
-    if args.gate_level and not args.board:      # the simulator too, before any work
-        if args.sim == "icarus" and TARGETS[args.target].family == "ecp5":
-            raise SnnhwError("--sim icarus: Icarus 11 cannot parse the ECP5 cell models; "
-                             "use --sim fast or --sim verilator for an ECP5 netlist")
-        find_simulator("verilator" if args.sim == "fast" else args.sim)
     if args.board:
         from .board import build_bitstream
 
@@ -182,27 +198,41 @@ def _cmd_synth(args: argparse.Namespace) -> None:
                                  log=lambda line: None)
         fmax = f"{result['fmax_mhz']:.1f} MHz" if result["fmax_mhz"] else "n/a"
         print(f"{result['board']}: wrote {result['bitstream']} ({result['bytes']} bytes); "
-              f"clock {result['clock_mhz']:.0f} MHz, fmax {fmax}, UART {result['baud']} baud, "
-              f"weights: {result['weight_memory']}"
+              f"P={result['lanes']}, clock {result['clock_mhz']:.0f} MHz, fmax {fmax}, UART "
+              f"{result['baud']} baud, weights: {result['weight_memory']}"
               + (" (snnhw run sends them over the UART after reset)"
                  if result["weight_memory"] == "spram" else ""))
         return
-    section = synthesise(args.folder, args.target, log=lambda line: None)
+    target = args.target or build_target(args.folder)
+    if args.gate_level:      # the simulator too, before any work
+        if args.sim == "icarus" and TARGETS[target].family == "ecp5":
+            raise SnnhwError("--sim icarus: Icarus 11 cannot parse the ECP5 cell models; "
+                             "use --sim fast or --sim verilator for an ECP5 netlist")
+        find_simulator("verilator" if args.sim == "fast" else args.sim)
+    section = synthesise(args.folder, target, log=lambda line: None)
     if section["cells"] is not None:
         fmax = f"{section['fmax_mhz']:.1f} MHz" if section["fmax_mhz"] else "n/a"
         print(f"{section['target']}: fits={section['fits']}, cells={section['cells']} "
               f"(LUTs {section['luts']}, FFs {section['flip_flops']}), BRAMs={section['brams']}, "
               f"SPRAMs={section['sprams']}, DSPs={section['dsps']}, fmax={fmax}")
     if not section["fits"]:
-        print(f"{section['target']}: does not fit: "
-              f"{section.get('not_fitting') or section.get('pnr_error')}")
-    elif args.gate_level:
-        results = gate_level_check(args.folder, args.target, sim=args.sim)
+        from .buildfolder import open_build
+
+        options = fitting_configurations(open_build(args.folder, checked=())[0], target)
+        raise SnnhwError(
+            f"{section['target']}: does not fit: "
+            f"{section.get('not_fitting') or section.get('pnr_error')}; "
+            + (f"by the estimates these fit: {'; '.join(options[:3])} (snnhw build MODEL "
+               f"--target {target} chooses among them)" if options else
+               "no lane count or weight memory fits it by the estimates: another --target or "
+               "fewer --fixed bits"))
+    if args.gate_level:
+        results = gate_level_check(args.folder, target, sim=args.sim)
         mismatches = sum(r["mismatches"] for r in results.values())
         print(f"gate-level netlist vs golden model: {mismatches} mismatching spikes over "
               f"{results['full_rate']['samples']} samples")
         if mismatches:
-            raise SnnhwError(f"the synthesised netlist for {args.target} differs from the golden "
+            raise SnnhwError(f"the synthesised netlist for {target} differs from the golden "
                              f"model in {mismatches} spikes")
 
 
@@ -215,7 +245,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
               baud=args.baud)
 
 
-def _add_build_options(p: argparse.ArgumentParser) -> None:
+def _add_build_options(p: argparse.ArgumentParser, target: str | None = None) -> None:
     p.add_argument("--fixed", type=int, default=8, metavar="N",
                    help="signed weight width in bits, 2..16 (default 8)")
     p.add_argument("--membrane-bits", type=int, default=None, metavar="M",
@@ -229,11 +259,18 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
                    help="fast: the compiled Verilator harness, every layer checked (default); "
                         "verilator, icarus: the cocotb testbench (output layer, the readable "
                         "reference)")
-    p.add_argument("--lanes", type=int, default=1, choices=[1, 2, 4, 8, 16],
-                   help="neurons updated per clock in every layer core (default 1)")
-    p.add_argument("--weight-memory", default="rom", choices=["rom", "spram"],
-                   help="rom: weights in the bitstream (default); spram: the largest layer's "
-                        "weights written at run time, so Yosys maps them onto iCE40 UP SPRAM")
+    p.add_argument("--target", default=target, metavar="FPGA",
+                   help="an FPGA (ice40-up5k, ice40-hx8k, ecp5-25k, ecp5-85k) or a board "
+                        "(icebreaker, ulx3s): lanes and weight memory not given are chosen as "
+                        "the fastest configuration whose estimated resources fit it"
+                        + (f" (default {target})" if target else " (default: none; P=1, rom)"))
+    p.add_argument("--lanes", type=int, default=None, choices=[1, 2, 4, 8, 16],
+                   help="neurons updated per clock in every layer core (default: chosen for "
+                        "--target, else 1)")
+    p.add_argument("--weight-memory", default=None, choices=["rom", "spram"],
+                   help="rom: weights in the bitstream; spram: the largest layer's weights "
+                        "written at run time, so Yosys maps them onto iCE40 UP SPRAM (default: "
+                        "chosen for --target, else rom)")
     p.add_argument("--samples", type=_integer(0), default=None,
                    help="test samples checked spike for spike on the RTL (default: all; 0 "
                         "skips)")
@@ -307,9 +344,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="synthesise a build folder with Yosys + nextpnr")
     p.add_argument("folder", help="folder written by snnhw build")
-    p.add_argument("--target", default="ice40-up5k",
+    p.add_argument("--target", default=None,
                    choices=["ice40-up5k", "ice40-hx8k", "ecp5-25k", "ecp5-85k"],
-                   help="FPGA (default ice40-up5k)")
+                   help="FPGA (default: the build's --target, else ice40-up5k)")
     p.add_argument("--gate-level", action="store_true",
                    help="also simulate the synthesised netlist (vendor cell models) against "
                         "the golden model on every test sample of the build")
@@ -320,8 +357,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--board", choices=["icebreaker", "ulx3s"],
                    help="instead: a bitstream of the network behind the UART host link for "
                         "this board (amaranth-boards pins), in FOLDER/board/<board>/")
-    p.add_argument("--lanes", type=int, default=1, choices=[1, 2, 4, 8, 16],
-                   help="lanes of the board design's cores (default 1)")
+    p.add_argument("--lanes", type=int, default=None, choices=[1, 2, 4, 8, 16],
+                   help="lanes of the board design's cores (default: the build's)")
     p.add_argument("--baud", type=_integer(1200, BAUD_MAX), default=115_200,
                    help="UART baud rate (default 115200)")
     p.set_defaults(func=_cmd_synth)
@@ -338,7 +375,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train the bundled STBP MLP, build it, cosimulate, report")
     p.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_build_options(p)
+    _add_build_options(p, target="ice40-up5k")
     p.set_defaults(func=_cmd_demo)
     return parser
 

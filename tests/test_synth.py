@@ -13,14 +13,8 @@ from snnhw.buildfolder import digests
 from snnhw.cli import main
 from snnhw.harness import verify_fast
 from snnhw.report import write_report
-from snnhw.synth import (
-    GATE_NETLIST,
-    TARGETS,
-    cell_models,
-    estimate_resources,
-    sprams_for,
-    synthesise,
-)
+from snnhw.synth import GATE_NETLIST, cell_models, synthesise
+from snnhw.targets import TARGETS, estimate_resources, sprams_for
 
 from netgen import random_network, small_conv_network, spram_sized_network
 
@@ -150,14 +144,17 @@ def test_demo_sized_net_is_reported_as_not_fitting_ice40_block_ram(tmp_path, cap
     (tmp_path / "rtl").mkdir()
     (tmp_path / "rtl" / "snn_top.v").write_text("// not read: the estimate stops first\n")
     write_report(tmp_path, _minimal_report(net, 1.0, tmp_path))
-    assert main(["synth", str(tmp_path), "--target", "ice40-up5k"]) == 0
+    assert main(["synth", str(tmp_path), "--target", "ice40-up5k"]) == 2
     syn = json.loads((tmp_path / "report.json").read_text())["synth"]
     assert syn["fits"] is False and syn["estimate"]["brams_needed"] > 30
     assert "has 30 (122880 bits)" in syn["not_fitting"]
     assert "build with --weight-memory spram" in syn["not_fitting"]
     spram = estimate_resources(net, TARGETS["ice40-up5k"], lanes=8, weight_memory="spram")
     assert spram["sprams_needed"] == 4 and spram["fits_bram"] is True
-    assert "ice40-up5k: does not fit: the memories need" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "ice40-up5k: does not fit: the memories need" in err
+    # the configurations that would fit, most lanes first: P=8 with the weights in SPRAM
+    assert "these fit: --lanes 8 --weight-memory spram; --lanes 4" in err
 
 
 def test_synth_rejects_a_folder_that_is_not_a_build(tmp_path, capsys):
