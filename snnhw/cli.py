@@ -178,12 +178,15 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     target = (report.get("fit") or {}).get("target")
     boards = [b.name for b in BOARDS.values() if b.target == target]
     if target:
-        print(f"next:\n  snnhw synth {hw}                       # Yosys + nextpnr for {target}: "
-              f"cells, block RAMs, fmax, us/image")
-    if boards:
-        print(f"  snnhw synth {hw} --board {boards[0]}    # bitstream with the UART host link\n"
-              f"  snnhw run {hw} --port /dev/ttyUSB1    # stream the test digits through the "
-              f"board (iceprog/openFPGALoader the bitstream first)")
+        steps = [(f"snnhw synth {hw}", f"Yosys + nextpnr for {target}: cells, block RAMs, "
+                                       f"fmax, us/image")]
+        if boards:
+            steps += [(f"snnhw synth {hw} --board {boards[0]}", "bitstream with the UART host "
+                                                                 "link"),
+                      (f"snnhw run {hw} --port /dev/ttyUSB1", "the test digits through the "
+                       "board (program the bitstream with iceprog or openFPGALoader first)")]
+        width = max(len(command) for command, _ in steps)
+        print("next:\n" + "\n".join(f"  {command:<{width}}  # {what}" for command, what in steps))
 
 
 def _cmd_synth(args: argparse.Namespace) -> None:

@@ -93,6 +93,11 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
+def _cycles(value: float | None) -> str:
+    """A cycle count to one decimal (a mean over samples), "n/a" where none was measured."""
+    return "n/a" if value is None else f"{value:.1f}"
+
+
 def _measures(report: dict[str, Any]) -> list[tuple[str, str]]:
     """(measure, value) rows of the summary table, the same in report.md and the terminal."""
     acc, rtl, cyc = report["accuracy"], report["rtl"], report["cycles_per_timestep"]
@@ -109,9 +114,9 @@ def _measures(report: dict[str, Any]) -> list[tuple[str, str]]:
     rows += [("hardware configuration", f"{_plural(lanes, 'lane')} per core, "
                                         f"{rtl.get('weight_memory', 'rom')} weights"),
              ("cycles per timestep, measured mean / max",
-              f"{cyc['measured_mean']} / {cyc['measured_max']}"),
-             ("cycles per timestep, predicted", f"{cyc['predicted']}"),
-             ("cycles per timestep, bound (slowest layer)", f"{cyc.get('bound')}"),
+              f"{_cycles(cyc['measured_mean'])} / {_cycles(cyc['measured_max'])}"),
+             ("cycles per timestep, predicted", _cycles(cyc["predicted"])),
+             ("cycles per timestep, bound (slowest layer)", _cycles(cyc.get("bound"))),
              ("synaptic operations per sample", f"{report['sops_per_sample']:.0f}"),
              ("estimated energy per sample", f"{report['energy_pj_per_sample'] / 1000:.2f} nJ"),
              ("on-chip memory", f"{report['memory_bits']['total']} bits")]
