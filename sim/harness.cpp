@@ -3,6 +3,8 @@
 //
 // Usage: harness VECTORS RESULTS STALL SEED CYCLE_BUDGET [TRACE_FILE TRACE_SAMPLE]
 // With SNNHW_PROGRESS set, that file is rewritten with "done total" after every sample.
+// With SNNHW_RASTER_SAMPLE=k, the results list the RTL's events of sample k in every
+// observed layer ("raster": [layer, timestep, neuron]), whatever the golden model expected.
 //
 // VECTORS (written by snnhw.harness.write_vectors), little-endian:
 //   "SNNHWV1\0", u32 T, S, F, L, u32 N[L], u32 load_bytes,
@@ -123,6 +125,8 @@ struct Monitor {
     uint64_t events = 0;
     bool malformed = false;        // an index out of range or sent twice in a timestep
     std::vector<Mismatch>* first;
+    long raster_sample = -1;       // the sample whose events are kept, as (layer, t, neuron)
+    std::vector<Mismatch>* raster = nullptr;
 
     void event(uint64_t payload, std::vector<uint64_t>* eot_cycles, uint64_t cycle) {
         if (payload >> index_bits) {
@@ -142,6 +146,9 @@ struct Monitor {
 
     void close_timestep() {
         uint64_t s = timestep / v->steps, t = timestep % v->steps;
+        if (long(s) == raster_sample)
+            for (uint32_t n = 0; n < size; n++)
+                if (got[n]) raster->push_back({long(s), long(t), long(layer), long(n), 0, got[n]});
         if (s < v->samples) {
             const uint8_t* want = &v->expected[layer][(t * v->samples + s) * size];
             for (uint32_t n = 0; n < size; n++) {
@@ -242,6 +249,10 @@ int main(int argc, char** argv) {
     for (uint32_t l = 0; l < v.layers; l++)
         monitors.push_back({l, v.sizes[l], SNNHW_INDEX_BITS[l], &v,
                             std::vector<uint8_t>(v.sizes[l]), 0, 0, 0, false, &first});
+    // SNNHW_RASTER_SAMPLE: the RTL's events of that sample, every layer, in the results
+    std::vector<Mismatch> raster;
+    const char* raster_env = getenv("SNNHW_RASTER_SAMPLE");
+    for (auto& m : monitors) { m.raster_sample = raster_env ? atol(raster_env) : -1; m.raster = &raster; }
     std::vector<uint64_t> eot_cycles;
     const uint32_t out_size = v.sizes[v.layers - 1];
     std::vector<uint32_t> counts(size_t(v.samples) * out_size);  // output spikes per sample
@@ -351,6 +362,10 @@ int main(int argc, char** argv) {
             (unsigned long long)max_step, wall, wall > 0 ? double(cycle - start) / wall : 0.0);
     for (size_t k = 0; k < eot_cycles.size(); k++)
         fprintf(out, "%s%llu", k ? ", " : "", (unsigned long long)eot_cycles[k]);
+    fprintf(out, "], \"raster\": [");  // [layer, timestep, neuron] of the raster sample
+    for (size_t k = 0; k < raster.size(); k++)
+        fprintf(out, "%s[%ld, %ld, %ld]", k ? ", " : "", raster[k].layer, raster[k].timestep,
+                raster[k].neuron);
     fprintf(out, "], \"output_counts\": [");
     for (size_t k = 0; k < counts.size(); k++) fprintf(out, "%s%u", k ? ", " : "", counts[k]);
     fprintf(out, "]}\n");

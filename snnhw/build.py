@@ -8,6 +8,7 @@ not write is never replaced.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import SnnhwError, cosim, cycles, golden, harness, ir
+from . import SnnhwError, cosim, cycles, golden, harness, ir, views
 from .buildfolder import digests
 from .checkpoint import save_payload
 from .data import Split, encode_numpy
 from .data import load_dataset as load_named_dataset
+from .files import atomic_write
 from .fit import Choice, DoesNotFit, choose, configurations
 from .fixedpoint import DIRECT_INPUT_BITS
 from .hdl import TOP_NAME, WEIGHT_MEMORY, index_bits, value_bits, weight_load_bytes, write_rtl
@@ -31,11 +33,12 @@ from .nn import SpikingNetwork
 from .outdir import OutputFolder
 from .plots import plot_cycles
 from .quant import integer_inputs, quantize, quantize_file
-from .report import ENERGY_MODEL, activity, memory_bits, write_report
+from .report import CYCLES_PNG, ENERGY_MODEL, VIEWS, activity, memory_bits, write_report
 from .targets import TARGETS
 from .train import evaluate_float
 
-__all__ = ["BuildOptions", "RTLCheck", "SIMULATORS", "build", "load_dataset", "verify_network"]
+__all__ = ["BuildOptions", "RTLCheck", "SIMULATORS", "TRACE_FOLDER", "build", "load_dataset",
+           "trace_sample", "verify_network"]
 
 # "fast": the compiled Verilator harness, every layer checked (snnhw.harness); "verilator",
 # "icarus": the cocotb testbench, the readable reference (snnhw.cosim)
@@ -50,7 +53,9 @@ class BuildOptions:
     testbench, weight memory (``"rom"``: in the bitstream; ``"spram"``: the largest layer's
     weights loaded at run time, for iCE40 UP SPRAM), the FPGA to fit (a key of
     :data:`snnhw.targets.TARGETS`: lanes and weight memory not given are chosen for it by
-    :func:`snnhw.fit.choose`; without a target they default to 1 and ``"rom"``), a progress
+    :func:`snnhw.fit.choose`; without a target they default to 1 and ``"rom"``), the test
+    sample whose simulation is written as a VCD (``trace``; also the sample report.html
+    shows, else sample 0), a progress
     bar of the simulated samples (rate, time left) on stderr; for a NIR model, how to read
     its neurons and which test data to check it on (:mod:`snnhw.interop`)."""
 
@@ -64,6 +69,7 @@ class BuildOptions:
     stall: float = 0.3
     weight_memory: str | None = None
     target: str | None = None
+    trace: int | None = None
     progress: bool = False
     nir: ImportOptions = ImportOptions()
     test_data: SampleData = SampleData()
@@ -91,10 +97,11 @@ class RTLCheck:
 def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: str | None,
                    lanes: int = 1, stall: float = 0.3, seed: int = 1,
                    weight_memory: str = "rom", log: Callable[[str], None] = print,
-                   progress: bool = False) -> RTLCheck:
+                   progress: bool = False, raster_sample: int | None = None) -> RTLCheck:
     """Generate ``folder/rtl`` (Verilog with ``lanes`` lanes per core and ``weight_memory``,
     memory images) and the cocotb bundle for ``inputs`` (``[T, S, F]``), then check the RTL
-    against the golden model with ``sim`` (one of ``SIMULATORS``; skipped when ``None``)."""
+    against the golden model with ``sim`` (one of ``SIMULATORS``; skipped when ``None``).
+    The fast harness also records the RTL's events of ``raster_sample`` in every layer."""
     write_rtl(net, folder / "rtl", lanes, weight_memory)
     trace = golden.run(net, inputs)
     estimate = cycles.estimate(net, inputs, trace.spikes, lanes)
@@ -114,6 +121,7 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
                                           load=weight_load_bytes(net, lanes, weight_memory),
                                           stall=stall, seed=seed,
                                           cycle_budget=2 * estimate.total + 10_000,
+                                          raster_sample=raster_sample,
                                           progress=lambda done, total: bar.update(done - bar.n))
             bar.update(bar.total - bar.n)
         shutil.rmtree(folder / "sim_build", ignore_errors=True)
@@ -138,6 +146,33 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
             f"samples (with and without stalls)")
         return check
     return RTLCheck(trace, estimate, results)
+
+
+TRACE_FOLDER = "trace"
+
+
+def trace_sample(folder: Path, net: ir.Network, inputs: np.ndarray, sample: int, *, lanes: int,
+                 weight_memory: str) -> Path:
+    """The fast harness's simulation of one sample ``inputs`` (``[T, 1, F]``, test sample
+    ``sample``) on ``folder/rtl`` with every signal traced, at full rate:
+    ``folder/trace/sample<k>.vcd``. The streams keep their Amaranth names (``i__valid``,
+    ``i__payload``, each core's ``o__*`` ...), for GTKWave or Surfer."""
+    trace = golden.run(net, inputs)
+    budget = 2 * cycles.estimate(net, inputs, trace.spikes, lanes).total + 10_000
+    load = weight_load_bytes(net, lanes, weight_memory)
+    build_dir = folder / "sim_build" / "trace"
+    binary = harness.compile_harness(folder, net, build_dir, has_load=bool(load), trace=True,
+                                     quick=True)
+    vectors = harness.write_vectors(build_dir / "vectors.bin", inputs, trace.spikes, load)
+    vcd = folder / TRACE_FOLDER / f"sample{sample}.vcd"
+    vcd.parent.mkdir(exist_ok=True)
+    results = harness.run_harness(binary, vectors, {"trace": harness.HarnessRun(
+        0.0, 1, budget, (vcd, 0))}, workdir=folder / "cosim")
+    shutil.rmtree(folder / "sim_build", ignore_errors=True)
+    if results["trace"]["mismatches"]:
+        raise SnnhwError(f"--trace {sample}: the traced run differs from the golden model in "
+                         f"{results['trace']['mismatches']} spikes; see {vcd}")
+    return vcd
 
 
 def load_dataset(dataset: dict[str, Any]) -> Split:
@@ -165,6 +200,10 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
         raise SnnhwError(f"--stall {options.stall}: a probability in [0, 1) is required")
     if options.samples != 0:
         cosim.find_simulator("verilator" if options.sim == "fast" else options.sim)
+    if options.trace is not None:
+        if options.trace < 0:
+            raise SnnhwError(f"--trace {options.trace}: a test sample index >= 0 is required")
+        cosim.find_simulator("verilator")
     widths = {"weight_bits": options.weight_bits, "membrane_bits": options.membrane_bits,
               "leak_frac_bits": options.leak_frac_bits, "input_bits": options.input_bits}
     imported = Path(model_path).suffix.lower() == ".nir"
@@ -274,7 +313,8 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
     float_net.load_state_dict(model["state_dict"])
     float_net.eval()
     with torch.no_grad():
-        float_acc = evaluate_float(float_net, inputs, data.y_test)["accuracy"]
+        float_eval = evaluate_float(float_net, inputs, data.y_test)
+    float_acc = float_eval["accuracy"]
     trace = golden.run(net, spikes)
     fixed_acc = float((golden.predict(trace.output, net.vote_group) == data.y_test).mean())
     log(f"accuracy on {len(data.y_test)} test samples: float {100 * float_acc:.2f} %, "
@@ -282,13 +322,22 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
 
     lanes, weight_memory, choice = _configuration(model, net, spikes, trace, options, log)
     n = spikes.shape[1] if options.samples is None else min(options.samples, spikes.shape[1])
+    sample = options.trace if options.trace is not None else 0
+    if sample >= spikes.shape[1]:
+        raise SnnhwError(f"--trace {sample}: the test set has {spikes.shape[1]} samples "
+                         f"(0..{spikes.shape[1] - 1})")
     if options.samples is not None and options.samples > n:
         log(f"--samples {options.samples}: the test set has {n} samples; checking all {n}")
     check_inputs = spikes[:, :max(n, 1)]
     check = verify_network(net, check_inputs, folder, sim=options.sim if n else None,
                            lanes=lanes, stall=options.stall,
                            weight_memory=weight_memory, log=log,
-                           progress=options.progress)
+                           progress=options.progress, raster_sample=sample)
+    if options.trace is not None:
+        vcd = trace_sample(folder, net, spikes[:, sample:sample + 1], sample, lanes=lanes,
+                           weight_memory=weight_memory)
+        log(f"wrote {vcd.relative_to(folder)}: the simulation of test sample {sample} (VCD; "
+            f"GTKWave or Surfer)")
     estimate, measured = check.estimate, check.full_rate
     mismatches = check.mismatches if n else None
     labels = data.y_test[:n]
@@ -335,8 +384,12 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
                  "leak_frac": options.leak_frac_bits},
         "digests": digests(folder),
     }
-    write_report(folder, report)
     if measured:
         plot_cycles(measured["eot_cycles"], check.estimate.eot_cycles, net.timesteps,
-                    folder / "cycles.png", f"{net.name}: cycles per timestep, {n} samples")
+                    folder / CYCLES_PNG, f"{net.name}: cycles per timestep, {n} samples")
+    raster = measured.get("raster") if sample < n else None
+    view = views.collect(model, net, inputs, spikes, data.y_test, trace,
+                         float_eval["layer_rates"], sample=sample, rtl_raster=raster)
+    atomic_write(folder / VIEWS, json.dumps(view) + "\n")
+    write_report(folder, report)
     return report

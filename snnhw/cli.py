@@ -13,6 +13,7 @@ import importlib.resources
 import math
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Callable, NoReturn
 
@@ -113,6 +114,7 @@ def _build_options(args: argparse.Namespace):
                         sim=args.sim, lanes=args.lanes,
                         samples=args.samples, stall=args.stall,
                         weight_memory=args.weight_memory, target=_fpga(args.target),
+                        trace=args.trace,
                         progress=not args.quiet, **nir)
 
 
@@ -189,6 +191,18 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         print("next:\n" + "\n".join(f"  {command:<{width}}  # {what}" for command, what in steps))
 
 
+def _phases() -> Callable[[str], None]:
+    """A log for the phases of a long tool run: each line on stderr with the time since the
+    first (Yosys and nextpnr print nothing of their own here for a minute or more)."""
+    start = time.monotonic()
+
+    def log(line: str) -> None:
+        elapsed = int(time.monotonic() - start)
+        print(f"[{elapsed // 60}:{elapsed % 60:02d}] {line}", file=sys.stderr, flush=True)
+
+    return log
+
+
 def _cmd_synth(args: argparse.Namespace) -> None:
     from .cosim import find_simulator
     from .synth import build_target, fitting_configurations, gate_level_check, synthesise
@@ -198,7 +212,7 @@ def _cmd_synth(args: argparse.Namespace) -> None:
         from .board import build_bitstream
 
         result = build_bitstream(args.folder, args.board, lanes=args.lanes, baud=args.baud,
-                                 log=lambda line: None)
+                                 log=_phases())
         fmax = f"{result['fmax_mhz']:.1f} MHz" if result["fmax_mhz"] else "n/a"
         print(f"{result['board']}: wrote {result['bitstream']} ({result['bytes']} bytes); "
               f"P={result['lanes']}, clock {result['clock_mhz']:.0f} MHz, fmax {fmax}, UART "
@@ -212,7 +226,7 @@ def _cmd_synth(args: argparse.Namespace) -> None:
             raise SnnhwError("--sim icarus: Icarus 11 cannot parse the ECP5 cell models; "
                              "use --sim fast or --sim verilator for an ECP5 netlist")
         find_simulator("verilator" if args.sim == "fast" else args.sim)
-    section = synthesise(args.folder, target, log=lambda line: None)
+    section = synthesise(args.folder, target, log=_phases())
     if section["cells"] is not None:
         fmax = f"{section['fmax_mhz']:.1f} MHz" if section["fmax_mhz"] else "n/a"
         print(f"{section['target']}: fits={section['fits']}, cells={section['cells']} "
@@ -237,6 +251,25 @@ def _cmd_synth(args: argparse.Namespace) -> None:
         if mismatches:
             raise SnnhwError(f"the synthesised netlist for {target} differs from the golden "
                              f"model in {mismatches} spikes")
+
+
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from .sweep import SweepOptions, sweep
+
+    points = sweep(args.model, args.out, SweepOptions(
+        bits=tuple(args.bits), lanes=tuple(args.lanes), targets=tuple(args.targets), samples=args.samples,
+        synth=args.synth, jobs=args.jobs, progress=not args.quiet))
+    for target in args.targets:
+        on_target = [p for p in points if p.target == target]
+        front = [p for p in on_target if p.pareto]
+        if not front:
+            print(f"{target}: no configuration fits")
+            continue
+        fastest = min(front, key=lambda p: p.us_per_image)
+        print(f"{target}: fastest fitting point: {fastest.bits}-bit, P={fastest.lanes}, "
+              f"{fastest.weight_memory} weights, {fastest.us_per_image:.0f} us/image, "
+              f"{fastest.cells} cells ({fastest.source}), {100 * fastest.accuracy:.2f} %; "
+              f"Pareto front: {len(front)} of {len(on_target)} points")
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
@@ -277,6 +310,10 @@ def _add_build_options(p: argparse.ArgumentParser, target: str | None = None) ->
     p.add_argument("--samples", type=_integer(0), default=None,
                    help="test samples checked spike for spike on the RTL (default: all; 0 "
                         "skips)")
+    p.add_argument("--trace", type=_integer(0), default=None, metavar="SAMPLE",
+                   help="also write trace/sample<SAMPLE>.vcd, that test sample's simulation "
+                        "with every signal (GTKWave, Surfer); report.html shows its spikes "
+                        "(default: sample 0's, no VCD)")
     p.add_argument("--stall", type=_probability, default=0.3,
                    help="probability of a stall cycle on input valid / output ready (default 0.3)")
 
@@ -344,6 +381,30 @@ def _parser() -> argparse.ArgumentParser:
                    help="average pooling as AvgPool2d (default; snnTorch reads it) or as "
                         "SumPool2d with 1/k^2 in the next weights (Norse and Sinabs read it)")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("sweep", help="the design space of a model: weight bits x lanes x "
+                       "weight memory x targets, estimated or synthesised, Pareto front")
+    p.add_argument("model", help="model.pt written by snnhw train or snnhw import")
+    p.add_argument("--out", default=None,
+                   help="output folder (default build/<name>/sweep; replaced only if snnhw "
+                        "wrote it)")
+    p.add_argument("--bits", type=_integer(2, 16), nargs="+", default=[4, 6, 8],
+                   help="weight widths (default 4 6 8)")
+    p.add_argument("--lanes", type=int, nargs="+", default=[1, 2, 4, 8, 16],
+                   choices=[1, 2, 4, 8, 16], help="lanes per core (default: all)")
+    p.add_argument("--targets", nargs="+", default=["ice40-up5k", "ice40-hx8k", "ecp5-25k",
+                                                    "ecp5-85k"],
+                   choices=["ice40-up5k", "ice40-hx8k", "ecp5-25k", "ecp5-85k"],
+                   help="FPGAs (default: all)")
+    p.add_argument("--samples", type=_integer(1), default=100,
+                   help="test samples the cycles per timestep are the mean over (default 100)")
+    p.add_argument("--synth", action="store_true",
+                   help="synthesise every point that fits by the estimates (Yosys + nextpnr; "
+                        "minutes per point)")
+    p.add_argument("--jobs", type=_integer(1), default=None,
+                   help="syntheses at once (default: one per core)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("synth", help="synthesise a build folder with Yosys + nextpnr")
     p.add_argument("folder", help="folder written by snnhw build")

@@ -20,13 +20,15 @@ with ``c[0] = 0`` at the start of every sample. Vectorised over the batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
 from .fixedpoint import input_max, leak, saturate
 from .ir import ConvLIFLayer, Layer, Network
 
-__all__ = ["Trace", "check_inputs", "pooled", "predict", "run", "run_layer", "synaptic_input"]
+__all__ = ["Trace", "check_inputs", "membranes", "pooled", "predict", "run", "run_layer",
+           "synaptic_input"]
 
 BATCH_CHUNK = 64     # samples per convolution call: bounds the unfolded windows' memory
 
@@ -90,29 +92,44 @@ def _neuron_bias(layer: Layer) -> np.ndarray:
     return layer.bias
 
 
-def run_layer(layer: Layer, inputs: np.ndarray) -> tuple[np.ndarray, int]:
-    """Run one layer on input spikes ``[T, B, in]``; returns spikes ``uint8 [T, B, out]`` and
-    the number of saturation events."""
-    steps, batch = inputs.shape[:2]
+def _steps(layer: Layer, inputs: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """The layer's timesteps on input spikes ``[T, B, in]``: per timestep the membrane after
+    integrate, bias and saturation (``int64 [B, out]``, before fire and reset), the spikes
+    and the number of saturation events. The order of docs/fixed-point.md."""
+    batch = inputs.shape[1]
     lo, hi = layer.membrane_range
     bias = _neuron_bias(layer)
     carried = np.zeros((batch, layer.out_features), dtype=np.int64)
-    out = np.zeros((steps, batch, layer.out_features), dtype=np.uint8)
-    saturations = 0
     held = synaptic_input(layer, inputs[0]) if layer.direct else None
-    for t in range(steps):
+    for t in range(inputs.shape[0]):
         acc = carried + (held if held is not None else synaptic_input(layer, inputs[t]))
         pre = acc + bias
         u = saturate(pre, lo, hi)
-        saturations += int((u != pre).sum())
         fired = u >= layer.threshold
         if layer.reset == "zero":
             r = np.where(fired, 0, u)
         else:
             r = np.where(fired, u - layer.threshold, u)
         carried = leak(r, layer.leak_mult, layer.leak_frac_bits)
+        yield u, fired, int((u != pre).sum())
+
+
+def run_layer(layer: Layer, inputs: np.ndarray) -> tuple[np.ndarray, int]:
+    """Run one layer on input spikes ``[T, B, in]``; returns spikes ``uint8 [T, B, out]`` and
+    the number of saturation events."""
+    out = np.zeros((inputs.shape[0], inputs.shape[1], layer.out_features), dtype=np.uint8)
+    saturations = 0
+    for t, (_, fired, saturated) in enumerate(_steps(layer, inputs)):
         out[t] = fired
+        saturations += saturated
     return out, saturations
+
+
+def membranes(layer: Layer, inputs: np.ndarray) -> np.ndarray:
+    """The layer's membranes ``int64 [T, B, out]`` on input spikes ``[T, B, in]``: after
+    integrate, bias and saturation, before fire and reset (what the threshold is compared
+    with), in the layer's integer units."""
+    return np.stack([u for u, _, _ in _steps(layer, inputs)])
 
 
 def check_inputs(net: Network, inputs: np.ndarray) -> None:

@@ -160,12 +160,14 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
 @dataclass(frozen=True)
 class HarnessRun:
     """One run of the compiled harness: stall probability of every stream, the seed of the
-    stall pattern, the cycle budget, and optionally ``(vcd_path, sample)`` to trace."""
+    stall pattern, the cycle budget, optionally ``(vcd_path, sample)`` to trace, and the
+    sample whose RTL events of every layer the results list (``"raster"``)."""
 
     stall: float
     seed: int
     cycle_budget: int
     trace: tuple[Path, int] | None = None
+    raster_sample: int | None = None
 
 
 def run_harness(binary: Path, vectors: Path, runs: dict[str, HarnessRun], *, workdir: Path,
@@ -187,6 +189,8 @@ def run_harness(binary: Path, vectors: Path, runs: dict[str, HarnessRun], *, wor
             if spec.trace:
                 cmd += [str(spec.trace[0].resolve()), str(spec.trace[1])]
             env = {**os.environ, "SNNHW_PROGRESS": str(folder / "progress")}
+            if spec.raster_sample is not None:
+                env["SNNHW_RASTER_SAMPLE"] = str(spec.raster_sample)
             log = stack.enter_context(open(folder / "log", "w"))
             jobs.append((cmd, {"cwd": workdir, "env": env, "stdout": log, "stderr": log}))
             if progress is not None:
@@ -219,12 +223,14 @@ def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[n
                 *, load: bytes, stall: float, seed: int, cycle_budget: int,
                 netlist: list[Path] | None = None, includes: Sequence[Path] = (),
                 build_dir: Path | None = None, dump_failing: bool = False,
+                raster_sample: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Compile the harness for ``folder``'s design (or ``netlist``, see
     :func:`compile_harness`: then only the output layer is compared) and run it twice: with
     random stalls (probability ``stall``) and at full rate; ``progress(done, total)`` counts
     the samples of both runs. With ``dump_failing``, the first mismatching sample is run again with a VCD
-    trace, ``folder/cosim/failing_sample<k>.vcd``."""
+    trace, ``folder/cosim/failing_sample<k>.vcd``. The full-rate run lists the RTL's events of
+    ``raster_sample`` in every observed layer (``"raster"``: layer, timestep, neuron)."""
     build = build_dir or folder / "sim_build" / "harness"
     # both runs together simulate at most 5 x cycle_budget cycles
     quick = 5 * cycle_budget < VERILATOR_UNOPTIMISED_BELOW
@@ -234,7 +240,7 @@ def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[n
     workdir.mkdir(parents=True, exist_ok=True)
     vectors = write_vectors(build / "vectors.bin", inputs, expected, load)
     runs = {"stalls": HarnessRun(stall, seed, 4 * cycle_budget),
-            "full_rate": HarnessRun(0.0, seed, cycle_budget)}
+            "full_rate": HarnessRun(0.0, seed, cycle_budget, raster_sample=raster_sample)}
     results = run_harness(binary, vectors, runs, workdir=workdir,
                           parallel=len(os.sched_getaffinity(0)) > 1, progress=progress)
     failing = [r["first_mismatches"][0] for r in results.values() if r["first_mismatches"]]

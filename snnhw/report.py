@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 
 from .files import atomic_write
+from .html import render_html
 from .ir import Network
+from .summary import measures, plural
 
-__all__ = ["ENERGY_MODEL", "activity", "memory_bits", "render_markdown", "render_text",
-           "write_report"]
+__all__ = ["CYCLES_PNG", "ENERGY_MODEL", "VIEWS", "activity", "memory_bits", "render_markdown",
+           "render_text", "write_report"]
 
 ENERGY_MODEL: dict[str, Any] = {
     "accumulate_pj": 0.9,
@@ -89,40 +91,6 @@ def activity(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -
                                "compute_pj_per_sample": ann_macs * ENERGY_MODEL["mac_pj"]}}
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
-
-
-def _cycles(value: float | None) -> str:
-    """A cycle count to one decimal (a mean over samples), "n/a" where none was measured."""
-    return "n/a" if value is None else f"{value:.1f}"
-
-
-def _measures(report: dict[str, Any]) -> list[tuple[str, str]]:
-    """(measure, value) rows of the summary table, the same in report.md and the terminal."""
-    acc, rtl, cyc = report["accuracy"], report["rtl"], report["cycles_per_timestep"]
-    per_layer = (f" ({', '.join(f'{k}: {v}' for k, v in rtl['layer_mismatches'].items())})"
-                 if rtl.get("layer_mismatches") else "")
-    rows = [(f"float accuracy ({acc['samples']} test samples)", f"{100 * acc['float']:.2f} %"),
-            ("fixed-point accuracy (golden model)", f"{100 * acc['fixed']:.2f} %"),
-            (f"RTL-checked samples ({rtl['simulator']})", f"{rtl['samples']}"),
-            ("RTL mismatching spikes", f"{rtl['mismatches']}{per_layer}")]
-    if rtl.get("accuracy") is not None:
-        rows.append((f"RTL accuracy / golden accuracy ({rtl['samples']} samples)",
-                     f"{100 * rtl['accuracy']:.2f} % / {100 * rtl['golden_accuracy']:.2f} %"))
-    lanes = int(rtl.get("lanes", 1))
-    rows += [("hardware configuration", f"{_plural(lanes, 'lane')} per core, "
-                                        f"{rtl.get('weight_memory', 'rom')} weights"),
-             ("cycles per timestep, measured mean / max",
-              f"{_cycles(cyc['measured_mean'])} / {_cycles(cyc['measured_max'])}"),
-             ("cycles per timestep, predicted", _cycles(cyc["predicted"])),
-             ("cycles per timestep, bound (slowest layer)", _cycles(cyc.get("bound"))),
-             ("synaptic operations per sample", f"{report['sops_per_sample']:.0f}"),
-             ("estimated energy per sample", f"{report['energy_pj_per_sample'] / 1000:.2f} nJ"),
-             ("on-chip memory", f"{report['memory_bits']['total']} bits")]
-    return rows
-
-
 def _fit_lines(fit: dict[str, Any]) -> list[str]:
     """The configuration chosen for the target and every one considered, as a table."""
     c = fit["chosen"]
@@ -155,7 +123,7 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"Network: {' -> '.join(str(n) for n in report['sizes'])}, "
              f"{report['timesteps']} timesteps, {report['bits']['weight']}-bit weights.", "",
              "| measure | value |", "| --- | --- |",
-             *(f"| {measure} | {value} |" for measure, value in _measures(report)), ""]
+             *(f"| {measure} | {value} |" for measure, value in measures(report)), ""]
     if report["rtl"]["samples"]:
         lines += ["![cycles per timestep, measured and predicted](cycles.png)", ""]
     if report.get("fit"):
@@ -167,10 +135,10 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 def render_text(report: dict[str, Any]) -> str:
     """The summary for a terminal: plain text, one measure per line."""
-    rows = _measures(report)
+    rows = measures(report)
     width = max(len(measure) for measure, _ in rows)
     lines = [f"{report['name']}: {' -> '.join(str(n) for n in report['sizes'])}, "
-             f"{_plural(report['timesteps'], 'timestep')}, {report['bits']['weight']}-bit weights",
+             f"{plural(report['timesteps'], 'timestep')}, {report['bits']['weight']}-bit weights",
              *(f"  {measure:<{width}}  {value}" for measure, value in rows)]
     if report.get("fit"):
         fit = report["fit"]
@@ -181,7 +149,16 @@ def render_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+VIEWS = "views.json"      # snnhw.views.collect's output, beside the report
+CYCLES_PNG = "cycles.png"
+
+
 def write_report(folder: Path, report: dict[str, Any]) -> None:
-    """Write ``report.json`` and ``report.md``."""
+    """Write ``report.json``, ``report.md`` and ``report.html`` (with the folder's views and
+    cycles figure where they exist)."""
     atomic_write(folder / "report.json", json.dumps(report, indent=2) + "\n")
     atomic_write(folder / "report.md", render_markdown(report))
+    views_path, cycles_path = folder / VIEWS, folder / CYCLES_PNG
+    views = json.loads(views_path.read_text()) if views_path.is_file() else None
+    cycles_png = cycles_path.read_bytes() if cycles_path.is_file() else None
+    atomic_write(folder / "report.html", render_html(report, views, cycles_png))

@@ -19,11 +19,10 @@ import numpy as np
 
 from . import SnnhwError, ir
 from .buildfolder import open_build
-from .files import atomic_write
 from .hdl import TOP_NAME
 from .hdl.network import loaded_layers
 from .processes import run
-from .report import render_markdown
+from .report import write_report
 from .targets import TARGETS, Target, estimate_resources
 
 __all__ = ["DEFAULT_TARGET", "GATE_NETLIST", "GATE_SIMULATORS", "build_target", "cell_models",
@@ -216,8 +215,7 @@ def _not_fitting(estimate: dict[str, Any], target: Target, weight_memory: str) -
 
 def _update_report(folder: Path, report: dict[str, Any], section: dict[str, Any]) -> None:
     report["synth"] = section
-    atomic_write(folder / "report.json", json.dumps(report, indent=2) + "\n")
-    atomic_write(folder / "report.md", render_markdown(report))
+    write_report(folder, report)
 
 
 def cell_models(family: str, folder: Path) -> tuple[list[Path], Path]:

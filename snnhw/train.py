@@ -209,9 +209,11 @@ def evaluate_float(net: SpikingNetwork, inputs: np.ndarray, labels: np.ndarray,
                    batch_size: int = 250) -> dict[str, float]:
     """Float accuracy on pre-encoded inputs ``[T, N, ...]``; prediction = argmax of output
     counts (ties go to the lowest class index, as in the golden model). Also the mean number
-    of spikes per sample over all LIF layers."""
+    of spikes per sample over all LIF layers, and each LIF layer's firing rate (spikes per
+    neuron and timestep)."""
     correct = 0
-    spike_total = 0.0
+    layer_spikes: list[float] = []
+    layer_sizes: list[int] = []
     dtype = next(net.parameters()).dtype
     for start in range(0, inputs.shape[1], batch_size):
         x = torch.from_numpy(np.ascontiguousarray(inputs[:, start:start + batch_size])).to(dtype)
@@ -219,9 +221,13 @@ def evaluate_float(net: SpikingNetwork, inputs: np.ndarray, labels: np.ndarray,
         out = net(x, record)
         pred = out.sum(0).reshape(out.shape[1], -1).argmax(1).numpy()   # a map: flat
         correct += int((pred == labels[start:start + batch_size]).sum())
-        spike_total += float(sum(r.sum() for r in record))
+        layer_spikes = [total + float(r.sum()) for total, r in
+                        zip(layer_spikes or [0.0] * len(record), record)]
+        layer_sizes = [r[0, 0].numel() for r in record]
     n = inputs.shape[1]
-    return {"accuracy": correct / n, "spikes_per_sample": spike_total / n}
+    return {"accuracy": correct / n, "spikes_per_sample": sum(layer_spikes) / n,
+            "layer_rates": [total / (n * inputs.shape[0] * size)
+                            for total, size in zip(layer_spikes, layer_sizes)]}
 
 
 def _loss(recipe: Recipe, out: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:

@@ -102,6 +102,16 @@ class LIF(torch.nn.Module):
         return spike(excess, self.surrogate, self.width)
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
+        return self._run(current, None)
+
+    def membranes(self, current: torch.Tensor) -> torch.Tensor:
+        """Membranes ``[T, ...]`` of ``current`` ``[T, ...]``: ``u[t]`` after integration,
+        before fire and reset (what the threshold is compared with), in membrane units."""
+        membranes: list[torch.Tensor] = []
+        self._run(current, membranes)
+        return torch.stack(membranes)
+
+    def _run(self, current: torch.Tensor, membranes: list[torch.Tensor] | None) -> torch.Tensor:
         u = torch.zeros_like(current[0])
         o = torch.zeros_like(current[0])
         bpsta = self.gradient == "bpsta"
@@ -116,6 +126,8 @@ class LIF(torch.nn.Module):
                 u = u + TEMPORAL_ADJUST_GAIN * self.tau * (o - o.detach())
             o = self.fire(u - self.threshold)
             spikes.append(o)
+            if membranes is not None:
+                membranes.append(u)
         return torch.stack(spikes)
 
     def extra_repr(self) -> str:
