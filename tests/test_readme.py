@@ -1,0 +1,68 @@
+"""The README tells the truth: every `snnhw` command it shows names a real subcommand and
+only options that subcommand takes, the two first commands are the ones `.ci/run` and a
+newcomer run, and the walkthrough's commands work on a small network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from snnhw.cli import _parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = _parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def _shown_commands() -> list[str]:
+    """Every `snnhw ...` the README shows, inline or in a code block."""
+    inline = re.findall(r"`(snnhw [^`]+)`", README)
+    blocks = re.findall(r"^    (?:.*&& )?(snnhw [^&\n]+)", README, flags=re.M)
+    return inline + blocks
+
+
+def test_every_command_in_the_readme_exists_with_its_options():
+    commands = _shown_commands()
+    assert len(commands) >= 15
+    parsers = _subcommands()
+    for command in commands:
+        words = command.split()
+        assert words[1] in parsers, f"README shows `{command}`: no subcommand {words[1]!r}"
+        known = {o for a in parsers[words[1]]._actions for o in a.option_strings}
+        for option in re.findall(r"(?<![\w-])--[a-z][a-z-]*", command):
+            assert option in known, f"README shows `{command}`: snnhw {words[1]} has no {option}"
+
+
+def test_the_first_two_commands_are_the_demo_and_the_ci_test_command():
+    blocks = re.findall(r"^    (\S.*)$", README, flags=re.M)
+    demo, tests = blocks[0], blocks[1]
+    assert demo.endswith("pip install -e . && snnhw demo")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert tests.endswith("python3 -m pytest -n 2 -q")
+    assert "python3 -m pytest -n 2 -q" in ci
+    for package in ("iverilog", "make", "g++", "ccache", "chromium"):
+        assert package in tests and package in ci, package
+    for step in ('pip install -q -e ".[test]"', "--no-deps norse==1.1.0 sinabs==3.1.3"):
+        assert step in ci
+    assert 'pip install -e ".[test]"' in tests and "--no-deps norse==1.1.0 sinabs==3.1.3" in tests
+
+
+def test_the_walkthrough_runs_on_a_small_network(small_model, tmp_path, capsys):
+    """The walkthrough's build for the board and its synthesis, on the 784-32-10 model: the
+    build picks a configuration that fits the UP5K, `snnhw synth DIR` takes that target and
+    the synthesised design fits, with the figures in both reports."""
+    hw = tmp_path / "hw"
+    assert main(["build", str(small_model), "--target", "icebreaker", "--samples", "2",
+                 "--quiet", "--out", str(hw)]) == 0
+    assert main(["synth", str(hw)]) == 0
+    assert "ice40-up5k: fits=True" in capsys.readouterr().out
+    report = json.loads((hw / "report.json").read_text())
+    assert report["synth"]["target"] == "ice40-up5k" and report["synth"]["fits"]
+    assert "Synthesis (Yosys + nextpnr)" in (hw / "report.html").read_text()
