@@ -3,7 +3,7 @@
 A UART model drives ``rx`` and decodes ``tx`` bit by bit (8N1, ``divisor`` clock cycles per
 bit). Two tests, each on every sample of ``vectors.npz`` (``$SNNHW_VECTORS``):
 
-* ``link_frames``: the testbench sends protocol v2 frames itself (the weight image first when
+* ``link_frames``: the testbench sends protocol v3 frames itself (the weight image first when
   the identity asks for one) and compares every result frame byte for byte with the one the
   golden model's output spikes give;
 * ``link_host_over_pty``: the host code of ``snnhw run`` (:class:`snnhw.run.BoardLink` on a
@@ -113,7 +113,7 @@ async def link_frames(dut):
     mismatches = []
     for sample in range(inputs.shape[1]):
         receiver = cocotb.start_soon(_receive(dut, result_length(classes), divisor))
-        await _send(dut, encode_sample(inputs[:, sample]), divisor)
+        await _send(dut, encode_sample(inputs[:, sample], identity.input_bits), divisor)
         got = await receiver
         want = result_bytes(_class_counts(expected, sample, group))
         if got != want:

@@ -30,7 +30,6 @@ from .files import atomic_write
 from .hdl.hostlink import HostLink
 from .hdl.network import loaded_layers
 from .processes import run
-from .protocol import unsupported_input
 from .synth import require_tools, spram_hints
 from .targets import TARGETS, estimate_resources
 
@@ -142,9 +141,6 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int | None = 
     folder = Path(folder)
     net, report = open_build(folder, checked=("ir",), need_report=False)
     lanes = lanes or int(report.get("rtl", {}).get("lanes", 1))
-    refusal = unsupported_input(net.input_bits, net.layers[0].name)
-    if refusal:
-        raise SnnhwError(f"--board {board.name}: {refusal}")
     weight_memory = _weight_memory(net, board, lanes)
     platform = _platform(board)
     require_tools([_TOOLS[key] for key in _FLOW[TARGETS[board.target].family]])

@@ -162,14 +162,17 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     from .train import check_model_output, load_recipe, train
 
     out = Path(args.out)
-    recipe_file = importlib.resources.files("snnhw.recipes").joinpath(DEFAULT_RECIPE)
-    with importlib.resources.as_file(recipe_file) as path:
-        recipe = load_recipe(path)
+    if args.recipe:
+        recipe = load_recipe(args.recipe)
+    else:
+        recipe_file = importlib.resources.files("snnhw.recipes").joinpath(DEFAULT_RECIPE)
+        with importlib.resources.as_file(recipe_file) as path:
+            recipe = load_recipe(path)
     model, hw = check_model_output(out / "model.pt"), out / "hw"
     OutputFolder(hw, inputs=(model,)).check()      # before training, not after
     options = _build_options(args)
-    print(f"[1/3] training {recipe.name} ({recipe.layers}, T={recipe.timesteps}) on the bundled "
-          f"MNIST subset")
+    print(f"[1/3] training {recipe.name} ({recipe.layers}, T={recipe.timesteps}) on "
+          + ("the bundled MNIST subset" if recipe.dataset == "mnist-subset" else recipe.dataset))
     train(recipe, model, progress=not args.quiet)
     print(f"[2/3] snnhw build {model} --fixed {args.fixed}"
           + (f" --target {options.target}" if options.target else "") + f" --out {hw}")
@@ -438,6 +441,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train the bundled STBP MLP, build it, cosimulate, report")
     p.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
+    p.add_argument("--recipe", default=None, metavar="TOML",
+                   help="training recipe (default: the bundled train/stbp_mlp.toml)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_build_options(p, target="ice40-up5k")
     p.set_defaults(func=_cmd_demo)

@@ -108,22 +108,24 @@ def _resources(report: dict[str, Any]) -> str:
               f"{k['cycles_per_timestep']:.0f}", f"{k['us_per_sample']:.0f}",
               "yes" if k["limit"] is None else f"no: {k['limit']}"]
              for k in fit["considered"]]))
-    syn = report.get("synth")
-    if syn:
-        if syn["fits"]:
-            fmax = f"{syn['fmax_mhz']:.1f}" if syn.get("fmax_mhz") else "-"
-            latency = (f"{syn['latency_us_per_sample']:.1f}"
-                       if syn.get("latency_us_per_sample") else "-")
-            parts.append("<p>Synthesis (Yosys + nextpnr):</p>" + _table(
-                ["target", "cells", "LUTs", "flip-flops", "block RAMs", "SPRAMs", "DSPs",
-                 "fmax MHz", "us per sample"],
-                [[syn["target"], syn["cells"], syn["luts"], syn["flip_flops"], syn["brams"],
-                  syn["sprams"], syn["dsps"], fmax, latency]]))
-        else:
+    syntheses = list((report.get("synth_targets") or {}).values()) or (
+        [report["synth"]] if report.get("synth") else [])
+    fitting = [syn for syn in syntheses if syn["fits"]]
+    if fitting:
+        parts.append("<p>Synthesis (Yosys + nextpnr), per target:</p>" + _table(
+            ["target", "cells", "LUTs", "flip-flops", "block RAMs", "SPRAMs", "DSPs",
+             "fmax MHz", "us per sample"],
+            [[syn["target"], syn["cells"], syn["luts"], syn["flip_flops"], syn["brams"],
+              syn["sprams"], syn["dsps"],
+              f"{syn['fmax_mhz']:.1f}" if syn.get("fmax_mhz") else "-",
+              f"{syn['latency_us_per_sample']:.1f}" if syn.get("latency_us_per_sample")
+              else "-"] for syn in fitting]))
+    for syn in syntheses:
+        if not syn["fits"]:
             parts.append(f"<p>Synthesis ({html.escape(syn['target'])}): does not fit: "
                          f"{html.escape(str(syn.get('not_fitting') or syn.get('pnr_error')))}"
                          f"</p>")
-    else:
+    if not syntheses:
         parts.append('<p class="note">Not synthesised yet: <code>snnhw synth</code> on this '
                      'folder adds cells, block RAMs, fmax and latency here.</p>')
     return "".join(parts)

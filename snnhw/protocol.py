@@ -1,13 +1,13 @@
-"""The UART host-link byte protocol, version 2: weights and spike events in, class and counts out.
+"""The UART host-link byte protocol, version 3: weights and input events in, class and counts out.
 
 Shared by the hardware (``snnhw.hdl.hostlink``) and the host (``snnhw.run``); the framing is
 written down here once (docs/host-link.md describes the same frames).
 
 Host -> board:
 
-* ``'V'`` (0x56): identify. The board answers with the 12-byte *identity*:
+* ``'V'`` (0x56): identify. The board answers with the 13-byte *identity*:
   ``'V', VERSION, input_features (u16), classes (u8), timesteps (u8), vote_group (u8),
-  lanes (u8), load_bytes (u32)``. ``load_bytes`` is the length of the run-time weight image
+  lanes (u8), load_bytes (u32), input_bits (u8)``. ``load_bytes`` is the length of the run-time weight image
   the board needs before its first sample (``snnhw.hdl.network.weight_load_bytes`` of the
   network at ``lanes`` with ``--weight-memory spram``), 0 when every weight is in the
   bitstream.
@@ -18,7 +18,11 @@ Host -> board:
   are ignored (no result follows).
 * ``'S'`` (0x53) and one sample: for each of the ``timesteps`` timesteps, the addresses of
   its input spikes as u16 (any order, each ``< input_features``), then ``EOT`` (0xFFFF).
-  The sample ends with its last ``EOT``. Addresses ``>= input_features`` are ignored.
+  The sample ends with its last ``EOT``. Addresses ``>= input_features`` are ignored. A
+  network with a direct-encoding input (``input_bits`` > 1) takes each address followed by
+  its value (u8, ``1 .. 2**input_bits - 1``; zeros are not sent) in the first timestep only,
+  since the first core keeps the currents the values cause for the whole sample; the other
+  timesteps are a bare ``EOT`` (entries sent there are ignored).
 
 Board -> host, once the network has produced the sample's last output timestep, the *result*:
 ``'R', class (u8), count[0] ... count[classes-1] (u16 each), checksum (u8)``, where
@@ -40,27 +44,16 @@ import numpy as np
 
 __all__ = ["EOT", "IDENTIFY", "IDENTITY_LENGTH", "LOADED", "RESULT", "SAMPLE", "VERSION",
            "WEIGHTS", "Identity", "Result", "decode_identity", "decode_result", "encode_sample",
-           "encode_weights", "identity_bytes", "result_bytes", "result_length",
-           "unsupported_input"]
+           "encode_weights", "identity_bytes", "result_bytes", "result_length"]
 
-VERSION = 2
+VERSION = 3
 IDENTIFY = ord("V")
 SAMPLE = ord("S")
 RESULT = ord("R")
 WEIGHTS = ord("W")
 LOADED = ord("L")
 EOT = 0xFFFF
-IDENTITY_LENGTH = 12
-
-
-def unsupported_input(input_bits: int, first_layer: str) -> str | None:
-    """Why the link cannot carry a network's input, or ``None``: ``'S'`` frames hold spike
-    addresses, so a direct-encoding input (multi-bit values) is not in this version."""
-    if input_bits > 1:
-        return (f"the host link (protocol v{VERSION}) sends spike addresses; layer "
-                f"{first_layer} takes a direct {input_bits}-bit input, which it does not "
-                f"carry yet (snnhw build checks such networks in simulation)")
-    return None
+IDENTITY_LENGTH = 13
 
 
 @dataclass(frozen=True)
@@ -74,6 +67,7 @@ class Identity:
     vote_group: int
     lanes: int = 1
     load_bytes: int = 0
+    input_bits: int = 1
 
 
 @dataclass(frozen=True)
@@ -84,16 +78,25 @@ class Result:
     counts: tuple[int, ...]
 
 
-def encode_sample(spikes: np.ndarray) -> bytes:
-    """``'S'`` and the events of one sample's spikes ``[T, F]`` (0/1), ascending addresses."""
-    if spikes.ndim != 2:
-        raise ValueError(f"one sample's spikes must be [T, F], got shape {spikes.shape}")
-    if spikes.shape[1] >= EOT:
-        raise ValueError(f"{spikes.shape[1]} inputs do not fit 16-bit addresses below 0xFFFF")
+def encode_sample(inputs: np.ndarray, input_bits: int = 1) -> bytes:
+    """``'S'`` and the events of one sample's inputs ``[T, F]``, ascending addresses: spikes
+    (0/1), or with ``input_bits`` > 1 a direct input's values (the same at every timestep:
+    sent once, in the first timestep, each address followed by its value)."""
+    if inputs.ndim != 2:
+        raise ValueError(f"one sample's inputs must be [T, F], got shape {inputs.shape}")
+    if inputs.shape[1] >= EOT:
+        raise ValueError(f"{inputs.shape[1]} inputs do not fit 16-bit addresses below 0xFFFF")
+    top = (1 << input_bits) - 1 if input_bits > 1 else 1
+    if inputs.size and (inputs.min() < 0 or inputs.max() > top):
+        raise ValueError(f"inputs span {inputs.min()}..{inputs.max()}; {input_bits}-bit inputs "
+                         f"take 0..{top}")
     out = bytearray([SAMPLE])
-    for step in spikes:
-        for address in np.flatnonzero(step):
-            out += int(address).to_bytes(2, "big")
+    for t, step in enumerate(inputs):
+        if input_bits == 1 or t == 0:
+            for address in np.flatnonzero(step):
+                out += int(address).to_bytes(2, "big")
+                if input_bits > 1:
+                    out.append(int(step[address]))
         out += EOT.to_bytes(2, "big")
     return bytes(out)
 
@@ -106,7 +109,7 @@ def encode_weights(image: bytes) -> bytes:
 def identity_bytes(identity: Identity) -> bytes:
     return bytes([IDENTIFY, identity.version]) + identity.input_features.to_bytes(2, "big") + \
         bytes([identity.classes, identity.timesteps, identity.vote_group, identity.lanes]) + \
-        identity.load_bytes.to_bytes(4, "big")
+        identity.load_bytes.to_bytes(4, "big") + bytes([identity.input_bits])
 
 
 def decode_identity(raw: bytes) -> Identity:
@@ -120,7 +123,7 @@ def decode_identity(raw: bytes) -> Identity:
         raise ValueError(f"not an identity frame: {raw.hex()}")
     return Identity(version=raw[1], input_features=int.from_bytes(raw[2:4], "big"),
                     classes=raw[4], timesteps=raw[5], vote_group=raw[6], lanes=raw[7],
-                    load_bytes=int.from_bytes(raw[8:12], "big"))
+                    load_bytes=int.from_bytes(raw[8:12], "big"), input_bits=raw[12])
 
 
 def result_length(classes: int) -> int:

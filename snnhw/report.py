@@ -109,6 +109,12 @@ def _fit_lines(fit: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _syntheses(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target the build was synthesised for (the latest alone in older reports)."""
+    by_target = report.get("synth_targets") or {}
+    return list(by_target.values()) or ([report["synth"]] if "synth" in report else [])
+
+
 def _synth_line(syn: dict[str, Any]) -> str:
     if syn["fits"]:
         return (f"Synthesis ({syn['target']}): {syn['cells']} cells, {syn['brams']} block RAMs, "
@@ -128,8 +134,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["![cycles per timestep, measured and predicted](cycles.png)", ""]
     if report.get("fit"):
         lines += _fit_lines(report["fit"])
-    if "synth" in report:
-        lines += [_synth_line(report["synth"]), ""]
+    for section in _syntheses(report):
+        lines += [_synth_line(section), ""]
     return "\n".join(lines)
 
 
@@ -144,8 +150,8 @@ def render_text(report: dict[str, Any]) -> str:
         fit = report["fit"]
         lines.append(f"  configuration for {fit['target']}: P={fit['chosen']['lanes']}, "
                      f"{fit['chosen']['weight_memory']} weights: {fit['reason']}")
-    if "synth" in report:
-        lines.append("  " + _synth_line(report["synth"]))
+    for section in _syntheses(report):
+        lines.append("  " + _synth_line(section))
     return "\n".join(lines)
 
 

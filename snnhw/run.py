@@ -1,6 +1,6 @@
 """Run stage: stream samples to a board over the UART host link and score its answers.
 
-:class:`BoardLink` speaks protocol v2 (:mod:`snnhw.protocol`) over any byte stream with
+:class:`BoardLink` speaks protocol v3 (:mod:`snnhw.protocol`) over any byte stream with
 ``read(n)`` and ``write(data)``: a pyserial port for a real board, a pseudo-terminal to the
 cosimulated design in the tests. :func:`run_board` streams a build's test samples and reports
 accuracy (against the labels and against the golden model) and throughput, after sending
@@ -32,8 +32,8 @@ from .protocol import (
     encode_sample,
     encode_weights,
     result_length,
-    unsupported_input,
 )
+from .quant import integer_inputs
 
 __all__ = ["BoardLink", "open_serial", "run_board"]
 
@@ -91,13 +91,14 @@ class BoardLink:
         if answer[0] != LOADED:
             raise SnnhwError(f"board link: expected 'L' after the weights, got {answer.hex()}")
 
-    def classify(self, spikes: np.ndarray) -> Result:
-        """Send one sample's spikes ``[T, F]``; return the board's class and counts."""
+    def classify(self, inputs: np.ndarray) -> Result:
+        """Send one sample's inputs ``[T, F]`` (spikes, or a direct input's values); return
+        the board's class and counts."""
         identity = self.identity or self.identify()
-        if spikes.shape != (identity.timesteps, identity.input_features):
-            raise SnnhwError(f"sample shape {spikes.shape} does not match the board's network "
+        if inputs.shape != (identity.timesteps, identity.input_features):
+            raise SnnhwError(f"sample shape {inputs.shape} does not match the board's network "
                              f"({identity.timesteps} timesteps x {identity.input_features} inputs)")
-        self.stream.write(encode_sample(spikes))
+        self.stream.write(encode_sample(inputs, identity.input_bits))
         raw = self._read(result_length(identity.classes), "result frame")
         try:
             return decode_result(raw, identity.classes)
@@ -123,21 +124,18 @@ def run_board(folder: str | Path, stream: ByteStream, *, samples: int = 100,
     if samples < 1:
         raise SnnhwError(f"--samples {samples}: at least 1 sample is required")
     net, _ = open_build(folder, checked=("ir",))
-    refusal = unsupported_input(net.input_bits, net.layers[0].name)
-    if refusal:
-        raise SnnhwError(f"{folder}: {refusal}")
     data = load_dataset(net.dataset)
     if samples > len(data.y_test):
         log(f"--samples {samples}: the test set has {len(data.y_test)} samples; sending all")
-    inputs = encode_numpy(data.x_test[:samples], net.encoding)
-    inputs = inputs.reshape(inputs.shape[0], inputs.shape[1], -1)
+    inputs = integer_inputs(net, encode_numpy(data.x_test[:samples], net.encoding))
     expected = golden.predict(golden.run(net, inputs).output, net.vote_group)
     link = BoardLink(stream)
     identity = link.identify()
-    wanted = (net.input_features, net.timesteps, net.vote_group)
-    if (identity.input_features, identity.timesteps, identity.vote_group) != wanted:
+    wanted = (net.input_features, net.timesteps, net.vote_group, net.input_bits)
+    if (identity.input_features, identity.timesteps, identity.vote_group,
+            identity.input_bits) != wanted:
         raise SnnhwError(f"the board carries a different network: {identity} vs the build's "
-                         f"{wanted} (inputs, timesteps, vote group)")
+                         f"{wanted} (inputs, timesteps, vote group, input bits)")
     if identity.load_bytes:
         image = weight_load_bytes(net, identity.lanes, "spram")
         log(f"sending {len(image)} bytes of weights (P={identity.lanes}) ...")

@@ -214,7 +214,8 @@ def _not_fitting(estimate: dict[str, Any], target: Target, weight_memory: str) -
 
 
 def _update_report(folder: Path, report: dict[str, Any], section: dict[str, Any]) -> None:
-    report["synth"] = section
+    report["synth"] = section                       # the latest synthesis
+    report.setdefault("synth_targets", {})[section["target"]] = section   # one per target
     write_report(folder, report)
 
 

@@ -363,7 +363,7 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.epochs * batches)
                  if recipe.schedule == "cosine" else None)
     bar = tqdm(total=recipe.epochs * batches, desc=f"train {recipe.name}",
-               disable=not progress, unit="batch")
+               disable=not progress, unit="batch", smoothing=0.0)  # ETA: the mean rate
     for epoch in range(recipe.epochs):
         net.train()
         order = torch.randperm(len(x_train), generator=gen)

@@ -13,7 +13,7 @@ import pytest
 from snnhw import SnnhwError, ir
 from snnhw.board import build_bitstream
 
-from netgen import random_direct_network, random_network, spram_sized_network
+from netgen import random_network, spram_sized_network
 
 
 @pytest.mark.parametrize("board, magic", [("icebreaker", b"\x7e\xaa\x99\x7e"),
@@ -58,15 +58,3 @@ def test_icebreaker_bitstream_takes_spram_weights_when_block_ram_is_short(tmp_pa
     placed = (tmp_path / "board" / "icebreaker" / "snn_board.tim").read_text()
     used = re.search(r"ICESTORM_SPRAM:\s+(\d+)/\s*4", placed)
     assert used and int(used.group(1)) == 1, placed[:2000]
-
-
-def test_direct_input_network_is_refused_before_any_work(tmp_path):
-    """The host link carries spike addresses: a direct-encoding network is refused in one
-    line naming the layer, the board and the protocol, and nothing is written."""
-    net, _ = random_direct_network(0)
-    ir.save(net, tmp_path / "ir")
-    with pytest.raises(SnnhwError, match=r"--board icebreaker: the host link \(protocol v2\) "
-                                         r"sends spike addresses; layer fc0 takes a direct "
-                                         r"\d-bit input"):
-        build_bitstream(tmp_path, "icebreaker", log=lambda line: None)
-    assert not (tmp_path / "board").exists()

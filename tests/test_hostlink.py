@@ -1,4 +1,4 @@
-"""UART host link: protocol v2 frames, and the link in cocotb against the golden model."""
+"""UART host link: protocol v3 frames, and the link in cocotb against the golden model."""
 
 from __future__ import annotations
 
@@ -22,12 +22,22 @@ from snnhw.protocol import (
     result_bytes,
 )
 
-from netgen import random_network
+from netgen import random_direct_network, random_network
 
 
 def test_sample_frame_layout():
     spikes = np.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0]], dtype=np.uint8)
     assert encode_sample(spikes) == bytes.fromhex("53" "0001" "0003" "ffff" "ffff" "0000" "ffff")
+
+
+def test_direct_sample_frame_sends_the_values_once():
+    """A direct input's values go with their addresses in the first timestep; the other
+    timesteps are bare end-of-timestep markers."""
+    values = np.array([[0, 200, 0, 7]] * 3, dtype=np.uint8)
+    assert encode_sample(values, input_bits=8) == bytes.fromhex(
+        "53" "0001c8" "000307" "ffff" "ffff" "ffff")
+    with pytest.raises(ValueError, match="4-bit inputs take 0..15"):
+        encode_sample(values, input_bits=4)
 
 
 def test_result_frame_round_trip_and_checksum():
@@ -42,12 +52,14 @@ def test_result_frame_round_trip_and_checksum():
 
 def test_identity_frame_round_trip_and_version_check():
     identity = Identity(version=VERSION, input_features=784, classes=10, timesteps=10,
-                        vote_group=1, lanes=8, load_bytes=100_352)
+                        vote_group=1, lanes=8, load_bytes=100_352, input_bits=8)
     raw = identity_bytes(identity)
-    assert raw.hex() == "5602" "0310" "0a" "0a" "01" "08" "00018800"
+    assert raw.hex() == "5603" "0310" "0a" "0a" "01" "08" "00018800" "08"
     assert decode_identity(raw) == identity
     with pytest.raises(ValueError, match="protocol version 1"):
         decode_identity(bytes([ord("V"), 1, 3, 16, 10, 10, 1]))
+    with pytest.raises(ValueError, match="protocol version 2"):
+        decode_identity(bytes.fromhex("5602" "0310" "0a" "0a" "01" "08" "00018800"))
 
 
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
@@ -76,5 +88,27 @@ def test_link_answers_like_the_golden_model(tmp_path, sim, seed, vote_group, lan
                              expected=expected, vote_group=net.vote_group, divisor=divisor,
                              load=weight_load_bytes(net, lanes, weight_memory))
     assert (link.identity.load_bytes > 0) == (weight_memory == "spram")
+    assert results["link_frames"] == {"samples": inputs.shape[1], "mismatches": []}
+    assert results["link_host_over_pty"] == {"samples": inputs.shape[1], "mismatches": []}
+
+
+@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+def test_link_carries_a_direct_input(tmp_path, sim):
+    """A direct-encoding network behind the link: the values travel in the first timestep's
+    entries and the board answers the golden model's class and counts."""
+    net, inputs = random_direct_network(1)
+    divisor = 8
+    link = HostLink(net, divisor=divisor)
+    assert link.identity.input_bits == net.input_bits > 1
+    text, images = verilog_source(net, 1, top=link, name="snn_link")
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    (rtl / "snn_link.v").write_text(text)
+    for name, image in images.items():
+        (rtl / name).write_text(image)
+    expected = golden.run(net, inputs).output
+    results = run_link_cosim(tmp_path, top="snn_link", sim=sim, inputs=inputs,
+                             expected=expected, vote_group=net.vote_group, divisor=divisor,
+                             load=b"")
     assert results["link_frames"] == {"samples": inputs.shape[1], "mismatches": []}
     assert results["link_host_over_pty"] == {"samples": inputs.shape[1], "mismatches": []}

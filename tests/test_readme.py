@@ -65,4 +65,4 @@ def test_the_walkthrough_runs_on_a_small_network(small_model, tmp_path, capsys):
     assert "ice40-up5k: fits=True" in capsys.readouterr().out
     report = json.loads((hw / "report.json").read_text())
     assert report["synth"]["target"] == "ice40-up5k" and report["synth"]["fits"]
-    assert "Synthesis (Yosys + nextpnr)" in (hw / "report.html").read_text()
+    assert "Synthesis (Yosys + nextpnr), per target" in (hw / "report.html").read_text()

@@ -1,10 +1,11 @@
-"""UART host link around the network: protocol v2 of :mod:`snnhw.protocol` in hardware.
+"""UART host link around the network: protocol v3 of :mod:`snnhw.protocol` in hardware.
 
 Data path: ``rx`` -> :class:`UARTReceiver` -> byte decoder -> event FIFO -> :class:`SNNTop`
 -> per-neuron spike counters -> result sender -> :class:`UARTTransmitter` -> ``tx``.
 
 * The decoder turns ``'S'`` + u16 addresses / ``EOT`` markers into the network's input events
-  and answers ``'V'`` with the identity frame. With ``weight_memory="spram"`` it passes the
+  (for a direct-encoding input, each address of the first timestep with the value byte that
+  follows it) and answers ``'V'`` with the identity frame. With ``weight_memory="spram"`` it passes the
   ``load_bytes`` bytes after ``'W'`` to the network's weight loader (one byte per
   ``10 * divisor`` cycles; the loader takes a byte every other cycle) and answers ``'L'``; it
   ignores ``'S'`` until then.
@@ -35,9 +36,8 @@ from ..protocol import (
     WEIGHTS,
     Identity,
     identity_bytes,
-    unsupported_input,
 )
-from .events import event_layout
+from .events import event_layout, value_bits
 from .loader import load_image_length
 from .network import SNNTop, loaded_memories
 from .uart import UARTReceiver, UARTTransmitter
@@ -58,9 +58,6 @@ class HostLink(wiring.Component):
     def __init__(self, net: Network, *, divisor: int, lanes: int = 1,
                  weight_memory: str = "rom") -> None:
         self.net = net.validate()
-        refusal = unsupported_input(net.input_bits, net.layers[0].name)
-        if refusal:
-            raise ValueError(refusal)
         if net.input_features >= EOT:
             raise ValueError(f"{net.input_features} inputs do not fit the 16-bit addresses")
         if net.timesteps > 255 or net.output_features // net.vote_group > 255:
@@ -78,7 +75,8 @@ class HostLink(wiring.Component):
         self.identity = Identity(version=VERSION, input_features=net.input_features,
                                  classes=net.output_features // net.vote_group,
                                  timesteps=net.timesteps, vote_group=net.vote_group,
-                                 lanes=lanes, load_bytes=self.load_bytes)
+                                 lanes=lanes, load_bytes=self.load_bytes,
+                                 input_bits=net.input_bits)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
     def elaborate(self, platform) -> Module:
@@ -89,7 +87,8 @@ class HostLink(wiring.Component):
         m.submodules.rx = rx = UARTReceiver(self.divisor)
         m.submodules.tx = tx = UARTTransmitter(self.divisor)
         m.submodules.snn = snn = SNNTop(net, lanes=self.lanes, weight_memory=self.weight_memory)
-        layout = event_layout(net.input_features)
+        direct = net.input_bits > 1
+        layout = event_layout(net.input_features, value_bits(net.input_bits))
         m.submodules.events = events = fifo.SyncFIFOBuffered(width=layout.size,
                                                              depth=EVENT_FIFO_DEPTH)
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), rx.o.ready.eq(1),
@@ -107,6 +106,7 @@ class HostLink(wiring.Component):
             m.d.comb += snn.load.payload.eq(rx.o.payload)
         address = Signal(16)
         m.d.comb += address.eq((high << 8) | rx.o.payload)
+        held_address = Signal(16)          # a direct input's address, waiting for its value
         event = Signal(layout)
         push = Signal()
         m.d.comb += [events.w_data.eq(event), events.w_en.eq(push)]
@@ -144,8 +144,22 @@ class HostLink(wiring.Component):
                             m.next = "idle"
                         with m.Else():
                             m.d.sync += in_steps.eq(in_steps + 1)
-                    with m.Elif(address < net.input_features):
-                        m.d.comb += [event.index.eq(address), push.eq(1)]
+                    if direct:          # the value byte follows
+                        with m.Else():
+                            m.d.sync += held_address.eq(address)
+                            m.next = "value"
+                    else:
+                        with m.Elif(address < net.input_features):
+                            m.d.comb += [event.index.eq(address), push.eq(1)]
+            if direct:
+                # the value of the address before it; taken in the first timestep only (the
+                # core holds the currents of the first timestep's values for the sample)
+                with m.State("value"):
+                    with m.If(rx.o.valid):
+                        m.next = "high"
+                        with m.If((held_address < net.input_features) & (in_steps == 0)):
+                            m.d.comb += [event.index.eq(held_address),
+                                         event.value.eq(rx.o.payload), push.eq(1)]
 
         # --- output spike counters --------------------------------------------------------------
         count_bits = max(1, steps.bit_length())
