@@ -52,10 +52,32 @@ def test_rectangular_surrogate_gradient_matches_closed_form():
     assert abs(float(expected.sum() * (x[1] - x[0]).detach()) - 1.0) < 0.02
 
 
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+@pytest.mark.parametrize("surrogate", ["rectangular", "polynomial", "sigmoid", "gaussian",
+                                       "arctan", "fast_sigmoid"])
+def test_fused_lif_equals_the_per_step_graph(reset, surrogate):
+    """The one-node LIF (forward and backward over all T) gives the spikes, the membranes'
+    gradient path and so the input gradients of the per-step autograd graph, in float64."""
+    torch.manual_seed(1)
+    lif = LIF(tau=0.6, threshold=0.5, reset=reset, surrogate=surrogate, width=0.8)
+    current = (torch.randn(10, 6, 9, dtype=torch.float64) * 0.7).requires_grad_()
+    upstream = torch.randn(10, 6, 9, dtype=torch.float64)
+    fused = lif(current)
+    (fused * upstream).sum().backward()
+    fused_grad, current.grad = current.grad, None
+    reference = lif._run(current, None)
+    (reference * upstream).sum().backward()
+    torch.testing.assert_close(fused, reference, rtol=0, atol=0)
+    torch.testing.assert_close(fused_grad, current.grad, rtol=1e-12, atol=1e-12)
+    assert 0 < float(fused.sum()) < fused.numel() and float(fused_grad.abs().sum()) > 0
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"tau": 1.5, "threshold": 1.0}, "tau"),
     ({"tau": 0.5, "threshold": 0.0}, "threshold"),
     ({"tau": 0.5, "threshold": 1.0, "reset": "bogus"}, "reset"),
+    ({"tau": 0.5, "threshold": 1.0, "surrogate": "bogus"}, "unknown surrogate"),
+    ({"tau": 0.5, "threshold": 1.0, "width": 0.0}, "width"),
 ])
 def test_lif_rejects_bad_parameters(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import torch
 
-from .surrogate import spike
+from .surrogate import SURROGATES, spike
 
 __all__ = ["GRADIENTS", "LIF", "RESETS"]
 
@@ -50,6 +50,51 @@ class _SpatiallyAdjustedSpike(torch.autograd.Function):
     def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
         u, o = ctx.saved_tensors
         return grad_output * o / torch.where(o > 0, u, torch.ones_like(u)), None
+
+
+class _FusedLIF(torch.autograd.Function):
+    """The surrogate-gradient LIF over all T timesteps as one autograd node: the forward and
+    backward loops run on plain tensors, with no graph of ~6 nodes per timestep. Values and
+    gradients are those of the per-step form (``LIF._run``, ``gradient="surrogate"``): the
+    reset path is differentiated (``do[t]`` reaches ``u[t+1]`` through the reset) and ``dH/du``
+    is the named surrogate of ``u - threshold``."""
+
+    @staticmethod
+    def forward(ctx, current: torch.Tensor, tau: float, threshold: float,  # type: ignore[override]
+                zero_reset: bool, surrogate: str, width: float) -> torch.Tensor:
+        membranes = torch.empty_like(current)
+        spikes = torch.empty_like(current)
+        u = torch.zeros_like(current[0])
+        o = torch.zeros_like(current[0])
+        for t in range(current.shape[0]):
+            if zero_reset:
+                u = torch.addcmul(current[t], u, 1.0 - o, value=tau)
+            else:
+                u = torch.add(current[t], u - threshold * o, alpha=tau)
+            o = (u >= threshold).to(current.dtype)
+            membranes[t] = u
+            spikes[t] = o
+        ctx.save_for_backward(membranes, spikes)
+        ctx.settings = (tau, threshold, zero_reset, surrogate, width)
+        return spikes
+
+    @staticmethod
+    def backward(ctx, grad_spikes: torch.Tensor):  # type: ignore[override]
+        membranes, spikes = ctx.saved_tensors
+        tau, threshold, zero_reset, surrogate, width = ctx.settings
+        slope = SURROGATES[surrogate](membranes - threshold, width)
+        grad_current = torch.empty_like(membranes)
+        later = torch.zeros_like(membranes[0])       # dL/du[t+1]
+        for t in range(membranes.shape[0] - 1, -1, -1):
+            if zero_reset:      # u[t+1] = tau u[t] (1 - o[t]) + I[t+1]
+                grad_o = grad_spikes[t] - tau * later * membranes[t]
+                grad_u = grad_o * slope[t] + tau * later * (1.0 - spikes[t])
+            else:               # u[t+1] = tau (u[t] - threshold o[t]) + I[t+1]
+                grad_o = grad_spikes[t] - (tau * threshold) * later
+                grad_u = grad_o * slope[t] + tau * later
+            grad_current[t] = grad_u
+            later = grad_u
+        return grad_current, None, None, None, None, None
 
 
 class LIF(torch.nn.Module):
@@ -84,6 +129,10 @@ class LIF(torch.nn.Module):
             raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
         if gradient not in GRADIENTS:
             raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
+        if surrogate not in SURROGATES:
+            raise ValueError(f"unknown surrogate {surrogate!r}; known: {sorted(SURROGATES)}")
+        if not width > 0:
+            raise ValueError(f"surrogate width must be > 0, got {width!r}")
         if gradient == "leak_aware" and not tau > 0:
             raise ValueError("the leak-aware derivative needs tau > 0 (it uses ln(tau))")
         self.gradient = gradient
@@ -102,6 +151,9 @@ class LIF(torch.nn.Module):
         return spike(excess, self.surrogate, self.width)
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
+        if self.gradient == "surrogate":
+            return _FusedLIF.apply(current, self.tau, self.threshold, self.reset == "zero",
+                                   self.surrogate, self.width)
         return self._run(current, None)
 
     def membranes(self, current: torch.Tensor) -> torch.Tensor:
