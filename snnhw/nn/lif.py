@@ -67,10 +67,12 @@ class _FusedLIF(torch.autograd.Function):
         u = torch.zeros_like(current[0])
         o = torch.zeros_like(current[0])
         for t in range(current.shape[0]):
+            # the per-step form's expressions, term for term: the same rounding, so the
+            # same spikes at the threshold
             if zero_reset:
-                u = torch.addcmul(current[t], u, 1.0 - o, value=tau)
+                u = tau * u * (1.0 - o) + current[t]
             else:
-                u = torch.add(current[t], u - threshold * o, alpha=tau)
+                u = tau * (u - threshold * o) + current[t]
             o = (u >= threshold).to(current.dtype)
             membranes[t] = u
             spikes[t] = o
