@@ -62,9 +62,10 @@ def test_identity_frame_round_trip_and_version_check():
         decode_identity(bytes.fromhex("5602" "0310" "0a" "0a" "01" "08" "00018800"))
 
 
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
-@pytest.mark.parametrize("seed, vote_group, lanes, weight_memory",
-                         [(4, 1, 1, "rom"), (11, 2, 2, "spram")])
+@pytest.mark.parametrize("sim, seed, vote_group, lanes, weight_memory", [
+    ("icarus", 4, 1, 1, "rom"), ("verilator", 11, 2, 2, "spram"),
+    pytest.param("verilator", 4, 1, 1, "rom", marks=pytest.mark.slow),
+    pytest.param("icarus", 11, 2, 2, "spram", marks=pytest.mark.slow)])
 def test_link_answers_like_the_golden_model(tmp_path, sim, seed, vote_group, lanes,
                                             weight_memory):
     """A whole sample as UART bytes returns the golden model's class and counts; with
@@ -92,7 +93,7 @@ def test_link_answers_like_the_golden_model(tmp_path, sim, seed, vote_group, lan
     assert results["link_host_over_pty"] == {"samples": inputs.shape[1], "mismatches": []}
 
 
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+@pytest.mark.parametrize("sim", ["verilator", pytest.param("icarus", marks=pytest.mark.slow)])
 def test_link_carries_a_direct_input(tmp_path, sim):
     """A direct-encoding network behind the link: the values travel in the first timestep's
     entries and the board answers the golden model's class and counts."""

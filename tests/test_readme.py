@@ -1,15 +1,17 @@
 """The README tells the truth: every `snnhw` command it shows names a real subcommand and
-only options that subcommand takes, the two first commands are the ones `.ci/run` and a
-newcomer run, and the walkthrough's commands work on a small network."""
+only options that subcommand takes, and the two first commands are the ones `.ci/run` and a
+newcomer run. The commands themselves run in the tests of their stage (test_demo: the demo;
+test_fit: build --target for the board and the target synth then takes; test_synth,
+test_board, test_hostlink: synth, the board bitstream and the host of snnhw run; test_sweep,
+test_nir, test_recipes: sweep, import/export, train)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 
-from snnhw.cli import _parser, main
+from snnhw.cli import _parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -52,17 +54,3 @@ def test_the_first_two_commands_are_the_demo_and_the_ci_test_command():
     for step in ('pip install -q -e ".[test]"', "--no-deps norse==1.1.0 sinabs==3.1.3"):
         assert step in ci
     assert 'pip install -e ".[test]"' in tests and "--no-deps norse==1.1.0 sinabs==3.1.3" in tests
-
-
-def test_the_walkthrough_runs_on_a_small_network(small_model, tmp_path, capsys):
-    """The walkthrough's build for the board and its synthesis, on the 784-32-10 model: the
-    build picks a configuration that fits the UP5K, `snnhw synth DIR` takes that target and
-    the synthesised design fits, with the figures in both reports."""
-    hw = tmp_path / "hw"
-    assert main(["build", str(small_model), "--target", "icebreaker", "--samples", "2",
-                 "--quiet", "--out", str(hw)]) == 0
-    assert main(["synth", str(hw)]) == 0
-    assert "ice40-up5k: fits=True" in capsys.readouterr().out
-    report = json.loads((hw / "report.json").read_text())
-    assert report["synth"]["target"] == "ice40-up5k" and report["synth"]["fits"]
-    assert "Synthesis (Yosys + nextpnr), per target" in (hw / "report.html").read_text()

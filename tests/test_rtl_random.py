@@ -20,18 +20,23 @@ from snnhw.hdl.layout import LANES
 from netgen import random_conv_network, random_direct_network, random_network
 
 SEEDS = list(range(17)) + [25]       # 25: a 1-neuron layer
-# every seed on the fast harness (every layer); the cocotb reference on a subset of them
-COCOTB_ICARUS_SEEDS = SEEDS[:-1:2] + [25]
-COCOTB_VERILATOR_SEEDS = [0, 7, 13]
-CASES = [(seed, "fast") for seed in SEEDS] + [(seed, "icarus") for seed in COCOTB_ICARUS_SEEDS] + \
-    [(seed, "verilator") for seed in COCOTB_VERILATOR_SEEDS]
 CONV_SEEDS = list(range(9))
-CONV_CASES = [(seed, "fast") for seed in CONV_SEEDS] + \
-    [(seed, "icarus") for seed in CONV_SEEDS[::2]] + [(seed, "verilator") for seed in (1, 4)]
 DIRECT_SEEDS = [*range(8), 11]       # 11: a 2-bit input
-DIRECT_CASES = [(seed, "fast") for seed in DIRECT_SEEDS] + \
-    [(seed, "icarus") for seed in (0, 3, 5)] + [(seed, "verilator") for seed in (1,)]
 
+
+def _cases(fast: list[int], ci_fast: list[int], icarus: list[int], verilator: list[int]
+           ) -> list:
+    """Seeds on the fast harness (every layer; those outside ``ci_fast`` marked slow, so the
+    CI suite keeps its time and ``pytest -m slow`` runs the rest) and on the cocotb
+    reference with Icarus and Verilator."""
+    return ([(seed, "fast") if seed in ci_fast else
+             pytest.param(seed, "fast", marks=pytest.mark.slow) for seed in fast]
+            + [(seed, "icarus") for seed in icarus] + [(seed, "verilator") for seed in verilator])
+
+
+CASES = _cases(SEEDS, SEEDS[::2] + [25], [0, 4, 8, 12, 25], [0, 7, 13])
+CONV_CASES = _cases(CONV_SEEDS, [0, 1, 2, 4, 6, 8], CONV_SEEDS[::2], [1, 4])
+DIRECT_CASES = _cases(DIRECT_SEEDS, [0, 2, 4, 6, 11], [0, 3, 5], [1])
 
 def test_random_networks_exercise_the_edges():
     """The generator really covers what the RTL tests claim to cover."""
