@@ -64,12 +64,13 @@ class _FusedLIF(torch.autograd.Function):
                 zero_reset: bool, surrogate: str, width: float) -> torch.Tensor:
         membranes = torch.empty_like(current)
         spikes = torch.empty_like(current)
-        u = torch.zeros_like(current[0])
-        o = torch.zeros_like(current[0])
+        u = o = current[0]
         for t in range(current.shape[0]):
             # the per-step form's expressions, term for term: the same rounding, so the
             # same spikes at the threshold
-            if zero_reset:
+            if t == 0:
+                u = current[0]              # nothing carried into the first step
+            elif zero_reset:
                 u = tau * u * (1.0 - o) + current[t]
             else:
                 u = tau * (u - threshold * o) + current[t]
@@ -86,9 +87,12 @@ class _FusedLIF(torch.autograd.Function):
         tau, threshold, zero_reset, surrogate, width = ctx.settings
         slope = SURROGATES[surrogate](membranes - threshold, width)
         grad_current = torch.empty_like(membranes)
-        later = torch.zeros_like(membranes[0])       # dL/du[t+1]
-        for t in range(membranes.shape[0] - 1, -1, -1):
-            if zero_reset:      # u[t+1] = tau u[t] (1 - o[t]) + I[t+1]
+        last = membranes.shape[0] - 1
+        later = membranes[0]            # dL/du[t+1], set from the last step on
+        for t in range(last, -1, -1):
+            if t == last:                   # no later step to carry error back
+                grad_u = grad_spikes[t] * slope[t]
+            elif zero_reset:    # u[t+1] = tau u[t] (1 - o[t]) + I[t+1]
                 grad_o = grad_spikes[t] - tau * later * membranes[t]
                 grad_u = grad_o * slope[t] + tau * later * (1.0 - spikes[t])
             else:               # u[t+1] = tau (u[t] - threshold o[t]) + I[t+1]
