@@ -49,7 +49,7 @@ def test_the_first_two_commands_are_the_demo_and_the_ci_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert tests.endswith("python3 -m pytest -n 2 -q")
     assert "python3 -m pytest -n 2 -q" in ci
-    for package in ("iverilog", "make", "g++", "ccache", "chromium"):
+    for package in ("iverilog", "make", "g++", "ccache", "chromium", "fonts-liberation"):
         assert package in tests and package in ci, package
     for step in ('pip install -q -e ".[test]"', "--no-deps norse==1.1.0 sinabs==3.1.3"):
         assert step in ci
