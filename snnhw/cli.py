@@ -67,13 +67,27 @@ BAUD_MAX = 3_000_000
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from .train import load_recipe, train
+    import json
+
+    from .distributed import from_environment, train_parallel
+    from .train import check_model_output, load_recipe, train
 
     recipe = load_recipe(args.recipe, _overrides(args.set))
     out = args.out if args.out is not None else Path("build") / recipe.name / "model.pt"
-    metrics = train(recipe, out, progress=not args.quiet)
+    world = from_environment()          # under torchrun
+    if world is not None:
+        metrics = train(recipe, out, progress=not args.quiet, world=world)
+        if metrics is None:             # not rank 0: rank 0 writes and reports
+            return
+    elif args.nproc > 1:
+        out = check_model_output(out)   # before any process starts
+        train_parallel(recipe, out, args.nproc, progress=not args.quiet)
+        metrics = json.loads(out.with_suffix(".metrics.json").read_text())
+    else:
+        metrics = train(recipe, out, progress=not args.quiet)
     print(f"wrote {out}: test accuracy {100 * metrics['test_accuracy']:.2f} % "
-          f"({metrics['train_seconds']:.0f} s)")
+          f"({metrics['train_seconds']:.0f} s, {metrics['processes']} process"
+          f"{'es' if metrics['processes'] != 1 else ''})")
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -356,6 +370,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe key, e.g. --set epochs=3 --set data_path=/data "
                         "(repeatable)")
+    p.add_argument("--nproc", type=_integer(1), default=1,
+                   help="data-parallel training processes on this machine (torch.distributed, "
+                        "gloo; default 1); under torchrun its world is used instead")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from . import SnnhwError
 from .checkpoint import FORMAT, save_checkpoint
 from .data import DATASETS, DIRECT, ENCODINGS, Split, encode_numpy, encode_torch, load_dataset
+from .distributed import World
 from .files import atomic_path
 from .fixedpoint import (
     DIRECT_INPUT_BITS,
@@ -323,11 +324,16 @@ def check_model_output(out: str | Path, option: str = "--out") -> Path:
     return out
 
 
-def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
+def train(recipe: Recipe, out: str | Path, *, progress: bool = True,
+          world: World | None = None) -> dict[str, Any] | None:
     """Train per ``recipe``; write ``out`` (model.pt), ``<out>.metrics.json`` and the training
-    curve ``<out>.training.png``, all three at the end (nothing is written on failure)."""
+    curve ``<out>.training.png``, all three at the end (nothing is written on failure). With
+    a ``world`` of several processes (:mod:`snnhw.distributed`, its process group started)
+    this process trains on its share of every batch, and only rank 0 evaluates and writes
+    (the others return ``None``)."""
     recipe.check(f"recipe {recipe.name!r}")
     out = check_model_output(out)
+    world = world or World(0, 1)
     torch.manual_seed(recipe.seed)
     np.random.seed(recipe.seed)
     event_options = ({"timesteps": recipe.timesteps, "denoise_us": recipe.denoise_us,
@@ -345,6 +351,9 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str
                                      input_bits=DIRECT_INPUT_BITS if recipe.encoding == DIRECT
                                      else 1)
     net = SpikingNetwork(arch, fixed_point=fixed_point)
+    # several processes: gradients averaged over the ranks (their losses scaled to the
+    # global batch, below), so a step is the one-process step on the same global batch
+    model = torch.nn.parallel.DistributedDataParallel(net) if world.size > 1 else net
     opt = _optimizer(recipe, net.parameters())
     x_all = data.x_train[:recipe.train_samples] if recipe.train_samples else data.x_train
     y_all = data.y_train[:len(x_all)]
@@ -363,32 +372,45 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True) -> dict[str
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.epochs * batches)
                  if recipe.schedule == "cosine" else None)
     bar = tqdm(total=recipe.epochs * batches, desc=f"train {recipe.name}",
-               disable=not progress, unit="batch", smoothing=0.0)  # ETA: the mean rate
+               disable=not (progress and world.leader), unit="batch",
+               smoothing=0.0)  # ETA: the mean rate
     for epoch in range(recipe.epochs):
         net.train()
         order = torch.randperm(len(x_train), generator=gen)
         total_loss = 0.0
         for start in range(0, len(order), recipe.batch_size):
             idx = order[start:start + recipe.batch_size]
+            # every rank draws the whole batch's spikes (the same generator), then its share
             x = encode_torch(x_train[idx], recipe.encoding, recipe.timesteps, gen)
-            loss = _loss(recipe, net(x), y_train[idx], classes)
+            share = world.share(len(idx))
+            loss = _loss(recipe, model(x[:, share]), y_train[idx][share], classes)
+            if world.size > 1:
+                loss = loss * (len(range(len(idx))[share]) * world.size / len(idx))
             opt.zero_grad()
             loss.backward()
             opt.step()
             if scheduler is not None:
                 scheduler.step()
+            if world.size > 1:     # the global batch's loss, for the history
+                loss = loss.detach().clone()
+                torch.distributed.all_reduce(loss)
+                loss /= world.size
             total_loss += loss.item() * len(idx)
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.4f}")
+        if not world.leader:
+            continue
         net.eval()
         test = evaluate_float(net, test_inputs, data.y_test)
         history.append({"epoch": epoch + 1, "loss": total_loss / len(x_train),
                         "test_accuracy": test["accuracy"]})
     bar.close()
+    if not world.leader:
+        return None
     train_seconds = time.perf_counter() - started
     final = evaluate_float(net, test_inputs, data.y_test)
     metrics = {"test_accuracy": final["accuracy"], "spikes_per_sample": final["spikes_per_sample"],
-               "train_seconds": train_seconds, "history": history, "method": recipe.method,
+               "train_seconds": train_seconds, "processes": world.size, "history": history, "method": recipe.method,
                "recipe": asdict(recipe),
                "qat": None if fixed_point is None else {
                    "weight_bits": fixed_point.weight_bits,
