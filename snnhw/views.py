@@ -24,7 +24,8 @@ __all__ = ["ACCURACY_BITS", "TRACED_NEURONS", "collect"]
 
 TRACED_NEURONS = 4          # membrane traces per layer: its most active neurons in the sample
 ACCURACY_BITS = (2, 3, 4, 6, 8, 12, 16)   # weight widths of the accuracy curve
-ACCURACY_SAMPLES = 500      # test samples of the accuracy curve (the first ones)
+ACCURACY_SAMPLES = 200      # test samples of the accuracy curve (the first ones): a CNN build
+                            # pays ~1 s of golden model per width for them
 
 
 def _events(spikes: np.ndarray) -> list[list[int]]:
