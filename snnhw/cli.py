@@ -193,7 +193,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     report = build(model, hw, options)
     print("[3/3] report\n")
     print(render_text(report))
-    print(f"\nreport: {hw / 'report.md'} (and report.json, cycles.png)")
+    print(f"\nreport: {hw / 'report.html'} (a page to open in a browser; report.md, report.json)")
     target = (report.get("fit") or {}).get("target")
     boards = [b.name for b in BOARDS.values() if b.target == target]
     if target:

@@ -62,6 +62,27 @@ def test_identity_frame_round_trip_and_version_check():
         decode_identity(bytes.fromhex("5602" "0310" "0a" "0a" "01" "08" "00018800"))
 
 
+def _cosimulate_link(folder, net, inputs, sim: str, *, lanes: int = 1,
+                     weight_memory: str = "rom") -> HostLink:
+    """The network behind the link in ``sim`` (cocotb, sim/test_link.py): the testbench's
+    frames and the pty host must both get the golden model's answer for every sample."""
+    divisor = 8
+    link = HostLink(net, divisor=divisor, lanes=lanes, weight_memory=weight_memory)
+    text, images = verilog_source(net, lanes, weight_memory=weight_memory, top=link,
+                                  name="snn_link")
+    rtl = folder / "rtl"
+    rtl.mkdir()
+    (rtl / "snn_link.v").write_text(text)
+    for name, image in images.items():
+        (rtl / name).write_text(image)
+    results = run_link_cosim(folder, top="snn_link", sim=sim, inputs=inputs,
+                             expected=golden.run(net, inputs).output, vote_group=net.vote_group,
+                             divisor=divisor, load=weight_load_bytes(net, lanes, weight_memory))
+    assert results["link_frames"] == {"samples": inputs.shape[1], "mismatches": []}
+    assert results["link_host_over_pty"] == {"samples": inputs.shape[1], "mismatches": []}
+    return link
+
+
 @pytest.mark.parametrize("sim, seed, vote_group, lanes, weight_memory", [
     ("icarus", 4, 1, 1, "rom"), ("verilator", 11, 2, 2, "spram"),
     pytest.param("verilator", 4, 1, 1, "rom", marks=pytest.mark.slow),
@@ -75,22 +96,9 @@ def test_link_answers_like_the_golden_model(tmp_path, sim, seed, vote_group, lan
         net, inputs = random_network(seed + 100)
     net = replace(net, vote_group=vote_group).validate() if \
         net.output_features % vote_group == 0 else net
-    divisor = 8
-    link = HostLink(net, divisor=divisor, lanes=lanes, weight_memory=weight_memory)
-    text, images = verilog_source(net, lanes, weight_memory=weight_memory, top=link,
-                                  name="snn_link")
-    rtl = tmp_path / "rtl"
-    rtl.mkdir()
-    (rtl / "snn_link.v").write_text(text)
-    for name, image in images.items():
-        (rtl / name).write_text(image)
-    expected = golden.run(net, inputs).output
-    results = run_link_cosim(tmp_path, top="snn_link", sim=sim, inputs=inputs,
-                             expected=expected, vote_group=net.vote_group, divisor=divisor,
-                             load=weight_load_bytes(net, lanes, weight_memory))
+    link = _cosimulate_link(tmp_path, net, inputs, sim, lanes=lanes,
+                            weight_memory=weight_memory)
     assert (link.identity.load_bytes > 0) == (weight_memory == "spram")
-    assert results["link_frames"] == {"samples": inputs.shape[1], "mismatches": []}
-    assert results["link_host_over_pty"] == {"samples": inputs.shape[1], "mismatches": []}
 
 
 @pytest.mark.parametrize("sim", ["verilator", pytest.param("icarus", marks=pytest.mark.slow)])
@@ -98,18 +106,5 @@ def test_link_carries_a_direct_input(tmp_path, sim):
     """A direct-encoding network behind the link: the values travel in the first timestep's
     entries and the board answers the golden model's class and counts."""
     net, inputs = random_direct_network(1)
-    divisor = 8
-    link = HostLink(net, divisor=divisor)
+    link = _cosimulate_link(tmp_path, net, inputs, sim)
     assert link.identity.input_bits == net.input_bits > 1
-    text, images = verilog_source(net, 1, top=link, name="snn_link")
-    rtl = tmp_path / "rtl"
-    rtl.mkdir()
-    (rtl / "snn_link.v").write_text(text)
-    for name, image in images.items():
-        (rtl / name).write_text(image)
-    expected = golden.run(net, inputs).output
-    results = run_link_cosim(tmp_path, top="snn_link", sim=sim, inputs=inputs,
-                             expected=expected, vote_group=net.vote_group, divisor=divisor,
-                             load=b"")
-    assert results["link_frames"] == {"samples": inputs.shape[1], "mismatches": []}
-    assert results["link_host_over_pty"] == {"samples": inputs.shape[1], "mismatches": []}
