@@ -70,11 +70,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
     import json
 
     from .distributed import from_environment, train_parallel
-    from .train import check_model_output, load_recipe, train
+    from .train import check_model_output, load_recipe, train, training_device
 
-    recipe = load_recipe(args.recipe, _overrides(args.set))
+    overrides = _overrides(args.set) | ({"device": args.device} if args.device else {})
+    recipe = load_recipe(args.recipe, overrides)
+    training_device(recipe.device)      # a GPU asked for where there is none: say so first
     out = args.out if args.out is not None else Path("build") / recipe.name / "model.pt"
-    world = from_environment()          # under torchrun
+    world = from_environment(recipe.device)     # under torchrun
     if world is not None:
         metrics = train(recipe, out, progress=not args.quiet, world=world)
         if metrics is None:             # not rank 0: rank 0 writes and reports
@@ -371,8 +373,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a recipe key, e.g. --set epochs=3 --set data_path=/data "
                         "(repeatable)")
     p.add_argument("--nproc", type=_integer(1), default=1,
-                   help="data-parallel training processes on this machine (torch.distributed, "
-                        "gloo; default 1); under torchrun its world is used instead")
+                   help="data-parallel training processes on this machine (torch.distributed: "
+                        "gloo, NCCL with --device cuda; default 1); under torchrun its world "
+                        "is used instead")
+    p.add_argument("--device", choices=("cpu", "cuda"),
+                   help="train on the CPU or a CUDA GPU (default: the recipe's device key, "
+                        "cpu); model.pt is the same either way")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 

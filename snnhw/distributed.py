@@ -1,4 +1,4 @@
-"""Data-parallel training on several processes: torch.distributed with gloo on CPU.
+"""Data-parallel training on several processes: torch.distributed, gloo on CPUs, NCCL on GPUs.
 
 ``snnhw train recipe.toml --nproc N`` starts N processes on this machine (or run it under
 ``torchrun --nproc-per-node N -m snnhw train recipe.toml``, which sets ``RANK``,
@@ -42,15 +42,20 @@ class World:
         return slice(start, start + base + (self.rank < extra))
 
 
-def from_environment() -> World | None:
-    """The world torchrun describes (``RANK``, ``WORLD_SIZE``), its process group started;
-    ``None`` outside torchrun or with one process."""
+def backend(device: str) -> str:
+    """The process group's backend for training on ``device``: NCCL between GPUs, else gloo."""
+    return "nccl" if device == "cuda" else "gloo"
+
+
+def from_environment(device: str = "cpu") -> World | None:
+    """The world torchrun describes (``RANK``, ``WORLD_SIZE``), its process group started
+    (:func:`backend` of ``device``); ``None`` outside torchrun or with one process."""
     if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
         return None
     world = World(rank=int(os.environ["RANK"]), size=int(os.environ["WORLD_SIZE"]))
     if not torch.distributed.is_initialized():
         try:
-            torch.distributed.init_process_group("gloo")
+            torch.distributed.init_process_group(backend(device))
         except (RuntimeError, ValueError) as exc:
             raise SnnhwError(f"torchrun rendezvous failed ({exc}); MASTER_ADDR and "
                              f"MASTER_PORT name rank 0's address") from None
@@ -67,7 +72,8 @@ def _worker(rank: int, size: int, port: int, recipe: Any, out: str, progress: bo
     from .train import train
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // size))
-    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
+    torch.distributed.init_process_group(backend(recipe.device),
+                                         init_method=f"tcp://127.0.0.1:{port}",
                                          rank=rank, world_size=size)
     try:
         train(recipe, out, progress=progress and rank == 0, world=World(rank, size))
@@ -80,6 +86,9 @@ def train_parallel(recipe: Any, out: str | Path, nproc: int, *, progress: bool =
     fails or dies ends the run with an error naming it; nothing is written then."""
     if nproc < 2:
         raise SnnhwError(f"--nproc {nproc}: data-parallel training needs at least 2 processes")
+    if recipe.device == "cuda" and nproc > torch.cuda.device_count():
+        raise SnnhwError(f"--nproc {nproc} --device cuda: one process per GPU, and this "
+                         f"machine has {torch.cuda.device_count()}")
     if nproc > recipe.batch_size:
         raise SnnhwError(f"--nproc {nproc}: more processes than samples in a batch "
                          f"(batch_size {recipe.batch_size})")

@@ -54,6 +54,7 @@ __all__ = ["METHODS", "Recipe", "check_model_output", "evaluate_float", "load_re
 METHODS = {"stbp": "surrogate", "neunorm": "surrogate", "hm2bp": "hm2bp",
            "leak_aware": "leak_aware", "bpsta": "bpsta"}
 LOSSES = ("rate_mse", "count")
+DEVICES = ("cpu", "cuda")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
@@ -106,6 +107,7 @@ RULES: dict[str, Rule] = {
     "qat_bits": _integer(*WEIGHT_BITS_RANGE, optional=True),
     "qat_membrane_bits": _integer(*MEMBRANE_BITS_RANGE, optional=True),
     "qat_leak_bits": _integer(*LEAK_FRAC_BITS_RANGE),
+    "device": _choice(DEVICES),
 }
 
 
@@ -157,6 +159,7 @@ class Recipe:
     qat_bits: int | None = None            # quantization-aware training for --fixed N
     qat_membrane_bits: int | None = None   # None: from the worst-case bound, as the quantizer
     qat_leak_bits: int = 8
+    device: str = "cpu"                    # or "cuda": train on a GPU (model.pt is the same)
 
     def check(self, where: str = "recipe") -> None:
         """Raise :class:`SnnhwError` naming the key, the value and what is allowed
@@ -215,12 +218,13 @@ def evaluate_float(net: SpikingNetwork, inputs: np.ndarray, labels: np.ndarray,
     correct = 0
     layer_spikes: list[float] = []
     layer_sizes: list[int] = []
-    dtype = next(net.parameters()).dtype
+    first = next(net.parameters())
     for start in range(0, inputs.shape[1], batch_size):
-        x = torch.from_numpy(np.ascontiguousarray(inputs[:, start:start + batch_size])).to(dtype)
+        x = torch.from_numpy(np.ascontiguousarray(inputs[:, start:start + batch_size])).to(
+            first.device, first.dtype)
         record: list[torch.Tensor] = []
         out = net(x, record)
-        pred = out.sum(0).reshape(out.shape[1], -1).argmax(1).numpy()   # a map: flat
+        pred = out.sum(0).reshape(out.shape[1], -1).argmax(1).cpu().numpy()   # a map: flat
         correct += int((pred == labels[start:start + batch_size]).sum())
         layer_spikes = [total + float(r.sum()) for total, r in
                         zip(layer_spikes or [0.0] * len(record), record)]
@@ -324,6 +328,21 @@ def check_model_output(out: str | Path, option: str = "--out") -> Path:
     return out
 
 
+def training_device(name: str, world: World | None = None) -> torch.device:
+    """The torch device that ``name`` (``"cpu"`` or ``"cuda"``) means for this process: with
+    several processes on GPUs, rank r takes GPU r modulo the GPUs there are. A GPU asked for
+    on a machine without one is a one-line error."""
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        why = ("this torch is a CPU build" if torch.version.cuda is None
+               else "torch sees no GPU")
+        raise SnnhwError(f"--device {name}: no CUDA device on this machine ({why}, torch "
+                         f"{torch.__version__}); train on the CPU with --device cpu")
+    rank = int(os.environ.get("LOCAL_RANK", world.rank if world is not None else 0))
+    return torch.device("cuda", rank % torch.cuda.device_count())
+
+
 def train(recipe: Recipe, out: str | Path, *, progress: bool = True,
           world: World | None = None) -> dict[str, Any] | None:
     """Train per ``recipe``; write ``out`` (model.pt), ``<out>.metrics.json`` and the training
@@ -334,6 +353,7 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True,
     recipe.check(f"recipe {recipe.name!r}")
     out = check_model_output(out)
     world = world or World(0, 1)
+    device = training_device(recipe.device, world)
     torch.manual_seed(recipe.seed)
     np.random.seed(recipe.seed)
     event_options = ({"timesteps": recipe.timesteps, "denoise_us": recipe.denoise_us,
@@ -350,10 +370,12 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True,
                                      leak_frac_bits=recipe.qat_leak_bits,
                                      input_bits=DIRECT_INPUT_BITS if recipe.encoding == DIRECT
                                      else 1)
-    net = SpikingNetwork(arch, fixed_point=fixed_point)
+    net = SpikingNetwork(arch, fixed_point=fixed_point).to(device)
     # several processes: gradients averaged over the ranks (their losses scaled to the
     # global batch, below), so a step is the one-process step on the same global batch
-    model = torch.nn.parallel.DistributedDataParallel(net) if world.size > 1 else net
+    model = (torch.nn.parallel.DistributedDataParallel(
+        net, device_ids=[device.index] if device.type == "cuda" else None)
+        if world.size > 1 else net)
     opt = _optimizer(recipe, net.parameters())
     x_all = data.x_train[:recipe.train_samples] if recipe.train_samples else data.x_train
     y_all = data.y_train[:len(x_all)]
@@ -380,10 +402,11 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True,
         total_loss = 0.0
         for start in range(0, len(order), recipe.batch_size):
             idx = order[start:start + recipe.batch_size]
-            # every rank draws the whole batch's spikes (the same generator), then its share
-            x = encode_torch(x_train[idx], recipe.encoding, recipe.timesteps, gen)
+            # every rank draws the whole batch's spikes (the same generator, on the CPU: the
+            # same spikes on every device), then its share
+            x = encode_torch(x_train[idx], recipe.encoding, recipe.timesteps, gen).to(device)
             share = world.share(len(idx))
-            loss = _loss(recipe, model(x[:, share]), y_train[idx][share], classes)
+            loss = _loss(recipe, model(x[:, share]), y_train[idx][share].to(device), classes)
             if world.size > 1:
                 loss = loss * (len(range(len(idx))[share]) * world.size / len(idx))
             opt.zero_grad()
@@ -426,5 +449,6 @@ def train(recipe: Recipe, out: str | Path, *, progress: bool = True,
         metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
         plot_training(history, curve_tmp, f"{recipe.name}: {recipe.method} training")
         save_checkpoint(out, name=recipe.name, architecture=arch, encoding=encoding,
-                        dataset=dataset, state_dict=net.state_dict(), metrics=metrics)
+                        dataset=dataset, metrics=metrics,
+                        state_dict={k: v.cpu() for k, v in net.state_dict().items()})
     return metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from snnhw.cli import main
@@ -77,3 +78,19 @@ def test_a_failing_rank_leaves_no_model(tmp_path, capsys):
     assert main(["train", str(recipe), "--out", str(out), "--nproc", "2", "--quiet"]) == 2
     assert "--nproc 2: a training process failed" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_a_gpu_asked_for_where_there_is_none(tmp_path, capsys):
+    """--device cuda (or the recipe's device key) without a GPU: one line, nothing written,
+    with one process or several."""
+    recipe = tmp_path / "ddp.toml"
+    recipe.write_text(RECIPE)
+    out = tmp_path / "m" / "model.pt"
+    for extra in (["--device", "cuda"], ["--set", "device=cuda"],
+                  ["--device", "cuda", "--nproc", "2"]):
+        assert main(["train", str(recipe), "--out", str(out), "--quiet", *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "no CUDA device on this machine" in err, err
+        assert "--device cpu" in err
+    assert not out.parent.exists()
