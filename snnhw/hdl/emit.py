@@ -2,10 +2,13 @@
 ``$readmemh`` memory images.
 
 Amaranth writes a memory's initial contents as one assignment per word; for the weight
-matrix of a real network that is 10^5 statements, slow to parse for every tool. The writer
-moves the contents of each layer's weight banks, bias and fire level memories into image
-files (``<layer>_weights_bank<b>.hex``, ``<layer>_biases.hex``, ``<layer>_fire_levels.hex``; checking word for word that the
-image holds what Amaranth wrote) and loads them with ``$readmemh("../rtl/<file>")``. That
+matrix of a real network that is 10^5 statements, slow to parse for every tool (and slow for
+Amaranth to build). The network top is therefore built with its weight banks, bias and fire
+level memories empty (``SNNTop(images=True)``), and the writer loads their contents from
+image files (``<layer>_weights_bank<b>.hex``, ``<layer>_biases.hex``,
+``<layer>_fire_levels.hex``, written from the IR in the cores' address order) with
+``$readmemh("../rtl/<file>")``. A top given with its contents in Amaranth (the host link's)
+has them moved into the same images, checked word for word against what Amaranth wrote. That
 path resolves from any sibling folder of ``rtl/`` (the simulators run in ``cosim/``, synthesis
 in ``synth/``). A weight memory written at run time (``"loaded"``) gets no initialiser at all:
 Yosys maps only memories without initial contents onto iCE40 SPRAM.
@@ -86,7 +89,8 @@ def _move_init_to_images(text: str, images: dict[tuple[str, str], str | None]) -
             text_image = images[key]
             written: dict[int, int] = {}    # Amaranth writes no initialiser for all-zero memories
             j = i + 1
-            if lines[j].strip() == "initial begin":
+            initialised = lines[j].strip() == "initial begin"
+            if initialised:
                 j += 1
                 while lines[j].strip() != "end":
                     value = re.fullmatch(rf"\s*{name}\[(\d+)\] = \d+'([hdb])([0-9a-f]+);",
@@ -105,7 +109,8 @@ def _move_init_to_images(text: str, images: dict[tuple[str, str], str | None]) -
             else:
                 image = [int(w, 16) for w in text_image.split()]
                 words = [written.get(a, 0) for a in range(len(image))]
-                if words != image or max(written, default=0) >= len(image):
+                # a memory built empty (images) may still get a zero initialiser
+                if any(written.values()) and (words != image or max(written) >= len(image)):
                     raise RuntimeError(f"memory image of {module}.{name} differs from the "
                                        f"Verilog")
                 out += [line, f'  initial $readmemh("{IMAGE_DIR}/{_image_file(*key)}",'
@@ -131,7 +136,7 @@ def verilog_source(net: Network, lanes: int = 1, *, weight_memory: str = "rom",
     """
     images = _images(net, lanes, weight_styles(net, lanes, weight_memory))
     component = top if top is not None else SNNTop(net, lanes=lanes,
-                                                   weight_memory=weight_memory)
+                                                   weight_memory=weight_memory, images=True)
     text = _move_init_to_images(verilog.convert(component, name=name, emit_src=False), images)
     return text, {_image_file(module, memory): image
                   for (module, memory), image in images.items() if image is not None}

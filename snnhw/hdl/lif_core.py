@@ -76,6 +76,9 @@ class LIFCore(wiring.Component):
     weight_memory:
         ``"rom"`` (weights in the bitstream) or ``"loaded"`` (written at run time through
         ``load``; iCE40 UP SPRAM), see :mod:`snnhw.hdl.weight_memory`.
+    images:
+        Build the weight, bias and fire-level memories empty, for :mod:`snnhw.hdl.emit` to
+        load from memory images (``$readmemh``); without, their contents are Amaranth's.
 
     Ports
     -----
@@ -90,7 +93,7 @@ class LIFCore(wiring.Component):
     """
 
     def __init__(self, *, layer: Layer, timesteps: int, lanes: int = 1,
-                 weight_memory: str = "rom") -> None:
+                 weight_memory: str = "rom", images: bool = False) -> None:
         if timesteps < 1:
             raise ValueError(f"timesteps must be >= 1, got {timesteps!r}")
         if lanes not in LANES:
@@ -99,6 +102,7 @@ class LIFCore(wiring.Component):
         self.timesteps = timesteps
         self.lanes = lanes
         self.weight_memory = weight_memory
+        self.images = images
         self.conv = isinstance(layer, ConvLIFLayer)
         self.value_bits = value_bits(layer.input_bits)
         inputs = (stream.Signature(map_event_layout(layer.pooled_shape, self.value_bits))
@@ -122,15 +126,19 @@ class LIFCore(wiring.Component):
         m_lo, m_hi = layer.membrane_range
 
         depth = weight_depth(layer, p)
+        # with images, the constant memories are built empty: snnhw.hdl.emit loads their
+        # contents from memory images, so Amaranth never handles 10^5 initial words
+        constant = not self.images
         weights = WeightMemory(depth=depth, width=p * wb, style=self.weight_memory,
-                               init=weight_words(layer, p) if self.weight_memory == "rom"
-                               else None)
+                               init=weight_words(layer, p)
+                               if self.weight_memory == "rom" and constant else None)
         if self.weight_memory == "loaded":
             wiring.connect(m, wiring.flipped(self.load), weights.load)
         membranes = memory.Memory(shape=unsigned(p * ab), depth=words, init=[])
-        biases = memory.Memory(shape=unsigned(p * mb), depth=g_count, init=bias_words(layer, p))
+        biases = memory.Memory(shape=unsigned(p * mb), depth=g_count,
+                               init=bias_words(layer, p) if constant else [])
         fire_levels = memory.Memory(shape=unsigned(p * (mb + 1)), depth=g_count,
-                                    init=fire_level_words(layer, p))
+                                    init=fire_level_words(layer, p) if constant else [])
         m.submodules.fire_levels = fire_levels
         m.submodules.weights = weights
         m.submodules.membranes = membranes

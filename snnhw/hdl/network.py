@@ -87,13 +87,16 @@ class SNNTop(wiring.Component):
         With ``weight_memory="spram"`` only: the run-time weights (:func:`.loader.load_image`),
         before the first event.
 
-    ``lanes`` (P) neurons of every layer are updated per clock.
+    ``lanes`` (P) neurons of every layer are updated per clock; ``images``: the constant
+    memories built empty, their contents loaded from memory images (:mod:`.emit`).
     """
 
-    def __init__(self, net: Network, *, lanes: int = 1, weight_memory: str = "rom") -> None:
+    def __init__(self, net: Network, *, lanes: int = 1, weight_memory: str = "rom",
+                 images: bool = False) -> None:
         self.net = net.validate()
         self.lanes = lanes
         self.weight_memory = weight_memory
+        self.images = images
         self.styles = weight_styles(net, lanes, weight_memory)
         ports = {"i": In(event_signature(net.input_features, value_bits(net.input_bits))),
                  "o": Out(event_signature(net.output_features))}
@@ -104,7 +107,7 @@ class SNNTop(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         cores = [LIFCore(layer=layer, timesteps=self.net.timesteps, lanes=self.lanes,
-                         weight_memory=style)
+                         weight_memory=style, images=self.images)
                  for layer, style in zip(self.net.layers, self.styles)]
         inputs = []                        # the stream each core's events enter by
         for core in cores:

@@ -3,7 +3,8 @@ clocks.
 
 Two styles, chosen per layer by the generator (``snnhw build --weight-memory``):
 
-* ``"rom"``: contents from the IR in the bitstream, split into banks of at most
+* ``"rom"``: contents from the IR in the bitstream (``init``; without it the banks are
+  built empty and :mod:`snnhw.hdl.emit` loads them from memory images), split into banks of at most
   :func:`bank_depth` words (one block RAM or a few side by side, so no deep cascade of block
   RAMs and their output multiplexers). Only the bank holding the address is read (its read
   enable is the bank decode: one block RAM active per read, not all of them). Every bank's
@@ -66,8 +67,9 @@ class WeightMemory(wiring.Component):
                  init: list[int] | None = None) -> None:
         if style not in WEIGHT_STYLES:
             raise ValueError(f"style must be one of {WEIGHT_STYLES}, got {style!r}")
-        if style == "rom" and (init is None or len(init) != depth):
-            raise ValueError(f"a 'rom' weight memory needs {depth} initial words")
+        if style == "rom" and init is not None and len(init) != depth:
+            raise ValueError(f"a 'rom' weight memory needs {depth} initial words, got "
+                             f"{len(init)}")
         self.depth, self.width, self.style = depth, width, style
         self.init = init
         ports = {"addr": In(range(max(2, depth))), "data": Out(width)}
@@ -117,8 +119,9 @@ class WeightMemory(wiring.Component):
         # shallow OR tree instead of a wide multiplexer behind a select register
         registered = []
         for b in range(banks):
-            contents = self.init[b * per_bank:(b + 1) * per_bank]
-            bank = memory.Memory(shape=unsigned(self.width), depth=len(contents), init=contents)
+            size = min(per_bank, self.depth - b * per_bank)
+            contents = self.init[b * per_bank:(b + 1) * per_bank] if self.init else []
+            bank = memory.Memory(shape=unsigned(self.width), depth=size, init=contents)
             m.submodules[f"bank{b}"] = bank
             rd = bank.read_port()
             m.d.comb += rd.addr.eq(self.addr[:low_bits] if banks > 1 else self.addr)
