@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import SnnhwError
+from . import SnnhwError, binary_cache
 from .cosim import (
     LINT_WAIVERS,
     VERILATOR_UNOPTIMISED,
@@ -120,7 +120,9 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
     """Verilate ``folder/rtl/<top>.v`` (or ``netlist``: a synthesised netlist and its cell
     models, ``includes`` the folders of their headers) with the harness into ``build_dir``;
     returns the binary; ``quick``: the C++ unoptimised (compiles several times faster, for
-    runs of few cycles). Needs Verilator, make and a C++ compiler (checked first)."""
+    runs of few cycles). Needs Verilator, make and a C++ compiler (checked first). An RTL
+    design compiled before with the same sources, flags and tools comes from
+    :mod:`snnhw.binary_cache` instead."""
     find_simulator("verilator")
     build_dir.mkdir(parents=True, exist_ok=True)
     header, config = _taps(net, has_load, netlist=bool(netlist))
@@ -128,6 +130,17 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
     (build_dir / TAPS_CONFIG).write_text(config)
     harness = importlib.resources.files("snnhw.sim").joinpath("harness.cpp")
     (build_dir / "harness.cpp").write_text(harness.read_text())
+    optimise = VERILATOR_UNOPTIMISED.split() if quick else CXX_OPTIMISE
+    binary = build_dir / "obj" / "harness"
+    # the same design compiled before (its memory contents are read at run time): reuse it
+    rtl = [folder / "rtl" / f"{TOP_NAME}.v", folder / "rtl" / LINT_WAIVERS]
+    cache_key = None if netlist or not all(f.is_file() for f in rtl) else binary_cache.key([
+        "snnhw fast harness 1", *(f.read_bytes() for f in rtl), header, config,
+        harness.read_text(),
+        " ".join([*VERILATOR_FLAGS, *optimise, f"trace={trace}"]),
+        binary_cache.tool_versions("verilator", os.environ.get("CXX") or "c++")])
+    if cache_key and binary_cache.fetch(cache_key, binary):
+        return binary
     sources = [str(p.resolve()) for p in netlist] if netlist else [
         str((folder / "rtl" / f"{TOP_NAME}.v").resolve())]
     lint = ["-Wno-fatal", "-Wno-lint", "-Wno-style",
@@ -142,18 +155,18 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
            str((build_dir / TAPS_CONFIG).resolve()), *sources,
            str((build_dir / "harness.cpp").resolve())]
     env = dict(os.environ)
-    optimise = VERILATOR_UNOPTIMISED.split() if quick else CXX_OPTIMISE
     env["MAKEFLAGS"] = " ".join([env.get("MAKEFLAGS", ""), verilator_makeflags(),
                                  *optimise]).strip()
     log = build_dir / "build.log"
     with open(log, "w") as fh:
         code = run(cmd, cwd=build_dir, env=env, stdout=fh, stderr=fh)
-    binary = build_dir / "obj" / "harness"
     if code != 0 or not binary.is_file():
         tail = [line for line in log.read_text().splitlines() if "Error" in line][:1] or \
             log.read_text().strip().splitlines()[-1:] or ["(no output)"]
         raise SnnhwError(f"the fast harness did not compile (exit {code}: {tail[0].strip()}); "
                          f"see {log}")
+    if cache_key:
+        binary_cache.store(cache_key, binary)
     return binary
 
 

@@ -99,3 +99,37 @@ def test_build_exits_nonzero_after_writing_the_report_that_names_the_mismatch(
     assert report["rtl"]["mismatches"] > 0 and report["rtl"]["layer_mismatches"]["fc0"] > 0
     assert report["rtl"]["first_mismatch"]["layer"] == "fc0"
     assert "fc0:" in (out / "report.md").read_text()
+
+
+def test_a_design_compiled_before_comes_from_the_binary_cache(tmp_path, monkeypatch):
+    """The same Verilog compiles once: a second build folder gets the cached binary (no
+    Verilator run, no build log) and it gives the same results; another design, or
+    SNNHW_CACHE=off, compiles."""
+    monkeypatch.setenv("SNNHW_CACHE", str(tmp_path / "cache"))
+    net, inputs = random_network(2)
+    check = verify_network(net, inputs, tmp_path / "a", sim=None, log=lambda line: None)
+    verify_network(net, inputs, tmp_path / "b", sim=None, log=lambda line: None)
+    budget = 2 * check.estimate.total + 10_000
+
+    def run(folder, build_dir):
+        return verify_fast(tmp_path / folder, net, inputs, check.trace.spikes, load=b"",
+                           stall=0.3, seed=1, cycle_budget=budget,
+                           build_dir=tmp_path / build_dir)
+
+    first = run("a", "build_a")
+    assert (tmp_path / "build_a" / "build.log").is_file()
+    second = run("b", "build_b")
+    assert not (tmp_path / "build_b" / "build.log").exists()      # from the cache
+    for name in first:
+        assert first[name]["mismatches"] == second[name]["mismatches"] == 0
+        assert first[name]["eot_cycles"] == second[name]["eot_cycles"]
+    other, other_inputs = random_network(5)
+    other_check = verify_network(other, other_inputs, tmp_path / "c", sim=None,
+                                 log=lambda line: None)
+    verify_fast(tmp_path / "c", other, other_inputs, other_check.trace.spikes, load=b"",
+                stall=0.3, seed=1, cycle_budget=2 * other_check.estimate.total + 10_000,
+                build_dir=tmp_path / "build_c")
+    assert (tmp_path / "build_c" / "build.log").is_file()
+    monkeypatch.setenv("SNNHW_CACHE", "off")
+    run("b", "build_off")
+    assert (tmp_path / "build_off" / "build.log").is_file()
