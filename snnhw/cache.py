@@ -1,0 +1,113 @@
+"""A per-user cache of generated files, keyed by everything that goes into them.
+
+Two kinds, both independent of the weights (the Verilog reads its memory images with
+``$readmemh``, which are written from the IR on every build):
+
+* ``"verilog"``: the network top's Verilog (:mod:`snnhw.hdl.emit`), keyed by the IR without
+  its weights and biases, the lanes, the weight memory and the source of the generator;
+* ``"harness"``: the fast harness binary (:mod:`snnhw.harness`), keyed by the Verilog, the
+  harness source, the generated headers, the flags and the tool versions.
+
+A rebuild of the same architecture (another ``--samples``, retrained weights, the tests'
+many builds of one small network) then skips Amaranth (seconds) and Verilator and the C++
+compiler (10 to 60 s). The cache lives in ``$SNNHW_CACHE`` (default
+``$XDG_CACHE_HOME/snnhw``, else ``~/.cache/snnhw``), one file per key and kind, written whole
+(a temporary file renamed into place); the least recently used beyond ``KEEP`` per kind are
+removed. ``SNNHW_CACHE=off`` turns it off. A cache that cannot be written is skipped
+silently: it only ever saves time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Iterable
+
+__all__ = ["KEEP", "KINDS", "cache_folder", "fetch", "key", "store", "tool_versions"]
+
+KEEP = 200          # files kept per kind (a few MB each at most)
+KINDS = ("verilog", "harness")
+
+
+def cache_folder(kind: str) -> Path | None:
+    """The folder of one kind of file, or None when ``SNNHW_CACHE=off``."""
+    if kind not in KINDS:
+        raise ValueError(f"cache kind must be one of {KINDS}, got {kind!r}")
+    configured = os.environ.get("SNNHW_CACHE")
+    if configured == "off":
+        return None
+    root = Path(configured) if configured else Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "snnhw"
+    return root / kind
+
+
+@cache
+def tool_versions(*programs: str) -> str:
+    """The first line of ``program --version`` for each program (empty when it fails)."""
+    lines = []
+    for program in programs:
+        try:
+            out = subprocess.run([program, "--version"], capture_output=True, text=True,
+                                 timeout=60).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        lines.append(f"{program}: {(out.strip().splitlines() or [''])[0]}")
+    return "\n".join(lines)
+
+
+def key(parts: Iterable[bytes | str]) -> str:
+    """SHA-256 of the parts, each length-prefixed (so no two lists collide)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def fetch(kind: str, cache_key: str, destination: Path) -> bool:
+    """Copy the cached file of ``cache_key`` to ``destination`` (executable for a harness);
+    False when there is none."""
+    folder = cache_folder(kind)
+    if folder is None or not (folder / cache_key).is_file():
+        return False
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copyfile(folder / cache_key, destination)
+        if kind == "harness":
+            destination.chmod(0o755)
+        os.utime(folder / cache_key)          # recently used: kept longest
+    except OSError:
+        return False
+    return True
+
+
+def store(kind: str, cache_key: str, path: Path) -> None:
+    """Keep the file ``path`` under ``cache_key``; then drop the least recently used of its
+    kind beyond KEEP."""
+    folder = cache_folder(kind)
+    if folder is None:
+        return
+    partial: Path | None = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        partial = Path(name)
+        with os.fdopen(handle, "wb") as out, open(path, "rb") as source:
+            shutil.copyfileobj(source, out)
+        os.replace(partial, folder / cache_key)
+        partial = None
+        entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".")),
+                         key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass                       # no cache, no harm: the file is where it was made
+    finally:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
