@@ -21,7 +21,7 @@ from snnhw.cli import main
 from snnhw.cosim import VERILATOR_MAKEFLAGS, find_simulator
 from snnhw.hdl import verilog_source
 
-from netgen import random_network
+from netgen import random_conv_network, random_direct_network, random_network
 
 REPORT_KEYS = [("accuracy", "float"), ("accuracy", "fixed"), ("rtl", "samples"),
                ("rtl", "mismatches"), ("cycles_per_timestep", "measured_mean"),
@@ -129,12 +129,15 @@ def test_verilog_is_byte_identical_for_identical_ir(monkeypatch):
     assert digests == {hashlib.sha256(text.encode()).hexdigest()}
 
 
-@pytest.mark.parametrize("seed", [3, 14])
-def test_cached_verilog_is_what_the_generator_writes(seed, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind, seed", [("dense", 3), ("dense", 14), ("conv", 2),
+                                        ("direct", 3)])
+def test_cached_verilog_is_what_the_generator_writes(kind, seed, tmp_path, monkeypatch):
     """The Verilog does not depend on the weights and biases (the memory images carry them),
     so the cache serves a network with other weights the text generated for the first; that
     text is what generating it afresh gives, and its images are its own."""
-    net, _ = random_network(seed)
+    make = {"dense": random_network, "conv": random_conv_network,
+            "direct": random_direct_network}[kind]
+    net, _ = make(seed)
     rng = np.random.default_rng(seed)
     layers = []
     for layer in net.layers:
