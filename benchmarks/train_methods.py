@@ -228,7 +228,9 @@ def _document(table: list[str], payload: dict[str, Any]) -> str:
         "*n/a*: the hardware does not build that network yet (NeuNorm), so there "
         "is no fixed-point model. *spikes / sample*: all LIF layers of the float network. "
         "*train s*: wall time of the float run on one CPU thread"
-        f" ({payload['jobs']} runs in parallel on {payload['machine']['cpus']} cores)."
+        f" ({payload['jobs']} runs in parallel on {payload['machine']['cpus']} cores; it "
+        "depends on what else the machine ran, so it is context: training speed is measured "
+        "by benchmarks/train_speed.py)."
         + (f" Epochs overridden to {payload['epochs_override']}." if payload["epochs_override"]
            else ""),
         "",
