@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["KEEP", "KINDS", "cache_folder", "fetch", "key", "store", "tool_versions"]
+__all__ = ["KEEP", "KINDS", "cache_folder", "key", "read", "tool_versions", "write"]
 
 KEEP = 200          # files kept per kind (a few MB each at most)
 KINDS = ("verilog", "harness")
@@ -70,26 +69,22 @@ def key(parts: Iterable[bytes | str]) -> str:
     return digest.hexdigest()
 
 
-def fetch(kind: str, cache_key: str, destination: Path) -> bool:
-    """Copy the cached file of ``cache_key`` to ``destination`` (executable for a harness);
-    False when there is none."""
+def read(kind: str, cache_key: str) -> bytes | None:
+    """The cached file of ``cache_key``, or None when there is none."""
     folder = cache_folder(kind)
-    if folder is None or not (folder / cache_key).is_file():
-        return False
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    if folder is None:
+        return None
     try:
-        shutil.copyfile(folder / cache_key, destination)
-        if kind == "harness":
-            destination.chmod(0o755)
+        data = (folder / cache_key).read_bytes()
         os.utime(folder / cache_key)          # recently used: kept longest
     except OSError:
-        return False
-    return True
+        return None
+    return data
 
 
-def store(kind: str, cache_key: str, path: Path) -> None:
-    """Keep the file ``path`` under ``cache_key``; then drop the least recently used of its
-    kind beyond KEEP."""
+def write(kind: str, cache_key: str, data: bytes) -> None:
+    """Keep ``data`` under ``cache_key``; then drop the least recently used of its kind
+    beyond KEEP."""
     folder = cache_folder(kind)
     if folder is None:
         return
@@ -98,8 +93,8 @@ def store(kind: str, cache_key: str, path: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         partial = Path(name)
-        with os.fdopen(handle, "wb") as out, open(path, "rb") as source:
-            shutil.copyfileobj(source, out)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
         os.replace(partial, folder / cache_key)
         partial = None
         entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".")),
@@ -107,7 +102,7 @@ def store(kind: str, cache_key: str, path: Path) -> None:
         for old in entries[KEEP:]:
             old.unlink(missing_ok=True)
     except OSError:
-        pass                       # no cache, no harm: the file is where it was made
+        pass                       # no cache, no harm: it only ever saves time
     finally:
         if partial is not None:
             partial.unlink(missing_ok=True)

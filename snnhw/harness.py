@@ -139,7 +139,11 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
         harness.read_text(),
         " ".join([*VERILATOR_FLAGS, *optimise, f"trace={trace}"]),
         cache.tool_versions("verilator", os.environ.get("CXX") or "c++")])
-    if cache_key and cache.fetch("harness", cache_key, binary):
+    cached = cache.read("harness", cache_key) if cache_key else None
+    if cached is not None:
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        binary.write_bytes(cached)
+        binary.chmod(0o755)
         return binary
     sources = [str(p.resolve()) for p in netlist] if netlist else [
         str((folder / "rtl" / f"{TOP_NAME}.v").resolve())]
@@ -166,7 +170,7 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
         raise SnnhwError(f"the fast harness did not compile (exit {code}: {tail[0].strip()}); "
                          f"see {log}")
     if cache_key:
-        cache.store("harness", cache_key, binary)
+        cache.write("harness", cache_key, binary.read_bytes())
     return binary
 
 

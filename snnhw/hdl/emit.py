@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import re
-import tempfile
 from importlib.metadata import version as package_version
 from pathlib import Path
 
@@ -148,15 +147,12 @@ def verilog_source(net: Network, lanes: int = 1, *, weight_memory: str = "rom",
     # structure generated before comes from the cache
     cache_key = cache.key(["snnhw verilog 1", _structure(net), str(lanes), weight_memory, name,
                            *_generator_sources()])
-    with tempfile.TemporaryDirectory() as tmp:
-        cached = Path(tmp) / f"{name}.v"
-        if cache.fetch("verilog", cache_key, cached):
-            return cached.read_text(), files
-        component = SNNTop(net, lanes=lanes, weight_memory=weight_memory, images=True)
-        text = _move_init_to_images(verilog.convert(component, name=name, emit_src=False),
-                                    images)
-        cached.write_text(text)
-        cache.store("verilog", cache_key, cached)
+    cached = cache.read("verilog", cache_key)
+    if cached is not None:
+        return cached.decode(), files
+    component = SNNTop(net, lanes=lanes, weight_memory=weight_memory, images=True)
+    text = _move_init_to_images(verilog.convert(component, name=name, emit_src=False), images)
+    cache.write("verilog", cache_key, text.encode())
     return text, files
 
 
