@@ -53,7 +53,7 @@ __all__ = ["METHODS", "Recipe", "check_model_output", "evaluate_float", "load_re
 
 METHODS = {"stbp": "surrogate", "neunorm": "surrogate", "hm2bp": "hm2bp",
            "leak_aware": "leak_aware", "bpsta": "bpsta"}
-LOSSES = ("rate_mse", "count")
+LOSSES = ("rate_mse", "count", "count_ce")
 DEVICES = ("cpu", "cuda")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
@@ -236,6 +236,8 @@ def evaluate_float(net: SpikingNetwork, inputs: np.ndarray, labels: np.ndarray,
 
 
 def _loss(recipe: Recipe, out: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
+    if recipe.loss == "count_ce":       # the spike counts of the window as the logits
+        return torch.nn.functional.cross_entropy(out.sum(0).reshape(out.shape[1], -1), labels)
     target = torch.nn.functional.one_hot(labels, classes).to(out.dtype)
     if recipe.loss == "rate_mse":
         return torch.nn.functional.mse_loss(out.mean(0), target)

@@ -162,6 +162,7 @@ METHODS = {
                 "encoding": "direct", "voting": 5, "tau": 0.25, "timesteps": 3, "epochs": 2,
                 "train_samples": 800},
     "latency": {"encoding": "latency", "timesteps": 8},
+    "count_ce": {"loss": "count_ce"},
 }
 
 
