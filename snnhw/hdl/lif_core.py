@@ -128,17 +128,16 @@ class LIFCore(wiring.Component):
         depth = weight_depth(layer, p)
         # with images, the constant memories are built empty: snnhw.hdl.emit loads their
         # contents from memory images, so Amaranth never handles 10^5 initial words
-        constant = not self.images
         weights = WeightMemory(depth=depth, width=p * wb, style=self.weight_memory,
                                init=weight_words(layer, p)
-                               if self.weight_memory == "rom" and constant else None)
+                               if self.weight_memory == "rom" and not self.images else None)
         if self.weight_memory == "loaded":
             wiring.connect(m, wiring.flipped(self.load), weights.load)
         membranes = memory.Memory(shape=unsigned(p * ab), depth=words, init=[])
         biases = memory.Memory(shape=unsigned(p * mb), depth=g_count,
-                               init=bias_words(layer, p) if constant else [])
+                               init=[] if self.images else bias_words(layer, p))
         fire_levels = memory.Memory(shape=unsigned(p * (mb + 1)), depth=g_count,
-                                    init=fire_level_words(layer, p) if constant else [])
+                                    init=[] if self.images else fire_level_words(layer, p))
         m.submodules.fire_levels = fire_levels
         m.submodules.weights = weights
         m.submodules.membranes = membranes
