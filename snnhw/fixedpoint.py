@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 __all__ = ["DIRECT_INPUT_BITS", "INPUT_BITS_RANGE", "LEAK_FRAC_BITS_RANGE", "MEMBRANE_BITS_RANGE",
-           "WEIGHT_BITS_RANGE", "accumulator_bounds", "direct_input", "input_max", "layer_scale",
+           "WEIGHT_BITS_RANGE", "accumulator_bounds", "aux_bound", "direct_input", "input_max", "layer_scale",
            "leak", "leak_multiplier", "max_step_input", "membrane_bits_for", "round_half_away",
            "saturate", "signed_bits", "signed_range"]
 
@@ -73,6 +73,21 @@ def accumulator_bounds(weight: np.ndarray, membrane_bits: int, events_per_input:
         return lo, hi
     return (lo + events_per_input * int(np.minimum(w, 0).sum(axis=1).min()),
             hi + events_per_input * int(np.maximum(w, 0).sum(axis=1).max()))
+
+
+def aux_bound(kernel: np.ndarray, events_per_position: int, leak_mult: int, leak_frac_bits: int,
+              timesteps: int) -> int:
+    """Largest ``|a[t]|`` of a NeuNorm term (docs/fixed-point.md) with aux kernel ``kernel``
+    (``[C_out, K, K]``): per timestep at most ``events_per_position`` events at every input
+    position (its channels, times ``k*k`` after pooling), each adding its tap, and the state
+    leaked by ``leak_mult / 2**F`` (toward zero) between timesteps, over ``timesteps`` steps
+    from 0: with ``S`` the most one timestep adds, ``|a| <= b`` where ``b <- leak(b) + S``."""
+    k = np.abs(np.asarray(kernel, dtype=np.int64)).reshape(len(kernel), -1)
+    step = events_per_position * int(k.sum(axis=1).max()) if k.size else 0
+    bound = 0
+    for _ in range(timesteps):
+        bound = ((bound * leak_mult) >> leak_frac_bits) + step
+    return bound
 
 
 def max_step_input(weight: np.ndarray, bias: np.ndarray, events_per_input: int = 1) -> int:

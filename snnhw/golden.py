@@ -14,7 +14,15 @@ of its block. A direct-encoding first layer (``input_bits = N > 1``) takes unsig
     r[t]    = 0 (zero reset) or u[t] - threshold (subtract reset) where o[t], else u[t]
     c[t]    = leak(r[t]) = r[t] * leak_mult / 2**leak_frac_bits, rounded toward zero
 
-with ``c[0] = 0`` at the start of every sample. Vectorised over the batch.
+with ``c[0] = 0`` at the start of every sample. A convolution with a NeuNorm term also keeps
+a state ``a`` per neuron (0 at the start of every sample)::
+
+    a[t]    = d[t-1] + sum_{j in events(t)} K[i, j]      exact, aux_bits wide
+    u[t]    = saturate(acc[t] - (a[t] >> aux_frac_bits) + b[i], membrane range)   (floor shift)
+    d[t]    = leak(a[t]) with aux_leak_mult, rounded toward zero
+
+where ``K[i, j]`` is the ``aux_weight`` tap joining input j's position to neuron i (every
+channel of a position shares it). Vectorised over the batch.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import numpy as np
 from .fixedpoint import input_max, leak, saturate
 from .ir import ConvLIFLayer, Layer, Network
 
-__all__ = ["Trace", "check_inputs", "membranes", "pooled", "predict", "run", "run_layer",
+__all__ = ["Trace", "aux_input", "check_inputs", "membranes", "pooled", "predict", "run", "run_layer",
            "synaptic_input"]
 
 BATCH_CHUNK = 64     # samples per convolution call: bounds the unfolded windows' memory
@@ -71,12 +79,26 @@ def synaptic_input(layer: Layer, x: np.ndarray) -> np.ndarray:
     if not isinstance(layer, ConvLIFLayer):
         flat = inputs.reshape(inputs.shape[0], -1)
         return (flat @ layer.weight.T.astype(np.float64)).astype(np.int64)
+    return _convolve(layer, inputs, layer.weight)
+
+
+def aux_input(layer: ConvLIFLayer, x: np.ndarray) -> np.ndarray:
+    """What one timestep's input events ``[B, in]`` add to a NeuNorm term's state,
+    ``int64 [B, out_features]``: the events at each (pooled) position, summed over channels,
+    convolved with ``aux_weight``."""
+    counts = pooled(layer, x.astype(np.float64)).sum(axis=1, keepdims=True)
+    return _convolve(layer, counts, layer.aux_weight[:, None])
+
+
+def _convolve(layer: ConvLIFLayer, maps: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The layer's convolution (stride, zero padding) of ``maps`` ``[B, C, H', W']`` with
+    ``kernel`` ``[C_out, C, K, K]``, as ``int64 [B, out_features]`` in output order."""
     k, s, p = layer.kernel_size, layer.stride, layer.padding
     _, out_h, out_w = layer.out_shape
-    kernel = layer.weight.astype(np.float64)
-    out = np.empty((inputs.shape[0], layer.out_features), dtype=np.int64)
-    for start in range(0, inputs.shape[0], BATCH_CHUNK):
-        chunk = np.pad(inputs[start:start + BATCH_CHUNK], ((0, 0), (0, 0), (p, p), (p, p)))
+    kernel = kernel.astype(np.float64)
+    out = np.empty((maps.shape[0], layer.out_features), dtype=np.int64)
+    for start in range(0, maps.shape[0], BATCH_CHUNK):
+        chunk = np.pad(maps[start:start + BATCH_CHUNK], ((0, 0), (0, 0), (p, p), (p, p)))
         windows = np.lib.stride_tricks.sliding_window_view(chunk, (k, k), axis=(2, 3))
         windows = windows[:, :, :(out_h - 1) * s + 1:s, :(out_w - 1) * s + 1:s]
         sums = np.tensordot(windows, kernel, axes=([1, 4, 5], [1, 2, 3]))  # [b, OH, OW, O]
@@ -100,10 +122,15 @@ def _steps(layer: Layer, inputs: np.ndarray) -> Iterator[tuple[np.ndarray, np.nd
     lo, hi = layer.membrane_range
     bias = _neuron_bias(layer)
     carried = np.zeros((batch, layer.out_features), dtype=np.int64)
+    aux = np.zeros_like(carried)               # a NeuNorm term's state, leaked (d[t-1])
     held = synaptic_input(layer, inputs[0]) if layer.direct else None
     for t in range(inputs.shape[0]):
         acc = carried + (held if held is not None else synaptic_input(layer, inputs[t]))
         pre = acc + bias
+        if layer.neunorm:
+            aux = aux + aux_input(layer, inputs[t])
+            pre = pre - (aux >> layer.aux_frac_bits)
+            aux = leak(aux, layer.aux_leak_mult, layer.leak_frac_bits)
         u = saturate(pre, lo, hi)
         fired = u >= layer.threshold
         if layer.reset == "zero":

@@ -29,6 +29,7 @@ from .fixedpoint import (
     MEMBRANE_BITS_RANGE,
     WEIGHT_BITS_RANGE,
     accumulator_bounds,
+    aux_bound,
     input_max,
     signed_bits,
     signed_range,
@@ -40,13 +41,15 @@ __all__ = ["FORMAT", "VERSION", "ConvLIFLayer", "IRError", "LAYER_KINDS", "LIFLa
            "LEAK_FRAC_BITS_RANGE", "RESETS"]
 
 FORMAT = "snnhw-ir"
-VERSION = 3
-# 1: dense layers only, written before convolutions; 2: before direct-encoding inputs
-READABLE_VERSIONS = (1, 2, 3)
+VERSION = 4
+# 1: dense layers only, written before convolutions; 2: before direct-encoding inputs;
+# 3: before NeuNorm terms
+READABLE_VERSIONS = (1, 2, 3, 4)
 RESETS = ("zero", "subtract")
 
 
 ACCUMULATOR_BITS_MAX = 64
+AUX_FRAC_BITS_MAX = 16
 # layer names become Verilog identifiers and memory image file names
 LAYER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 
@@ -86,6 +89,16 @@ class _Neurons:
         timestep of a sample, rather than spike events."""
         return self.input_bits > 1
 
+    @property
+    def neunorm(self) -> bool:
+        """Whether the layer carries a NeuNorm term (a convolution's ``aux_weight``)."""
+        return getattr(self, "aux_weight", None) is not None
+
+    @property
+    def state_bits(self) -> int:
+        """Bits of state per neuron: the accumulator, plus a NeuNorm term's ``aux_bits``."""
+        return self.accumulator_bits + getattr(self, "aux_bits", 0)
+
     def accumulator_bounds(self) -> tuple[int, int]:
         """Exact range of the accumulator: any carried membrane plus, for every synapse, up to
         ``pool**2`` input events (a pooled input sums a ``pool x pool`` block of spikes), each
@@ -109,7 +122,8 @@ class _Neurons:
 
     def metadata(self) -> dict[str, Any]:
         meta = {"kind": self.kind, **asdict(self)}
-        del meta["weight"], meta["bias"]
+        for key in _ARRAYS:
+            meta.pop(key, None)
         return meta
 
 
@@ -191,6 +205,14 @@ class ConvLIFLayer(_Neurons):
     the pooled inputs ``(c, y*stride + i - padding, x*stride + j - padding)`` through weight
     ``[o, c, i, j]`` (zero outside the map). The neuron fields and ``input_bits`` are
     :class:`LIFLayer`'s.
+
+    A **NeuNorm term** (``aux_weight`` given; spike inputs only): the auxiliary neurons of the
+    NeuNorm layer before this convolution (Wu et al. 2019), folded into it. ``aux_weight``
+    (``int64 [out_channels, K, K]``, in LSBs of ``scale / 2**aux_frac_bits``) is the kernel
+    every input event adds, whatever its channel, to a per-neuron state ``a`` of ``aux_bits``
+    bits (a bound makes overflow impossible); ``a >> aux_frac_bits`` is subtracted from the
+    neuron's input each timestep and ``a`` leaks by ``aux_leak_mult / 2**leak_frac_bits``
+    (docs/fixed-point.md). Without one, ``aux_bits = aux_frac_bits = aux_leak_mult = 0``.
     """
 
     name: str
@@ -211,7 +233,27 @@ class ConvLIFLayer(_Neurons):
     bias: np.ndarray = field(repr=False)
     pool: int = 1
     input_bits: int = 1
+    aux_weight: np.ndarray | None = field(default=None, repr=False)
+    aux_frac_bits: int = 0
+    aux_leak_mult: int = 0
+    aux_bits: int = 0
     kind = "conv2d"
+
+    @property
+    def aux_weight_bits(self) -> int:
+        """Bits of one aux kernel tap (two's complement, at least 2; 0 without a term)."""
+        if self.aux_weight is None:
+            return 0
+        return max(2, signed_bits(int(self.aux_weight.min()), int(self.aux_weight.max())))
+
+    def aux_bound(self, timesteps: int) -> int:
+        """Largest ``|a|`` of the NeuNorm term over a sample of ``timesteps`` steps (0 without
+        one): every input position sends all its channels (``pool**2`` times each) every
+        timestep."""
+        if self.aux_weight is None:
+            return 0
+        return aux_bound(self.aux_weight, self.in_shape[0] * self.pool * self.pool,
+                         self.aux_leak_mult, self.leak_frac_bits, timesteps)
 
     @property
     def pooled_shape(self) -> tuple[int, int, int]:
@@ -321,6 +363,8 @@ class Network:
                               f"first layer takes a direct (multi-bit) input, the others "
                               f"take spikes (input_bits=1)")
             _validate_layer(layer, fan_in, map_shape)
+            if isinstance(layer, ConvLIFLayer):
+                _validate_aux(layer, f"layer {layer.name!r}", self.timesteps)
             if layer.name in names:
                 raise IRError(f"layer {layer.name!r}: the name is used twice")
             names.add(layer.name)
@@ -460,6 +504,40 @@ def _validate_layer(layer: Layer, fan_in: int, map_shape: tuple[int, ...] | None
                       f"the weights need at least {needed}")
 
 
+def _validate_aux(layer: ConvLIFLayer, where: str, timesteps: int) -> None:
+    """A convolution's NeuNorm term: all four fields, or none."""
+    for key in ("aux_frac_bits", "aux_leak_mult", "aux_bits"):
+        _require_int(getattr(layer, key), key, where)
+    if layer.aux_weight is None:
+        if layer.aux_bits or layer.aux_frac_bits or layer.aux_leak_mult:
+            raise IRError(f"{where}: aux_bits={layer.aux_bits}, aux_frac_bits="
+                          f"{layer.aux_frac_bits}, aux_leak_mult={layer.aux_leak_mult} without "
+                          f"an aux_weight; a layer without a NeuNorm term has all three 0")
+        return
+    array = layer.aux_weight
+    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.integer):
+        kind = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
+        raise IRError(f"{where}: aux_weight holds {kind} values; integers are required")
+    shape = (layer.out_channels, layer.kernel_size, layer.kernel_size)
+    if array.shape != shape:
+        raise IRError(f"{where}: aux_weight shape {array.shape}, expected {shape}")
+    if layer.input_bits != 1:
+        raise IRError(f"{where}: a NeuNorm term on a direct input (input_bits="
+                      f"{layer.input_bits}); NeuNorm takes spike events (input_bits=1)")
+    if not 0 <= layer.aux_frac_bits <= AUX_FRAC_BITS_MAX:
+        raise IRError(f"{where}: aux_frac_bits={layer.aux_frac_bits}; allowed "
+                      f"0..{AUX_FRAC_BITS_MAX}")
+    if not 0 <= layer.aux_leak_mult <= (1 << layer.leak_frac_bits):
+        raise IRError(f"{where}: aux_leak_mult={layer.aux_leak_mult}; allowed "
+                      f"0..{1 << layer.leak_frac_bits} (tau2 in [0, 1])")
+    bound = layer.aux_bound(timesteps)
+    needed = signed_bits(-bound, bound)
+    if not needed <= layer.aux_bits <= ACCUMULATOR_BITS_MAX:
+        raise IRError(f"{where}: aux_bits={layer.aux_bits}; the NeuNorm state reaches "
+                      f"|a| = {bound} in {timesteps} timesteps: allowed {needed}.."
+                      f"{ACCUMULATOR_BITS_MAX}")
+
+
 def save(net: Network, folder: str | Path) -> tuple[Path, Path]:
     """Write ``network.json`` (metadata, human-readable) and ``network.npz`` (integer arrays)."""
     net.validate()
@@ -473,19 +551,23 @@ def save(net: Network, folder: str | Path) -> tuple[Path, Path]:
     for layer in net.layers:
         arrays[f"{layer.name}.weight"] = layer.weight.astype(np.int32)
         arrays[f"{layer.name}.bias"] = layer.bias.astype(np.int32)
+        if layer.neunorm:
+            arrays[f"{layer.name}.aux_weight"] = layer.aux_weight.astype(np.int32)
     json_path, npz_path = folder / "network.json", folder / "network.npz"
     _atomic_write(json_path, lambda fh: fh.write(json.dumps(meta, indent=2).encode() + b"\n"))
     _atomic_write(npz_path, lambda fh: np.savez(fh, **arrays))
     return json_path, npz_path
 
 
+_ARRAYS = ("weight", "bias", "aux_weight")     # a layer's arrays, in network.npz
 _NETWORK_KEYS = {"name": str, "timesteps": int, "input_features": int, "encoding": dict,
                  "dataset": dict, "source": dict, "layers": list}
-_LAYER_KEYS = {kind: [f.name for f in fields(cls) if f.name not in ("weight", "bias")]
+_LAYER_KEYS = {kind: [f.name for f in fields(cls) if f.name not in _ARRAYS]
                for kind, cls in LAYER_KINDS.items()}
-# fields with defaults: pooling, a dense layer's input map (needed only when it pools), and
-# the input width (1: spikes)
-_OPTIONAL_KEYS = {"dense": {"pool", "in_shape", "input_bits"}, "conv2d": {"pool", "input_bits"}}
+# fields with defaults: pooling, a dense layer's input map (needed only when it pools), the
+# input width (1: spikes), a convolution's NeuNorm term (none)
+_OPTIONAL_KEYS = {"dense": {"pool", "in_shape", "input_bits"},
+                  "conv2d": {"pool", "input_bits", "aux_frac_bits", "aux_leak_mult", "aux_bits"}}
 
 
 def load(folder: str | Path) -> Network:
@@ -535,7 +617,9 @@ def load(folder: str | Path) -> Network:
         with np.load(npz_path, allow_pickle=False) as arrays:
             layers = tuple(
                 cls(**spec, weight=_array(arrays, f"{spec['name']}.weight", npz_path),
-                    bias=_array(arrays, f"{spec['name']}.bias", npz_path))
+                    bias=_array(arrays, f"{spec['name']}.bias", npz_path),
+                    **({"aux_weight": _array(arrays, f"{spec['name']}.aux_weight", npz_path)}
+                       if spec.get("aux_bits") else {}))
                 for cls, spec in zip(kinds, meta["layers"]))
     except FileNotFoundError:
         raise IRError(f"{npz_path}: the IR's arrays are missing") from None

@@ -9,7 +9,8 @@ Importer, then passes:
    rounded half away from zero. A direct-encoding first layer takes its inputs in ``[0, 1]``
    as unsigned ``input_bits``-bit integers ``x * (2**M - 1)``: its membrane, bias and
    threshold LSB is then ``scale / (2**M - 1)``.
-3. leak: ``leak_mult = round(tau * 2**F)`` with F fraction bits.
+3. leak: ``leak_mult = round(tau * 2**F)`` with F fraction bits. A NeuNorm layer before a
+   convolution becomes that convolution's NeuNorm term (:func:`_neunorm_term`).
 4. widths: the membrane width comes from the worst-case bound (or the user); the
    accumulator width from the exact range of carried membrane plus one timestep's weights.
 5. validate: the IR schema check.
@@ -17,6 +18,7 @@ Importer, then passes:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,7 @@ from .fixedpoint import (
     MEMBRANE_BITS_RANGE,
     WEIGHT_BITS_RANGE,
     accumulator_bounds,
+    aux_bound,
     direct_input,
     input_max,
     layer_scale,
@@ -43,7 +46,7 @@ from .fixedpoint import (
     signed_bits,
     signed_range,
 )
-from .ir import POOLS, ConvLIFLayer, IRError, LIFLayer, Network
+from .ir import AUX_FRAC_BITS_MAX, POOLS, ConvLIFLayer, IRError, LIFLayer, Network
 
 if TYPE_CHECKING:
     import torch
@@ -51,16 +54,16 @@ if TYPE_CHECKING:
 __all__ = ["SUPPORTED_LAYERS", "integer_inputs", "integer_torch_model", "quantize",
            "quantize_file"]
 
-SUPPORTED_LAYERS = ("dense", "conv2d", "avgpool2d", "lif")
+SUPPORTED_LAYERS = ("dense", "conv2d", "avgpool2d", "lif", "neunorm")
 # views and inference no-ops: the hardware sees the same row-major spike vector
 INFERENCE_IDENTITY = ("dropout", "flatten", "reshape")
 _WHY_NOT = {
-    "neunorm": "NeuNorm's auxiliary neurons are not generated yet",
     "voting": "a voting layer must be the last layer",
 }
 SUPPORTED_TEXT = ("dense or conv2d layers each followed by lif, an avgpool2d (kernel "
-                  f"{', '.join(map(str, POOLS[1:]))}) before a dense or conv2d layer, flatten, "
-                  "dropout, a final voting layer")
+                  f"{', '.join(map(str, POOLS[1:]))}) before a dense or conv2d layer, a neunorm "
+                  "(alpha per channel) right before a conv2d, flatten, dropout, a final voting "
+                  "layer")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class _Stage:
     lif: dict[str, Any]
     pool: int
     in_shape: tuple[int, int, int] | None     # the map its input events index
+    neunorm: tuple[int, dict[str, Any]] | None = None   # (position, descriptor) before it
 
 
 def _stages(architecture: list[dict[str, Any]], where: str,
@@ -89,6 +93,7 @@ def _stages(architecture: list[dict[str, Any]], where: str,
         specs = specs[:-1]
     shape: tuple[int, ...] | None = None
     pool, pool_at = 1, None
+    neunorm: tuple[int, dict[str, Any]] | None = None
     stages = []
     k = 0
     while k < len(specs):
@@ -107,6 +112,14 @@ def _stages(architecture: list[dict[str, Any]], where: str,
             reason = _WHY_NOT.get(kind, "it is not a known layer type")
             raise SnnhwError(f"{where}: layer {i} has type {kind!r}, which the hardware does not "
                              f"support yet ({reason}); supported: {SUPPORTED_TEXT}")
+        following = specs[k][1].get("type") if k < len(specs) else None
+        if kind == "neunorm":
+            if following != "conv2d":
+                raise SnnhwError(f"{where}: layer {i} (neunorm) is followed by "
+                                 f"{following or 'nothing'}; the hardware folds NeuNorm into the "
+                                 f"conv2d right after it; supported: {SUPPORTED_TEXT}")
+            neunorm = (i, spec)
+            continue
         if kind == "avgpool2d":
             size = int(spec["kernel_size"])
             if shape is None or len(shape) != 3:
@@ -148,8 +161,12 @@ def _stages(architecture: list[dict[str, Any]], where: str,
             shape = (int(spec["out_features"]),)
         if pool > 1 and in_shape is None:
             raise SnnhwError(f"{where}: layer {pool_at} (avgpool2d) pools a flat input")
-        stages.append(_Stage(i, spec, nxt, pool, in_shape))
-        pool, pool_at = 1, None
+        if neunorm is not None and neunorm[1].get("channels") is not None and \
+                int(neunorm[1]["channels"]) != pooled[0]:
+            raise SnnhwError(f"{where}: layer {neunorm[0]} (neunorm) has channels="
+                             f"{neunorm[1]['channels']} but its input map is {pooled}")
+        stages.append(_Stage(i, spec, nxt, pool, in_shape, neunorm))
+        pool, pool_at, neunorm = 1, None, None
     if pool > 1:
         raise SnnhwError(f"{where}: layer {pool_at} (avgpool2d) is not followed by a dense or "
                          f"conv2d layer; supported: {SUPPORTED_TEXT}")
@@ -191,8 +208,14 @@ def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits
     leak_mult = leak_multiplier(float(lif["tau"]), leak_frac_bits)
     rows = w_int.reshape(w_int.shape[0], -1)
     events = stage.pool ** 2 * input_max(input_bits)    # the most one synapse adds, in weights
+    aux = (_neunorm_term(stage, state, w / weight_scale, weight_bits=weight_bits,
+                         leak_frac_bits=leak_frac_bits, timesteps=timesteps,
+                         input_bits=input_bits, where=where)
+           if stage.neunorm is not None else {})
+    aux_lsbs = -(-aux["bound"] >> aux["aux_frac_bits"]) if aux else 0  # the most a >> F takes
+    aux.pop("bound", None)
     bits = membrane_bits if membrane_bits is not None else membrane_bits_for(
-        max_input=max_step_input(rows, b_int, events_per_input=events),
+        max_input=max_step_input(rows, b_int, events_per_input=events) + aux_lsbs,
         threshold=threshold, leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
         timesteps=timesteps)
     m_lo, m_hi = signed_range(bits)
@@ -213,10 +236,54 @@ def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits
                             out_channels=int(synapse["out_channels"]),
                             kernel_size=int(synapse["kernel_size"]),
                             stride=int(synapse.get("stride", 1)),
-                            padding=int(synapse.get("padding", 0)), **neurons)
+                            padding=int(synapse.get("padding", 0)), **neurons, **aux)
     in_features = int(np.prod(stage.in_shape)) if stage.in_shape else w.shape[1]
     return LIFLayer(name=name, in_features=in_features, out_features=w.shape[0],
                     in_shape=stage.in_shape if stage.pool > 1 else None, **neurons)
+
+
+def _neunorm_term(stage: _Stage, state: dict[str, Any], kernel: np.ndarray, *, weight_bits: int,
+                  leak_frac_bits: int, timesteps: int, input_bits: int, where: str
+                  ) -> dict[str, Any]:
+    """The NeuNorm layer before a convolution as the convolution's NeuNorm term (the IR
+    fields ``aux_*`` plus ``bound``, the largest ``|a|``), or ``{}`` when its alpha is 0.
+
+    NeuNorm subtracts ``alpha[c] x[p]`` from every input ``o[c, p]`` of the convolution, and
+    ``x[t] = tau2 x[t-1] + v mean_c o[t, c, p]``. The convolution is linear, so its input
+    loses ``sum_tap x[q + tap] sum_c W[o, c, tap] alpha[c]``: each input event at position p,
+    whatever its channel, adds the tap ``K[o, tap] = (v / C) sum_c W[o, c, tap] alpha[c]``
+    (``kernel`` is W in membrane LSBs, a pooling's ``1/k**2`` folded in, which is also the
+    ``1/k**2`` of the pooled mean) to a state that decays by tau2. ``K`` is rounded to
+    ``weight_bits`` significant bits: ``aux_frac_bits`` fraction bits below the LSB.
+    """
+    index, spec = stage.neunorm
+    if input_bits != 1:
+        raise SnnhwError(f"{where}: layer {index} (neunorm) acts on a direct (multi-bit) input; "
+                         f"the hardware applies NeuNorm to spikes")
+    try:
+        alpha = state[f"layers.{index}.alpha"].double().numpy()
+    except KeyError as exc:
+        raise SnnhwError(f"{where}: state_dict lacks {exc.args[0]!r} for layer {index}") from None
+    channels = kernel.shape[1]
+    per_channel = alpha.reshape(alpha.shape[0], -1)
+    if per_channel.shape[0] != channels or not np.all(per_channel == per_channel[:, :1]):
+        raise SnnhwError(f"{where}: layer {index} (neunorm) has alpha of shape "
+                         f"{tuple(alpha.shape)} that varies across positions; the hardware "
+                         f"builds NeuNorm with one alpha per channel ({channels}): train with "
+                         f"neunorm_alpha = \"channel\"")
+    v = float(spec.get("v", 0.1))
+    taps = np.einsum("ocij,c->oij", kernel, per_channel[:, 0]) * (v / channels)
+    peak = float(np.abs(taps).max())
+    if peak == 0.0:
+        return {}
+    qmax = (1 << (weight_bits - 1)) - 1
+    frac_bits = int(min(AUX_FRAC_BITS_MAX, max(0, math.floor(math.log2(qmax / peak)))))
+    aux_weight = round_half_away(taps * (1 << frac_bits))
+    aux_leak_mult = leak_multiplier(float(spec.get("tau", 0.9)), leak_frac_bits)
+    bound = aux_bound(aux_weight, channels * stage.pool ** 2, aux_leak_mult, leak_frac_bits,
+                      timesteps)
+    return {"aux_weight": aux_weight, "aux_frac_bits": frac_bits, "aux_leak_mult": aux_leak_mult,
+            "aux_bits": signed_bits(-bound, bound), "bound": bound}
 
 
 def quantize(model: dict[str, Any], *, weight_bits: int, membrane_bits: int | None = None,
@@ -283,21 +350,26 @@ def integer_torch_model(net: Network) -> "torch.nn.Sequential":
     integer mode of the torch model, spike-for-spike equal to the golden model."""
     import torch
 
-    from .nn.fixed import FixedPointLIF, SumPoolConv, SumPoolDense
+    from .nn.fixed import FixedPointLIF, NeuNormTerm, SumPoolConv, SumPoolDense
 
     modules = []
     for layer in net.layers:
         weight = torch.from_numpy(layer.weight)
         bias = torch.from_numpy(layer.bias)
+        aux = None
         if isinstance(layer, ConvLIFLayer):
-            synapse: torch.nn.Module = SumPoolConv(weight, in_shape=layer.in_shape,
-                                                   pool=layer.pool, stride=layer.stride,
-                                                   padding=layer.padding)
+            geometry = dict(in_shape=layer.in_shape, pool=layer.pool, stride=layer.stride,
+                            padding=layer.padding)
+            synapse: torch.nn.Module = SumPoolConv(weight, **geometry)
             bias = bias[:, None, None]
+            if layer.neunorm:
+                aux = NeuNormTerm(torch.from_numpy(layer.aux_weight), **geometry,
+                                  frac_bits=layer.aux_frac_bits, leak_mult=layer.aux_leak_mult,
+                                  leak_frac_bits=layer.leak_frac_bits)
         else:
             synapse = SumPoolDense(weight, layer.pool, layer.in_shape)
         modules.append(FixedPointLIF(
             synapse=synapse, bias=bias, threshold=layer.threshold, leak_mult=layer.leak_mult,
             leak_frac_bits=layer.leak_frac_bits, membrane_min=layer.membrane_range[0],
-            membrane_max=layer.membrane_range[1], reset=layer.reset))
+            membrane_max=layer.membrane_range[1], reset=layer.reset, aux=aux))
     return torch.nn.Sequential(*modules)

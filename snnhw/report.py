@@ -45,10 +45,13 @@ ENERGY_MODEL: dict[str, Any] = {
 
 
 def memory_bits(net: Network) -> dict[str, int]:
-    """Bits of on-chip memory: weights, membranes (accumulator width), a direct-encoding
-    layer's input currents (accumulator width) and biases."""
-    weights = sum(l.weight.size * l.weight_bits for l in net.layers)
-    membranes = sum(l.out_features * l.accumulator_bits for l in net.layers)
+    """Bits of on-chip memory: weights (with a NeuNorm term's aux kernel), membranes
+    (accumulator width, plus a NeuNorm term's state), a direct-encoding layer's input
+    currents (accumulator width) and biases."""
+    weights = sum(l.weight.size * l.weight_bits
+                  + (l.aux_weight.size * l.aux_weight_bits if l.neunorm else 0)
+                  for l in net.layers)
+    membranes = sum(l.out_features * l.state_bits for l in net.layers)
     currents = sum(l.out_features * l.accumulator_bits for l in net.layers if l.direct)
     biases = sum(l.bias.size * l.membrane_bits for l in net.layers)
     return {"weights": weights, "membranes": membranes, "currents": currents,

@@ -100,8 +100,10 @@ def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
             sprams += sprams_for(weight_depth(layer, lanes), lanes * layer.weight_bits)
         else:
             needed += _blocks_for(layer.weight.size, layer.weight_bits, target)
-        memories = 2 if layer.direct else 1           # membranes (and input currents)
-        needed += memories * _blocks_for(layer.out_features, layer.accumulator_bits, target)
+        # membranes (with a NeuNorm term's states), a direct layer's input currents
+        needed += _blocks_for(layer.out_features, layer.state_bits, target)
+        if layer.direct:
+            needed += _blocks_for(layer.out_features, layer.accumulator_bits, target)
         needed += _blocks_for(layer.bias.size, layer.membrane_bits, target)
     bits = memory_bits(net)["total"]
     return {"brams_needed": needed, "brams_available": target.brams, "memory_bits": bits,
@@ -128,5 +130,5 @@ def estimate_logic(net: ir.Network, target: Target, *, lanes: int = 1) -> int:
     """Logic cells (LUTs + flip-flops) the network's cores are estimated to take on
     ``target`` with ``lanes`` lanes per core (:data:`LOGIC_MODEL`)."""
     model = LOGIC_MODEL[target.family]
-    lane_bits = sum(l.weight_bits + l.accumulator_bits + l.membrane_bits for l in net.layers)
+    lane_bits = sum(l.weight_bits + l.state_bits + l.membrane_bits for l in net.layers)
     return round(model["per_layer"] * len(net.layers) + model["per_lane_bit"] * lanes * lane_bits)

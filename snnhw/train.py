@@ -44,6 +44,7 @@ from .fixedpoint import (
     WEIGHT_BITS_RANGE,
 )
 from .nn import FixedPointSpec, SpikingNetwork, architecture
+from .nn.layers import NEUNORM_ALPHAS
 from .nn.lif import RESETS
 from .nn.surrogate import SURROGATES
 from .outdir import check_plain_name
@@ -95,6 +96,7 @@ RULES: dict[str, Rule] = {
     "data_path": _PATH, "split_seed": _integer(0), "train_samples": _integer(1, optional=True),
     "denoise_us": _integer(0), "downsample": _number(0, 1, lo_open=True),
     "layers": _LAYER_STRINGS, "voting": _integer(1), "width_mult": _POSITIVE, "neunorm": _BOOL,
+    "neunorm_alpha": _choice(NEUNORM_ALPHAS),
     "dropout": _number(0, 1, hi_open=True), "pool_neurons": _BOOL, "pool_tau": _number(0, 1),
     "pool_threshold": _POSITIVE, "tau": _number(0, 1), "threshold": _POSITIVE,
     "reset": _choice(RESETS), "surrogate": _choice(tuple(SURROGATES)), "width": _POSITIVE,
@@ -129,6 +131,7 @@ class Recipe:
     voting: int = 1                        # output neurons per class
     width_mult: float = 1.0
     neunorm: bool = False
+    neunorm_alpha: str = "neuron"          # NeuNorm's alpha per neuron or per channel (builds)
     dropout: float = 0.0
     pool_neurons: bool = False             # integrate-and-fire neurons after average pooling
     pool_tau: float = 1.0
@@ -279,7 +282,8 @@ def build_architecture(recipe: Recipe, input_shape: list[int], classes: int) -> 
         return architecture(
             input_shape, recipe.layers, classes, tau=recipe.tau, threshold=recipe.threshold,
             voting=recipe.voting, width_mult=recipe.width_mult, dropout=recipe.dropout,
-            neunorm=recipe.neunorm, pool_neurons=recipe.pool_neurons, pool_tau=recipe.pool_tau,
+            neunorm=recipe.neunorm, neunorm_alpha=recipe.neunorm_alpha,
+            pool_neurons=recipe.pool_neurons, pool_tau=recipe.pool_tau,
             pool_threshold=recipe.pool_threshold, reset=recipe.reset,
             surrogate=recipe.surrogate, width=recipe.width, gradient=METHODS[recipe.method],
             spatial_adjust=recipe.spatial_adjust, temporal_adjust=recipe.temporal_adjust)

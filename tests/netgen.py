@@ -87,6 +87,27 @@ def random_conv_layer(rng: np.random.Generator, name: str, in_shape: tuple[int, 
     return _exact_accumulator(layer)
 
 
+def with_neunorm(rng: np.random.Generator, layer: ir.ConvLIFLayer,
+                 timesteps: int) -> ir.ConvLIFLayer:
+    """``layer`` with a random NeuNorm term: aux kernel of 2..12 bits (often all one sign, so
+    the state runs to its bound), 0..8 fraction bits, any leak, the exact state width."""
+    bits = int(rng.integers(2, 13))
+    lo, hi = signed_range(bits)
+    kernel = rng.integers(lo, hi + 1, size=(layer.out_channels, layer.kernel_size,
+                                            layer.kernel_size))
+    if rng.random() < 0.4:
+        kernel = np.abs(kernel) * (1 if rng.random() < 0.5 else -1)
+    leak_mult = int(rng.integers(0, (1 << layer.leak_frac_bits) + 1))
+    layer = replace(layer, aux_weight=kernel.astype(np.int64),
+                    aux_frac_bits=int(rng.integers(0, 9)), aux_leak_mult=leak_mult, aux_bits=64)
+    bound = layer.aux_bound(timesteps)
+    return replace(layer, aux_bits=signed_bits(-bound, bound))
+
+
+def without_neunorm(layer: ir.ConvLIFLayer) -> ir.ConvLIFLayer:
+    return replace(layer, aux_weight=None, aux_frac_bits=0, aux_leak_mult=0, aux_bits=0)
+
+
 def random_conv_network(seed: int) -> tuple[Network, np.ndarray]:
     """A random conv [-> pool -> conv] -> [pool ->] dense network on small maps (up to
     3 x 9 x 9) and random input spikes ``[T, S, C*H*W]``."""
@@ -109,6 +130,10 @@ def random_conv_network(seed: int) -> tuple[Network, np.ndarray]:
                                      else (n, int(np.prod(prev)))),
                      **_neurons(rng, weight_bits, n))
     layers.append(_exact_accumulator(dense))
+    aux_rng = np.random.default_rng([seed, 7])     # apart, so the layers above stay as they were
+    layers = [with_neunorm(aux_rng, layer, timesteps)
+              if layer.kind == "conv2d" and aux_rng.random() < 0.5 else layer
+              for layer in layers]
     net = Network(name=f"conv{seed}", timesteps=timesteps, input_features=int(np.prod(shape)),
                   layers=tuple(layers), encoding={"type": "random"}, dataset={},
                   source={"seed": seed}).validate()
@@ -136,7 +161,7 @@ def random_direct_network(seed: int) -> tuple[Network, np.ndarray]:
     input_bits = int(rng.choice([2, 3, 5, 8]))
     if seed % 2:
         net, _ = random_conv_network(seed)
-        first = net.layers[0]
+        first = without_neunorm(net.layers[0])
         if rng.random() < 0.5 and min(first.in_shape[1:]) >= 4:
             first = random_conv_layer(rng, "conv0", first.in_shape, pool=2)
         first = _exact_accumulator(replace(first, input_bits=input_bits))
@@ -256,9 +281,9 @@ def _fuzz_layer(draw, rng: np.random.Generator, name: str, fan_in: int,
 
 
 def _fuzz_conv_layer(draw, rng: np.random.Generator, name: str, in_shape: tuple[int, int, int],
-                     pool: int, input_bits: int = 1) -> ir.ConvLIFLayer:
+                     pool: int, timesteps: int, input_bits: int = 1) -> ir.ConvLIFLayer:
     """Kernels 1..7, strides 1 and 2, padding 0..K-1 (raised where the map is smaller than
-    the kernel), 1-4 output channels."""
+    the kernel), 1-4 output channels; on spikes, with or without a NeuNorm term."""
     _, h, w = in_shape
     kernel = draw(st.integers(1, 7), label=f"{name}.kernel")
     padding = draw(st.integers(0, kernel - 1), label=f"{name}.padding")
@@ -269,13 +294,16 @@ def _fuzz_conv_layer(draw, rng: np.random.Generator, name: str, in_shape: tuple[
         stride=draw(st.sampled_from([1, 2]), label=f"{name}.stride"), padding=padding,
         pool=pool, input_bits=input_bits,
         **_fuzz_neurons(draw, rng, name, (channels, in_shape[0], kernel, kernel)))
+    if input_bits == 1 and draw(st.booleans(), label=f"{name}.neunorm"):
+        layer = with_neunorm(rng, layer, timesteps)
     return _exact_accumulator(layer)
 
 
 @st.composite
 def fuzz_cases(draw) -> FuzzCase:
     """A random network (dense layers of 1-16 neurons, behind one or two convolutions on a map
-    up to 3 x 8 x 8 when the front is "conv"/"conv2"; 2x2 pooling into conv and dense layers;
+    up to 3 x 8 x 8 when the front is "conv"/"conv2", with or without NeuNorm terms; 2x2
+    pooling into conv and dense layers;
     weights 2..16 bits, membranes from the weight width up, both resets, leaks 0..2^F), whose
     first layer takes spikes or a direct 2- or 8-bit input, 1-4 samples of 1-6 timesteps whose
     inputs are random, all-silent, all-firing (direct: every value at its maximum) or random
@@ -297,7 +325,7 @@ def fuzz_cases(draw) -> FuzzCase:
         for k in range(1 if front == "conv" else 2):
             pool = 2 if k and min(shape[1:]) >= 2 and draw(
                 st.booleans(), label=f"conv{k}.pool") else 1
-            layers.append(_fuzz_conv_layer(draw, rng, f"conv{k}", shape, pool,
+            layers.append(_fuzz_conv_layer(draw, rng, f"conv{k}", shape, pool, timesteps,
                                            input_bits if k == 0 else 1))
             shape = layers[-1].out_shape
     for k in range(len(layers), len(layers) + draw(st.integers(1, 3 - len(layers) // 2),

@@ -71,7 +71,8 @@ def test_quantizer_errors_name_the_problem(small_model):
     with pytest.raises(SnnhwError, match=r"threshold 0.5 is \d+ LSBs, which does not fit a 4-bit"):
         quantize(model, weight_bits=8, membrane_bits=4)
     bad = dict(model, architecture=[{"type": "neunorm"}] + model["architecture"])
-    with pytest.raises(SnnhwError, match="layer 0 has type 'neunorm'.*not support.*auxiliary"):
+    with pytest.raises(SnnhwError, match=r"layer 0 \(neunorm\) is followed by dense; the "
+                                         r"hardware folds NeuNorm into the conv2d right after it"):
         quantize(bad, weight_bits=8)
     bad = dict(model, architecture=[{"type": "conv2d"}] + model["architecture"])
     with pytest.raises(SnnhwError, match=r"layer 0 \('conv2d'\) is not followed by lif"):

@@ -5,7 +5,7 @@ Widths 2..16, random leaks (including none and full decay), thresholds, both res
 seed runs on the fast harness (every layer checked) and on the cocotb testbench on Icarus;
 a few seeds also on the cocotb testbench on Verilator. Random convolutional networks (conv
 [-> pool -> conv] -> [pool ->] dense on maps up to 3 x 9 x 9: kernels 1..7, strides 1 and 2,
-padding, 2 x 2 sum pooling into conv and dense layers) likewise, and random networks whose
+padding, 2 x 2 sum pooling into conv and dense layers, NeuNorm terms) likewise, and random networks whose
 first layer (dense or conv, pooled or not) takes a direct 2..8-bit input.
 """
 
@@ -35,7 +35,8 @@ def _cases(fast: list[int], ci_fast: list[int], icarus: list[int], verilator: li
 
 
 CASES = _cases(SEEDS, SEEDS[::2] + [25], [0, 4, 8, 12, 25], [0, 7, 13])
-CONV_CASES = _cases(CONV_SEEDS, [0, 1, 2, 4, 6, 8], CONV_SEEDS[::2], [1, 4])
+CONV_CI_SEEDS = [0, 1, 2, 4, 6, 8]
+CONV_CASES = _cases(CONV_SEEDS, CONV_CI_SEEDS, CONV_SEEDS[::2], [1, 4])
 DIRECT_CASES = _cases(DIRECT_SEEDS, [0, 2, 4, 6, 11], [0, 3, 5], [1])
 
 def test_random_networks_exercise_the_edges():
@@ -67,6 +68,11 @@ def test_random_conv_networks_exercise_the_edges():
     assert {l.pool for net, _ in nets for l in net.layers} == {1, 2}
     assert any(l.kind == "dense" and l.pool == 2 for net, _ in nets for l in net.layers)
     assert any(l.kind == "conv2d" and l.pool == 2 for l in convs)
+    # NeuNorm terms, on pooled inputs too, with and without leak, on the CI seeds
+    ci = [l for seed in CONV_CI_SEEDS for l in random_conv_network(seed)[0].layers
+          if l.kind == "conv2d" and l.neunorm]
+    assert any(l.pool == 2 for l in ci) and len({l.aux_frac_bits for l in ci}) >= 3
+    assert any(l.aux_leak_mult == 0 for l in ci) and any(l.aux_leak_mult > 0 for l in ci)
 
 
 @pytest.mark.parametrize("seed, sim", CONV_CASES)

@@ -6,7 +6,7 @@ matrix of a real network that is 10^5 statements, slow to parse for every tool (
 Amaranth to build). The network top is therefore built with its weight banks, bias and fire
 level memories empty (``SNNTop(images=True)``), and the writer loads their contents from
 image files (``<layer>_weights_bank<b>.hex``, ``<layer>_biases.hex``,
-``<layer>_fire_levels.hex``, written from the IR in the cores' address order) with
+``<layer>_fire_levels.hex``, a NeuNorm term's ``<layer>_aux_kernel.hex``, written from the IR in the cores' address order) with
 ``$readmemh("../rtl/<file>")``. A top given with its contents in Amaranth (the host link's)
 has them moved into the same images, checked word for word against what Amaranth wrote. That
 path resolves from any sibling folder of ``rtl/`` (the simulators run in ``cosim/``, synthesis
@@ -27,7 +27,7 @@ from amaranth.lib import wiring
 
 from .. import cache
 from ..ir import Network
-from .layout import bias_words, fire_level_words, weight_words
+from .layout import aux_kernel_words, bias_words, fire_level_words, weight_words
 from .network import SNNTop, weight_styles
 from .weight_memory import bank_depth
 
@@ -35,7 +35,6 @@ __all__ = ["IMAGE_DIR", "TOP_NAME", "memory_image", "verilog_source", "write_rtl
 
 TOP_NAME = "snn_top"
 IMAGE_DIR = "../rtl"
-_IMAGED_MEMORIES = ("weights", "biases")
 
 
 def memory_image(values: np.ndarray, bits: int) -> str:
@@ -64,6 +63,10 @@ def _images(net: Network, lanes: int, styles: list[str]) -> dict[tuple[str, str]
         images[(layer.name, "fire_levels")] = memory_image(
             np.array(fire_level_words(layer, lanes), dtype=object),
             lanes * (layer.membrane_bits + 1))
+        if layer.neunorm:
+            images[(layer.name, "aux_kernel")] = memory_image(
+                np.array(aux_kernel_words(layer, lanes), dtype=object),
+                lanes * layer.aux_weight_bits)
     return images
 
 

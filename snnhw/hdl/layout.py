@@ -13,7 +13,10 @@ and there are ``G = ceil(N / P)`` groups, the last one padded with zero weights 
   straight out of the membrane memory, beside the bias adder;
 * membranes: word ``g`` packs group g's P accumulators (``accumulator_bits`` each); a
   convolution's word ``g*OH*OW + pos`` packs the accumulators of channels ``g*P .. g*P+P-1``
-  at output position ``pos = oy*OW + ox``.
+  at output position ``pos = oy*OW + ox``. With a NeuNorm term, the P states ``a``
+  (``aux_bits`` each) follow the P accumulators in the same word;
+* aux kernel (a NeuNorm term): word ``(ky*K + kx)*G + g`` packs the taps
+  ``aux_weight[g*P + lane, ky, kx]`` (``aux_weight_bits`` each).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 
 from ..ir import ConvLIFLayer, Layer
 
-__all__ = ["LANES", "bias_words", "fire_level_words", "groups", "membrane_words", "pack",
+__all__ = ["LANES", "aux_kernel_words", "bias_words", "fire_level_words", "groups", "membrane_words", "pack",
            "weight_depth", "weight_words"]
 
 LANES = (1, 2, 4, 8, 16)
@@ -88,3 +91,11 @@ def fire_level_words(layer: Layer, lanes: int) -> list[int]:
     b = _padded(layer.bias[None, :], lanes)[0]
     return [pack(layer.threshold - b[g * lanes:(g + 1) * lanes], layer.membrane_bits + 1)
             for g in range(len(b) // lanes)]
+
+
+def aux_kernel_words(layer: ConvLIFLayer, lanes: int) -> list[int]:
+    """Aux kernel memory contents, address ``(ky*K + kx)*G + g``."""
+    rows = _padded(layer.aux_weight.transpose(1, 2, 0).reshape(-1, layer.out_channels), lanes)
+    bits = layer.aux_weight_bits
+    return [pack(row[g * lanes:(g + 1) * lanes], bits)
+            for row in rows for g in range(rows.shape[1] // lanes)]

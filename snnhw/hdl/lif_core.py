@@ -34,6 +34,14 @@ the membranes, so after the first timestep it holds each neuron's input current 
 sweep's carried membrane is then ``leak(...) + current`` (the next timestep's input, already
 integrated), and the last sweep of a sample writes both memories as 0.
 
+A **NeuNorm term** (``layer.neunorm``, a convolution over spikes) keeps a state ``a`` per neuron
+beside its accumulator, in the same membrane word. Every input event also reads the aux kernel
+(``taps x G`` words, read at the tap and group of the weight word, whatever the event's
+channel) and adds it to the states of the neurons it reaches (stage C, with the accumulators).
+The sweep's stage C subtracts ``a >> aux_frac_bits`` from the accumulator before the bias and the
+fire compare, and D writes ``leak(a)`` back (0 after the last timestep). The same cycles: the
+cycle model does not change.
+
 Cycles per timestep: ``G`` per input event, ``6 + sum_g max(1, spikes in g)`` for the sweep,
 1 for the end-of-timestep event, plus output stalls (``snnhw.cycles`` models it exactly).
 """
@@ -49,6 +57,7 @@ from .arith import leak_toward_zero, times_constant
 from .events import event_signature, value_bits
 from .layout import (
     LANES,
+    aux_kernel_words,
     bias_words,
     fire_level_words,
     groups,
@@ -123,6 +132,8 @@ class LIFCore(wiring.Component):
         taps = layer.kernel_size ** 2 if conv else 1
         words = membrane_words(layer, p)
         wb, mb, ab = layer.weight_bits, layer.membrane_bits, layer.accumulator_bits
+        aux = layer.neunorm
+        xb = layer.aux_bits if aux else 0          # bits of a NeuNorm state, per lane
         m_lo, m_hi = layer.membrane_range
 
         depth = weight_depth(layer, p)
@@ -133,7 +144,8 @@ class LIFCore(wiring.Component):
                                if self.weight_memory == "rom" and not self.images else None)
         if self.weight_memory == "loaded":
             wiring.connect(m, wiring.flipped(self.load), weights.load)
-        membranes = memory.Memory(shape=unsigned(p * ab), depth=words, init=[])
+        # lanes' accumulators, then (NeuNorm) their states
+        membranes = memory.Memory(shape=unsigned(p * (ab + xb)), depth=words, init=[])
         biases = memory.Memory(shape=unsigned(p * mb), depth=g_count,
                                init=[] if self.images else bias_words(layer, p))
         fire_levels = memory.Memory(shape=unsigned(p * (mb + 1)), depth=g_count,
@@ -151,6 +163,14 @@ class LIFCore(wiring.Component):
             cur_wr = currents.write_port()
             # transparent: the sweep's first read may meet the last event's write
             cur_rd = currents.read_port(transparent_for=(cur_wr,))
+        if aux:          # the aux kernel, read beside the weights; its word, stages B..C
+            kb = layer.aux_weight_bits
+            aux_kernel = memory.Memory(shape=unsigned(p * kb), depth=taps * g_count,
+                                       init=[] if self.images else aux_kernel_words(layer, p))
+            m.submodules.aux_kernel = aux_kernel
+            k_rd = aux_kernel.read_port()
+            a_kaddr = Signal(range(max(2, taps * g_count)))
+            e_kernel, c_kernel = Signal(p * kb), Signal(p * kb)
         mem_wr = membranes.write_port()
         mem_rd = membranes.read_port(transparent_for=(mem_wr,))
         b_rd = biases.read_port()
@@ -211,6 +231,7 @@ class LIFCore(wiring.Component):
         fire_next = Signal(p)              # stage C: the same, from the unsaturated sums
         sums = []
         carried = []
+        states = []          # NeuNorm: each lane's state after an event (C) or a sweep (D)
         for lane in range(p):
             weight = c_weights[lane * wb:(lane + 1) * wb].as_signed()
             membrane = mem_rd.data[lane * ab:(lane + 1) * ab].as_signed()
@@ -218,11 +239,32 @@ class LIFCore(wiring.Component):
             level = f_rd.data[lane * (mb + 1):(lane + 1) * (mb + 1)].as_signed()
             # stage C: accumulate sum, or biased and saturated membrane for stage D
             total = Signal(signed(ab), name=f"sum{lane}")
-            u_pre = Signal(signed(max(ab, mb) + 1), name=f"u_pre{lane}")
+            if aux:
+                # the NeuNorm state: an event adds its aux tap; the sweep takes a >> F off the
+                # accumulator before the bias and the compare, and leaks a in D
+                state = mem_rd.data[p * ab + lane * xb:p * ab + (lane + 1) * xb].as_signed()
+                tap = c_kernel[lane * kb:(lane + 1) * kb].as_signed()
+                state_sum = Signal(signed(xb), name=f"state_sum{lane}")
+                adjusted = Signal(signed(max(ab, xb - layer.aux_frac_bits, 1) + 1),
+                                  name=f"adjusted{lane}")
+                d_state = Signal(signed(xb), name=f"d_state{lane}")
+                state_next = Signal(signed(xb), name=f"state_next{lane}")
+                m.d.comb += [
+                    state_sum.eq(state + tap),
+                    adjusted.eq(membrane - state.shift_right(layer.aux_frac_bits)),
+                    state_next.eq(Mux(last_timestep, 0, leak_toward_zero(
+                        d_state, layer.aux_leak_mult, layer.leak_frac_bits))),
+                ]
+                with m.If(~stall):
+                    m.d.sync += d_state.eq(state)
+                states.append((state_sum, state_next))
+            else:
+                adjusted = membrane
+            u_pre = Signal(signed(max(len(adjusted), mb) + 1), name=f"u_pre{lane}")
             u_next = Signal(signed(mb), name=f"u_next{lane}")
             m.d.comb += [
                 total.eq(membrane + (weight * c_value if direct else weight)),
-                u_pre.eq(membrane + bias),
+                u_pre.eq(adjusted + bias),
             ]
             # saturation to [m_lo, m_hi] = [-2^(mb-1), 2^(mb-1) - 1]: out of range exactly
             # when the bits from mb-1 up to the sign are not all equal (plain logic, no compare)
@@ -240,7 +282,7 @@ class LIFCore(wiring.Component):
             u = Signal(signed(mb), name=f"u{lane}")
             with m.If(~stall):
                 m.d.sync += [u.eq(u_next), fire[lane].eq(fire_next[lane])]
-            m.d.comb += fire_next[lane].eq(membrane >= level)
+            m.d.comb += fire_next[lane].eq(adjusted >= level)
             # leak(reset(u)) as a choice between the leaked values of both outcomes, so the
             # threshold comparison runs beside the leak arithmetic instead of before it
             kept = Signal(signed(mb), name=f"kept{lane}")
@@ -318,8 +360,13 @@ class LIFCore(wiring.Component):
             b_rd.en.eq(~stall),
             mem_wr.addr.eq(Mux(d_valid, d_maddr, c_maddr)),
             mem_wr.en.eq(d_valid | (c_valid & ~c_sweep & c_write)),
-            mem_wr.data.eq(Mux(d_valid, Cat(*carried), Cat(*sums))),
+            mem_wr.data.eq(Mux(d_valid, Cat(*carried, *[s for _, s in states]),
+                               Cat(*sums, *[s for s, _ in states]))),
         ]
+        if aux:
+            m.d.comb += k_rd.addr.eq(a_kaddr)
+            with m.If(~stall):
+                m.d.sync += [e_kernel.eq(k_rd.data), c_kernel.eq(e_kernel)]
         if direct:
             # accumulate writes go to the currents too; the sample's last sweep clears them
             m.d.comb += [
@@ -390,6 +437,8 @@ class LIFCore(wiring.Component):
             m.d.sync += [a_valid.eq(1), a_sweep.eq(0), a_group.eq(0),
                          a_waddr.eq(times_constant(first, taps * g_count)),
                          a_left.eq(taps * g_count - 1), a_last.eq(taps * g_count == 1)]
+            if aux:
+                m.d.sync += a_kaddr.eq(0)
             if direct:
                 m.d.sync += a_value.eq(self.i.payload.value)
             if conv:
@@ -405,6 +454,8 @@ class LIFCore(wiring.Component):
             with m.Else():
                 m.d.sync += [a_left.eq(a_left - 1), a_last.eq(a_left == 1),
                              a_waddr.eq(a_waddr + 1), a_word.eq(a_word + 1)]
+                if aux:
+                    m.d.sync += a_kaddr.eq(a_kaddr + 1)
                 with m.If(a_sweep):
                     with m.If(a_pos == positions - 1):
                         m.d.sync += [a_pos.eq(0), a_group.eq(a_group + 1),

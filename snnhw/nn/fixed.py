@@ -11,7 +11,7 @@ import torch
 
 from .qat import integer_lif_steps
 
-__all__ = ["FixedPointLIF"]
+__all__ = ["FixedPointLIF", "NeuNormTerm", "SumPoolConv", "SumPoolDense"]
 
 
 class FixedPointLIF(torch.nn.Module):
@@ -20,14 +20,16 @@ class FixedPointLIF(torch.nn.Module):
     ``synapse`` maps one batch of input events ``[N, in]`` (float64 counts) to the synaptic
     sums ``[N, ...]`` (dense: ``[N, out]``; convolution: ``[N, C_out, OH, OW]``); ``bias``
     broadcasts against them; ``membrane_min``/``_max`` are the saturation range,
-    ``leak_mult / 2**leak_frac_bits`` the leak, rounded toward zero.
+    ``leak_mult / 2**leak_frac_bits`` the leak, rounded toward zero. ``aux``: a convolution's
+    NeuNorm term, whose ``a >> aux_frac_bits`` every timestep's sums lose.
     """
 
     def __init__(self, *, synapse: torch.nn.Module, bias: torch.Tensor, threshold: int,
                  leak_mult: int, leak_frac_bits: int, membrane_min: int, membrane_max: int,
-                 reset: str) -> None:
+                 reset: str, aux: "NeuNormTerm | None" = None) -> None:
         super().__init__()
         self.synapse = synapse
+        self.aux = aux
         self.register_buffer("bias", bias.to(torch.float64))
         self.threshold = int(threshold)
         self.leak_mult = int(leak_mult)
@@ -42,6 +44,8 @@ class FixedPointLIF(torch.nn.Module):
         flat = spikes.to(torch.float64).reshape(steps * batch, -1)
         currents = self.synapse(flat)
         currents = currents.reshape(steps, batch, *currents.shape[1:])
+        if self.aux is not None:
+            currents = currents - self.aux(flat, steps)
         out, saturations = integer_lif_steps(
             currents, self.bias, threshold=self.threshold,
             leak_mult=self.leak_mult, leak_frac_bits=self.leak_frac_bits,
@@ -49,6 +53,34 @@ class FixedPointLIF(torch.nn.Module):
             fire=lambda u: (u >= self.threshold).to(u.dtype))
         self.saturations += saturations
         return out.reshape(steps, batch, -1).to(spikes.dtype)
+
+
+class NeuNormTerm(torch.nn.Module):
+    """A convolution's NeuNorm term (docs/fixed-point.md): input events ``[T*B, in]`` ->
+    ``a[t] >> frac_bits`` ``[T, B, C_out, OH, OW]``, where ``a`` gains, every timestep, the
+    channel-summed events convolved with ``kernel`` ``[C_out, K, K]`` and leaks by
+    ``leak_mult / 2**leak_frac_bits`` (toward zero) after it."""
+
+    def __init__(self, kernel: torch.Tensor, *, in_shape: tuple[int, int, int], pool: int,
+                 stride: int, padding: int, frac_bits: int, leak_mult: int,
+                 leak_frac_bits: int) -> None:
+        super().__init__()
+        self.register_buffer("kernel", kernel.to(torch.float64)[:, None])
+        self.in_shape, self.pool, self.stride, self.padding = in_shape, pool, stride, padding
+        self.frac_bits, self.leak_mult, self.leak_frac_bits = frac_bits, leak_mult, leak_frac_bits
+
+    def forward(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        counts = sum_pool(x, self.in_shape, self.pool).sum(1, keepdim=True)
+        added = torch.nn.functional.conv2d(counts, self.kernel, stride=self.stride,
+                                           padding=self.padding)
+        added = added.reshape(steps, -1, *added.shape[1:])
+        state = torch.zeros_like(added[0])
+        out = []
+        for t in range(steps):
+            state = state + added[t]
+            out.append(torch.floor(state / (1 << self.frac_bits)))
+            state = torch.trunc(state * self.leak_mult / (1 << self.leak_frac_bits))
+        return torch.stack(out)
 
 
 class SumPoolDense(torch.nn.Module):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["AvgPool2d", "Conv2d", "Dropout", "Flatten", "NeuNorm", "Reshape", "Voting",
-           "multistep"]
+__all__ = ["NEUNORM_ALPHAS", "AvgPool2d", "Conv2d", "Dropout", "Flatten", "NeuNorm", "Reshape",
+           "Voting", "multistep"]
+
+NEUNORM_ALPHAS = ("neuron", "channel")   # alpha per neuron [C, H, W] or per channel
 
 
 def multistep(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -88,22 +90,28 @@ class NeuNorm(torch.nn.Module):
     spikes ``o`` ``[T, B, C, H, W]`` arriving from the previous layer, with its own decay::
 
         x[t] = tau * x[t-1] + v * mean_c o[t, :, c, h, w]
-        y[t] = o[t] - alpha[c, h, w] * x[t]
+        y[t] = o[t] - alpha * x[t]
 
-    ``y`` goes to the next layer's weights in place of ``o``: a learned, per-neuron
-    subtractive inhibition that keeps the next layer's input balanced when many feature maps
-    fire at one position. ``alpha`` starts at ``alpha_init``. See docs/training.md for the
-    reading of the paper's equations used here.
+    ``y`` goes to the next layer's weights in place of ``o``: a learned subtractive inhibition
+    that keeps the next layer's input balanced when many feature maps fire at one position.
+    ``alpha`` is per neuron, ``[C, H, W]`` (``alpha="neuron"``, our reading of the paper), or
+    per channel, ``[C, 1, 1]`` (``alpha="channel"``: the form ``snnhw build`` turns into
+    hardware, where the next convolution's channel-summed kernel absorbs it); it starts at
+    ``alpha_init``. See docs/training.md for the reading of the paper's equations used here.
     """
 
     def __init__(self, channels: int, height: int, width: int, *, tau: float = 0.9,
-                 v: float = 0.1, alpha_init: float = 0.0) -> None:
+                 v: float = 0.1, alpha_init: float = 0.0, alpha: str = "neuron") -> None:
         super().__init__()
         if not 0.0 <= tau <= 1.0:
             raise ValueError(f"NeuNorm tau must be in [0, 1], got {tau!r}")
+        if alpha not in NEUNORM_ALPHAS:
+            raise ValueError(f"NeuNorm alpha must be one of {NEUNORM_ALPHAS}, got {alpha!r}")
         self.tau = float(tau)
         self.v = float(v)
-        self.alpha = torch.nn.Parameter(torch.full((channels, height, width), float(alpha_init)))
+        self.per = alpha
+        shape = (channels, height, width) if alpha == "neuron" else (channels, 1, 1)
+        self.alpha = torch.nn.Parameter(torch.full(shape, float(alpha_init)))
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
         aux = torch.zeros_like(spikes[0, :, :1])
@@ -114,7 +122,7 @@ class NeuNorm(torch.nn.Module):
         return torch.stack(out)
 
     def extra_repr(self) -> str:
-        return f"channels={self.alpha.shape[0]}, tau={self.tau}, v={self.v}"
+        return f"channels={self.alpha.shape[0]}, tau={self.tau}, v={self.v}, alpha={self.per}"
 
 
 class Voting(torch.nn.Module):

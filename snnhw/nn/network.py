@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from .layers import AvgPool2d, Conv2d, Dropout, Flatten, NeuNorm, Reshape, Voting
+from .layers import NEUNORM_ALPHAS, AvgPool2d, Conv2d, Dropout, Flatten, NeuNorm, Reshape, Voting
 from .lif import GRADIENTS, LIF, RESETS
 from .qat import FixedPointSpec, fixed_point_forward
 from .rate_grad import hm2bp_forward, leak_aware_forward
@@ -52,7 +52,7 @@ LAYER_FIELDS: dict[str, dict[str, tuple[str, bool, tuple[str, ...]]]] = {
     "dropout": {"p": ("unit", True, ())},
     "neunorm": {"channels": ("count", True, ()), "height": ("count", True, ()),
                 "width": ("count", True, ()), "tau": ("unit", False, ()),
-                "v": ("positive", False, ())},
+                "v": ("positive", False, ()), "alpha": ("choice", False, NEUNORM_ALPHAS)},
     "voting": {"classes": ("count", True, ()), "group": ("count", True, ())},
     "lif": {"tau": ("unit", True, ()), "threshold": ("positive", True, ()),
             "reset": ("choice", False, RESETS), "surrogate": ("choice", False, tuple(SURROGATES)),
@@ -140,7 +140,8 @@ def _build_layer(index: int, spec: LayerSpec) -> torch.nn.Module:
         return Dropout(float(spec["p"]))
     if kind == "neunorm":
         return NeuNorm(int(spec["channels"]), int(spec["height"]), int(spec["width"]),
-                       tau=float(spec.get("tau", 0.9)), v=float(spec.get("v", 0.1)))
+                       tau=float(spec.get("tau", 0.9)), v=float(spec.get("v", 0.1)),
+                       alpha=str(spec.get("alpha", "neuron")))
     if kind == "voting":
         return Voting(int(spec["classes"]), int(spec["group"]))
     if kind == "lif":
@@ -234,7 +235,8 @@ _DENSE = re.compile(r"^(\d+)FC$")
 
 def architecture(input_shape: list[int], layers: list[str], classes: int, *, tau: float,
                  threshold: float, voting: int = 1, width_mult: float = 1.0,
-                 dropout: float = 0.0, neunorm: bool = False, pool_neurons: bool = False,
+                 dropout: float = 0.0, neunorm: bool = False, neunorm_alpha: str = "neuron",
+                 pool_neurons: bool = False,
                  pool_tau: float = 1.0, pool_threshold: float = 0.75,
                  **neuron: Any) -> list[LayerSpec]:
     """Descriptors from layer strings; every conv and dense layer is followed by LIF neurons.
@@ -245,7 +247,8 @@ def architecture(input_shape: list[int], layers: list[str], classes: int, *, tau
     The output layer (``classes * voting`` dense LIF neurons, then a voting layer when
     ``voting > 1``) is appended. ``width_mult`` scales every hidden channel and feature count
     (at least 1). ``dropout`` follows each hidden LIF layer; ``neunorm`` puts a NeuNorm layer
-    before every convolution that takes spikes. ``neuron`` holds the LIF options
+    before every convolution that takes spikes, with its ``alpha`` per ``neunorm_alpha``
+    (``"neuron"`` or ``"channel"``). ``neuron`` holds the LIF options
     (``reset``, ``surrogate``, ``width``, ``gradient``, ``spatial_adjust``,
     ``temporal_adjust``).
     """
@@ -273,7 +276,7 @@ def architecture(input_shape: list[int], layers: list[str], classes: int, *, tau
             channels, kernel = scaled(int(conv.group(1))), int(conv.group(2))
             if neunorm and spiking_input:
                 arch.append({"type": "neunorm", "channels": shape[0], "height": shape[1],
-                             "width": shape[2]})
+                             "width": shape[2], "alpha": neunorm_alpha})
             arch.append({"type": "conv2d", "in_channels": shape[0], "out_channels": channels,
                          "kernel_size": kernel, "padding": kernel // 2, "bias": True})
             shape = [channels, shape[1], shape[2]]
