@@ -1,20 +1,24 @@
-"""Convolutional hardware: the STBP CNN recipe built, verified and synthesised, beside the demo.
+"""Convolutional hardware: a CNN recipe built, verified and synthesised, beside the demo.
 
-Trains ``train/stbp_cnn.toml`` when ``--model`` is missing (16C5-AP2-32C5-AP2-10 on the
-bundled MNIST digits, direct encoding: 8-bit pixels into the first convolution), then:
+Trains ``--recipe`` (default ``train/stbp_cnn.toml``: 16C5-AP2-32C5-AP2-10 on the bundled
+MNIST digits, direct encoding: 8-bit pixels into the first convolution; or
+``train/neunorm_cnn.toml``) when ``--model`` is missing, then:
 
-1. ``snnhw build --lanes P`` with the fast Verilator harness on ``--samples`` test digits
-   (every layer, with and without stalls; 0 mismatches required);
+1. ``snnhw build --lanes P --fixed N`` with the fast Verilator harness on ``--samples`` test
+   digits (every layer, with and without stalls; 0 mismatches required);
 2. ``snnhw synth`` for every ``--targets`` entry, and the synthesised netlist of the first
    fitting one simulated against the golden model on ``--gate-samples`` digits;
 3. the cocotb testbench on Icarus on ``--icarus-samples`` of them (the readable reference);
 4. the throughput arithmetic: cycles measured vs predicted vs bound, us and nJ per image,
    and the UP5K memory-port bound (SPRAM: single-ported, 16 bits, four of them).
 
-Prints a table, writes ``benchmarks/results/conv_hw.json`` and rewrites its section of
-``docs/performance.md`` (the rest of that page is ``hw_sweep.py``'s).
+Prints a table, writes ``benchmarks/results/conv_hw.json`` (``conv_hw_<recipe>.json`` for
+another recipe) and rewrites its section of ``docs/performance.md`` (the rest of that page is
+``hw_sweep.py``'s).
 
     python benchmarks/conv_hw.py [--model build/stbp_cnn/model.pt] [--lanes 16]
+    python benchmarks/conv_hw.py --recipe train/neunorm_cnn.toml --model M --fixed 6 \
+        --targets ecp5-85k
 """
 
 from __future__ import annotations
@@ -40,20 +44,25 @@ RECIPE = Path(__file__).resolve().parent.parent / "train" / "stbp_cnn.toml"
 UP5K_SPRAMS = TARGETS["ice40-up5k"].sprams
 
 
-def _model(path: Path) -> Path:
+def _model(path: Path, recipe: Path) -> Path:
     if not path.is_file():
-        train(load_recipe(RECIPE), path)
+        train(load_recipe(recipe), path)
     return path
 
 
-def memory_port_bound(model: Path, lanes: int) -> dict:
+def _block(recipe: str) -> str:
+    """The docs/performance.md section (and JSON name) of a recipe's run."""
+    return "conv_hw" if recipe == "stbp_cnn" else f"conv_hw_{recipe}"
+
+
+def memory_port_bound(model: Path, lanes: int, weight_bits: int = 8) -> dict:
     """The UP5K arithmetic for the first layer, whose membranes and currents cannot fit the
     EBR and would live in SPRAM: per image its synaptic updates each read and write a
     membrane word and write a current word, and each of the T sweeps reads and writes every
     membrane and reads every current; four single-ported 16-bit SPRAMs move at most 64 bits
     per clock, so the first layer needs at least (bits moved) / 64 cycles per image,
     whatever the lanes."""
-    model_data, net = quantize_file(model, weight_bits=8)
+    model_data, net = quantize_file(model, weight_bits=weight_bits)
     data = load_dataset(model_data["dataset"])
     inputs = integer_inputs(net, encode_numpy(data.x_test, net.encoding))
     first = net.layers[0]
@@ -74,8 +83,11 @@ def memory_port_bound(model: Path, lanes: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="build/stbp_cnn/model.pt")
+    parser.add_argument("--recipe", default=str(RECIPE))
+    parser.add_argument("--model", default=None,
+                        help="model.pt of the recipe (default build/<recipe>/model.pt)")
     parser.add_argument("--lanes", type=int, default=16)
+    parser.add_argument("--fixed", type=int, default=8, help="weight bits")
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--icarus-samples", type=int, default=20)
     parser.add_argument("--gate-samples", type=int, default=5)
@@ -83,7 +95,8 @@ def main() -> None:
                         choices=list(TARGETS))
     parser.add_argument("--demo", default="benchmarks/results/hw_sweep.json",
                         help="hw_sweep.py's results: the dense demo's rows at the same P")
-    parser.add_argument("--out", default="benchmarks/results/conv_hw.json")
+    parser.add_argument("--out", default=None,
+                        help="default benchmarks/results/conv_hw[_<recipe>].json")
     parser.add_argument("--doc", default="docs/performance.md")
     parser.add_argument("--render-only", action="store_true",
                         help="only recompute the memory-port arithmetic and rewrite --doc from "
@@ -92,24 +105,29 @@ def main() -> None:
                         help="JSON files of other runs (e.g. an Icarus run) whose RTL runs "
                              "join --out's")
     args = parser.parse_args()
+    name = load_recipe(Path(args.recipe)).name
+    args.model = args.model or f"build/{name}/model.pt"
+    args.out = args.out or f"benchmarks/results/{_block(name)}.json"
     if args.render_only:
         payload = json.loads(Path(args.out).read_text())
         for other in args.merge:
             payload["runs"] |= json.loads(Path(other).read_text())["runs"]
-        payload["up5k_memory_port"] = memory_port_bound(Path(args.model), payload["lanes"])
+        payload["up5k_memory_port"] = memory_port_bound(Path(args.model), payload["lanes"],
+                                                        payload.get("weight_bits", 8))
         Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
-        replace_block(Path(args.doc), "conv_hw", section(payload))
+        replace_block(Path(args.doc), _block(payload.get("recipe", "stbp_cnn")),
+                      section(payload))
         print(f"wrote {args.out} and the conv_hw section of {args.doc}")
         return
-    model = _model(Path(args.model))
+    model = _model(Path(args.model), Path(args.recipe))
+    options = dict(lanes=args.lanes, weight_bits=args.fixed)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip() or None
     rows, runs = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "hw"
         started = time.perf_counter()
-        report = build(model, folder, BuildOptions(lanes=args.lanes, samples=args.samples),
-                       log=print)
+        report = build(model, folder, BuildOptions(**options, samples=args.samples), log=print)
         runs["verilator_fast"] = {"samples": report["rtl"]["samples"],
                                   "mismatches": report["rtl"]["mismatches"],
                                   "layer_mismatches": report["rtl"]["layer_mismatches"],
@@ -139,20 +157,23 @@ def main() -> None:
         if args.icarus_samples:
             started = time.perf_counter()
             icarus = build(model, Path(tmp) / "icarus",
-                           BuildOptions(lanes=args.lanes, samples=args.icarus_samples,
-                                        sim="icarus"), log=print)
+                           BuildOptions(**options, samples=args.icarus_samples, sim="icarus"),
+                           log=print)
             runs["icarus_cocotb"] = {"samples": icarus["rtl"]["samples"],
                                      "mismatches": icarus["rtl"]["mismatches"],
                                      "seconds": time.perf_counter() - started}
-    payload = {"model": str(model), "network": report["sizes"], "timesteps": report["timesteps"],
-               "accuracy": report["accuracy"], "lanes": args.lanes, "runs": runs,
+    payload = {"recipe": name, "layers": load_recipe(Path(args.recipe)).layers,
+               "model": str(model), "network": report["sizes"], "timesteps": report["timesteps"],
+               "accuracy": report["accuracy"], "lanes": args.lanes,
+               "weight_bits": args.fixed, "runs": runs,
                "memory_bits": report["memory_bits"], "sops_per_sample": report["sops_per_sample"],
-               "up5k_memory_port": memory_port_bound(model, args.lanes), "rows": rows,
+               "up5k_memory_port": memory_port_bound(model, args.lanes, args.fixed),
+               "rows": rows,
                "demo": _demo_rows(Path(args.demo), args.lanes)}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n")
-    replace_block(Path(args.doc), "conv_hw", section(payload))
+    replace_block(Path(args.doc), _block(name), section(payload))
     print(f"wrote {out} and the conv_hw section of {args.doc}")
 
 
@@ -182,13 +203,20 @@ def section(payload: dict) -> str:
     runs = payload["runs"]
     port = payload["up5k_memory_port"]
     fast = runs["verilator_fast"]
+    recipe = payload.get("recipe", "stbp_cnn")
+    bits = payload.get("weight_bits", 8)
+    layers = "-".join(payload.get("layers", ["16C5", "AP2", "32C5", "AP2"]))
+    command = "python benchmarks/conv_hw.py" + (
+        "" if recipe == "stbp_cnn" else f" --recipe train/{recipe}.toml --fixed {bits}")
     lines = [
-        "## Convolutional: the STBP CNN recipe", "",
-        "Regenerated by `python benchmarks/conv_hw.py` (JSON in "
-        "`benchmarks/results/conv_hw.json`).", "",
-        f"Network: `train/stbp_cnn.toml`, {' -> '.join(map(str, payload['network']))} "
-        f"neurons (16C5-AP2-32C5-AP2-10, direct encoding: 8-bit pixels into the first "
-        f"convolution), T = {payload['timesteps']}, 8-bit weights, P = {payload['lanes']}. "
+        f"## Convolutional: the {recipe} recipe", "",
+        f"Regenerated by `{command}` (JSON in `benchmarks/results/{_block(recipe)}.json`).", "",
+        f"Network: `train/{recipe}.toml`, {' -> '.join(map(str, payload['network']))} "
+        f"neurons ({layers}, then the output layer; direct encoding: 8-bit pixels into the "
+        f"first convolution"
+        + ("; NeuNorm before the convolutions that take spikes, folded into them as NeuNorm "
+           "terms" if recipe.startswith("neunorm") else "")
+        + f"), T = {payload['timesteps']}, {bits}-bit weights, P = {payload['lanes']}. "
         f"Accuracy on the 1,000 test digits: float {100 * acc['float']:.2f} %, golden model "
         f"{100 * acc['fixed']:.2f} %. RTL against the golden model, every layer: "
         f"{fast['mismatches']} mismatching spikes over {fast['samples']} samples on the fast "

@@ -15,8 +15,10 @@ import contextlib
 import importlib.resources
 import json
 import os
+import shlex
 import shutil
 import struct
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,7 @@ TAPS_CONFIG = "taps.vlt"
 VERILATOR_FLAGS = ["--x-assign", "fast", "--x-initial", "fast", "-O3"]
 # the generated C++ compiled for speed (Verilator's default is -Os)
 CXX_OPTIMISE = ["OPT_FAST=-O2", "OPT_SLOW=-O1", "OPT_GLOBAL=-O2"]
+RUNTIME_HEADER = "verilated.h"       # Verilator's runtime header: most of a small build's parsing
 
 
 def _vl_name(name: str) -> str:
@@ -131,7 +134,8 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
     harness = importlib.resources.files("snnhw.sim").joinpath("harness.cpp")
     (build_dir / "harness.cpp").write_text(harness.read_text())
     optimise = VERILATOR_UNOPTIMISED.split() if quick else CXX_OPTIMISE
-    binary = build_dir / "obj" / "harness"
+    obj = build_dir / "obj"
+    binary = obj / "harness"
     # the same design compiled before (its memory contents are read at run time): reuse it
     rtl = [folder / "rtl" / f"{TOP_NAME}.v", folder / "rtl" / LINT_WAIVERS]
     cache_key = None if netlist or not all(f.is_file() for f in rtl) else cache.key([
@@ -150,20 +154,31 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
     lint = ["-Wno-fatal", "-Wno-lint", "-Wno-style",
             *(f"-I{p.resolve()}" for p in includes)] if netlist else [
         "-Wall", str((folder / "rtl" / LINT_WAIVERS).resolve())]
-    cmd = [shutil.which("verilator") or "verilator", "--cc", "--exe", "--build",
-           "-j", str(max(1, min(4, os.cpu_count() or 1))), *VERILATOR_FLAGS, *lint,
-           *(["--trace"] if trace else []), "--top-module", TOP_NAME,
-           "-CFLAGS", f"-I{build_dir.resolve()} -DSNNHW_TRACE={int(trace)} "
-           f"-DSNNHW_SKIP_SETTLED={int(not netlist)}",
-           "-Mdir", str((build_dir / "obj").resolve()), "-o", "harness",
-           str((build_dir / TAPS_CONFIG).resolve()), *sources,
-           str((build_dir / "harness.cpp").resolve())]
-    env = dict(os.environ)
-    env["MAKEFLAGS"] = " ".join([env.get("MAKEFLAGS", ""), verilator_makeflags(),
-                                 *optimise]).strip()
+    jobs = str(max(1, min(4, os.cpu_count() or 1)))
+    verilate = [shutil.which("verilator") or "verilator", "--cc", "--exe", "-j", jobs,
+                *VERILATOR_FLAGS, *lint, *(["--trace"] if trace else []),
+                "--top-module", TOP_NAME,
+                "-CFLAGS", f"-I{build_dir.resolve()} -DSNNHW_TRACE={int(trace)} "
+                f"-DSNNHW_SKIP_SETTLED={int(not netlist)}",
+                "-Mdir", str(obj.resolve()), "-o", "harness",
+                str((build_dir / TAPS_CONFIG).resolve()), *sources,
+                str((build_dir / "harness.cpp").resolve())]
+    pch_key = cache.key(["snnhw runtime pch 1", *optimise, f"trace={trace}",
+                         cache.tool_versions("verilator", os.environ.get("CXX") or "c++")])
+    header = cache.read_folder("pch", pch_key) if quick else None
+    make_vars = [*verilator_makeflags().split(), *optimise]
+    if header is not None:   # the model and the harness read the runtime header precompiled
+        pch = f"-include {header / RUNTIME_HEADER} -Winvalid-pch"
+        make_vars = [f"{v} {pch}" if v.startswith(("OPT_FAST=", "OPT_SLOW=")) else v
+                     for v in make_vars]
     log = build_dir / "build.log"
     with open(log, "w") as fh:
-        code = run(cmd, cwd=build_dir, env=env, stdout=fh, stderr=fh)
+        code = run(verilate, cwd=build_dir, stdout=fh, stderr=fh)
+        if code == 0:
+            code = run(["make", "-C", str(obj.resolve()), "-f", f"V{TOP_NAME}.mk", "-j", jobs,
+                        *make_vars, "harness"], cwd=build_dir, stdout=fh, stderr=fh)
+    if code == 0 and quick and header is None:
+        _precompile_runtime_header(log, obj, pch_key)
     if code != 0 or not binary.is_file():
         tail = [line for line in log.read_text().splitlines() if "Error" in line][:1] or \
             log.read_text().strip().splitlines()[-1:] or ["(no output)"]
@@ -234,6 +249,41 @@ def run_harness(binary: Path, vectors: Path, runs: dict[str, HarnessRun], *, wor
                              f"{out['samples'] * out['timesteps']} output timesteps (budget "
                              f"{runs[name].cycle_budget})")
     return results
+
+
+def _precompile_runtime_header(log: Path, obj: Path, pch_key: str) -> None:
+    """Precompile Verilator's runtime header into the cache with the flags ``make`` just
+    compiled the model with (its command in ``log``), for the next unoptimised builds: it
+    is most of their parsing (a small model and the harness: about 6 s of compiler time
+    without it, 2 s with it). GCC ignores a precompiled header built with other flags, so
+    a stale one costs time, never correctness."""
+    model = f"V{TOP_NAME}__ALL.o"
+    line = next((line for line in log.read_text().splitlines()
+                 if f"-o {model} " in line and " -c " in line), None)
+    if line is None:
+        return
+    words = shlex.split(line)
+    if words[0] == "ccache":
+        words = words[1:]
+    compiler, flags = words[0], []
+    rest = iter(words[1:])
+    for word in rest:
+        if word == "-o":
+            next(rest, None)
+        elif word not in ("-c", "-MMD", "-I.") and not word.endswith(".cpp"):
+            flags.append(word)
+    source = next((Path(w[2:]) / RUNTIME_HEADER for w in flags
+                   if w.startswith("-I") and (Path(w[2:]) / RUNTIME_HEADER).is_file()), None)
+    if source is None:
+        return
+
+    def fill(folder: Path) -> bool:
+        shutil.copy(source, folder / RUNTIME_HEADER)
+        return run([compiler, *flags, "-x", "c++-header", str(folder / RUNTIME_HEADER),
+                    "-o", str(folder / f"{RUNTIME_HEADER}.gch")], cwd=obj,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+
+    cache.write_folder("pch", pch_key, fill)
 
 
 def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[np.ndarray],

@@ -104,7 +104,8 @@ def test_build_exits_nonzero_after_writing_the_report_that_names_the_mismatch(
 def test_a_design_compiled_before_comes_from_the_cache(tmp_path, monkeypatch):
     """The same Verilog compiles once: a second build folder gets the cached binary (no
     Verilator run, no build log) and it gives the same results; another design, or
-    SNNHW_CACHE=off, compiles."""
+    SNNHW_CACHE=off, compiles, the other design (an unoptimised build, as the first) with
+    Verilator's runtime header precompiled by the first build."""
     monkeypatch.setenv("SNNHW_CACHE", str(tmp_path / "cache"))
     net, inputs = random_network(2)
     check = verify_network(net, inputs, tmp_path / "a", sim=None, log=lambda line: None)
@@ -126,10 +127,15 @@ def test_a_design_compiled_before_comes_from_the_cache(tmp_path, monkeypatch):
     other, other_inputs = random_network(5)
     other_check = verify_network(other, other_inputs, tmp_path / "c", sim=None,
                                  log=lambda line: None)
-    verify_fast(tmp_path / "c", other, other_inputs, other_check.trace.spikes, load=b"",
-                stall=0.3, seed=1, cycle_budget=2 * other_check.estimate.total + 10_000,
-                build_dir=tmp_path / "build_c")
-    assert (tmp_path / "build_c" / "build.log").is_file()
+    headers = list((tmp_path / "cache" / "pch").glob("*/verilated.h.gch"))
+    assert len(headers) == 1
+    other_results = verify_fast(tmp_path / "c", other, other_inputs, other_check.trace.spikes,
+                                load=b"", stall=0.3, seed=1,
+                                cycle_budget=2 * other_check.estimate.total + 10_000,
+                                build_dir=tmp_path / "build_c")
+    log = (tmp_path / "build_c" / "build.log").read_text()
+    assert f"-include {headers[0].with_suffix('')}" in log and "not used because" not in log
+    assert all(r["mismatches"] == 0 for r in other_results.values())
     monkeypatch.setenv("SNNHW_CACHE", "off")
     run("b", "build_off")
     assert (tmp_path / "build_off" / "build.log").is_file()
