@@ -117,7 +117,8 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
         replace_block(Path(args.doc), _block(payload.get("recipe", "stbp_cnn")),
                       section(payload))
-        print(f"wrote {args.out} and the conv_hw section of {args.doc}")
+        print(f"wrote {args.out} and the {_block(payload.get('recipe', 'stbp_cnn'))} section "
+              f"of {args.doc}")
         return
     model = _model(Path(args.model), Path(args.recipe))
     options = dict(lanes=args.lanes, weight_bits=args.fixed)
@@ -174,7 +175,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n")
     replace_block(Path(args.doc), _block(name), section(payload))
-    print(f"wrote {out} and the conv_hw section of {args.doc}")
+    print(f"wrote {out} and the {_block(name)} section of {args.doc}")
 
 
 def _demo_rows(path: Path, lanes: int) -> list[dict]:
