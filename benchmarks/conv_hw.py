@@ -164,6 +164,7 @@ def main() -> None:
                                      "mismatches": icarus["rtl"]["mismatches"],
                                      "seconds": time.perf_counter() - started}
     payload = {"recipe": name, "layers": load_recipe(Path(args.recipe)).layers,
+               "width_mult": load_recipe(Path(args.recipe)).width_mult,
                "model": str(model), "network": report["sizes"], "timesteps": report["timesteps"],
                "accuracy": report["accuracy"], "lanes": args.lanes,
                "weight_bits": args.fixed, "runs": runs,
@@ -207,6 +208,8 @@ def section(payload: dict) -> str:
     recipe = payload.get("recipe", "stbp_cnn")
     bits = payload.get("weight_bits", 8)
     layers = "-".join(payload.get("layers", ["16C5", "AP2", "32C5", "AP2"]))
+    if payload.get("width_mult", 1.0) != 1.0:
+        layers = f"{layers} with every width x {payload['width_mult']}"
     command = "python benchmarks/conv_hw.py" + (
         "" if recipe == "stbp_cnn" else f" --recipe train/{recipe}.toml --fixed {bits}")
     lines = [
@@ -253,6 +256,8 @@ def section(payload: dict) -> str:
                          f"{r['lanes']} on {r['target']}: {r['cells']} cells, "
                          f"{r['us_per_image']:.0f} us/image, "
                          f"{r['energy_nj_per_image']:.0f} nJ/image")
+    if recipe != "stbp_cnn":          # the bounds below are written once, for the STBP CNN
+        return "\n".join(lines + [""])
     lines += [
         "", "### Throughput bounds", "",
         "Convolution, per layer and timestep: `updates * G / C_out + G * OH * OW + 7` cycles "
