@@ -172,6 +172,10 @@ class Recipe:
             if not ok(getattr(self, key)):
                 raise SnnhwError(f"{where}: {key} = {getattr(self, key)!r}; {allowed} is "
                                  f"required")
+        if self.qat_bits is not None and self.neunorm:
+            raise SnnhwError(f"{where}: qat_bits = {self.qat_bits} with neunorm = true: "
+                             f"quantization-aware training does not model NeuNorm's term yet; "
+                             f"train in float and build with --fixed N")
         event_data = self.dataset in ("nmnist", "dvs-gesture", "cifar10-dvs")
         if event_data != (self.encoding == "frames"):
             raise SnnhwError(f"{where}: encoding = {self.encoding!r} does not go with dataset "

@@ -217,6 +217,8 @@ RECIPE_CASES = [
     (["qat_bits=1"], "qat_bits = 1; an integer in 2..16"),
     (["desired_rates=[0.1]"], "desired_rates = [0.1]"),
     (["neunorm=1"], "neunorm = 1; true or false"),
+    (["neunorm_alpha=\"pixel\""], "neunorm_alpha = 'pixel'; one of neuron, channel"),
+    (["neunorm=true", "qat_bits=4"], "quantization-aware training does not model NeuNorm"),
     (["name=\"../escape\""], "never a path"),
     (["colour=\"red\""], "unknown recipe keys ['colour']"),
     (["dataset=\"mnist-idx\""], "needs data_path"),
