@@ -51,6 +51,10 @@ def test_recipe_trains_and_builds_or_is_rejected_clearly(recipe, tmp_path, capsy
         # a narrower hidden layer keeps the 2312-input N-MNIST weight memory quick to generate
         overrides += ["--set", f"data_path={tmp_path / 'data'}", "--set", "timesteps=4",
                       "--set", "width_mult=0.05"]
+    if loaded.neunorm:
+        # NeuNorm's CNN narrowed (6C3-6C3-AP2-19C3-19C3-AP2-51FC-26FC): the same layers and
+        # NeuNorm terms, a fifth of the golden model's and the generator's work
+        overrides += ["--set", "width_mult=0.05"]
     model = tmp_path / "model.pt"
     assert main(["train", str(recipe), "--out", str(model), "--quiet", *overrides]) == 0
     metrics = json.loads(model.with_suffix(".metrics.json").read_text())
