@@ -163,9 +163,11 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
                 "-Mdir", str(obj.resolve()), "-o", "harness",
                 str((build_dir / TAPS_CONFIG).resolve()), *sources,
                 str((build_dir / "harness.cpp").resolve())]
+    # an unoptimised build reads the runtime header precompiled, made by the first such build
     pch_key = cache.key(["snnhw runtime pch 1", *optimise, f"trace={trace}",
-                         cache.tool_versions("verilator", os.environ.get("CXX") or "c++")])
-    header = cache.read_folder("pch", pch_key) if quick else None
+                         cache.tool_versions("verilator", os.environ.get("CXX") or "c++")]
+                        ) if quick else None
+    header = cache.read_folder("pch", pch_key) if pch_key else None
     make_vars = [*verilator_makeflags().split(), *optimise]
     if header is not None:   # the model and the harness read the runtime header precompiled
         pch = f"-include {header / RUNTIME_HEADER} -Winvalid-pch"
@@ -177,7 +179,7 @@ def compile_harness(folder: Path, net: Network, build_dir: Path, *, has_load: bo
         if code == 0:
             code = run(["make", "-C", str(obj.resolve()), "-f", f"V{TOP_NAME}.mk", "-j", jobs,
                         *make_vars, "harness"], cwd=build_dir, stdout=fh, stderr=fh)
-    if code == 0 and quick and header is None:
+    if code == 0 and pch_key and header is None:
         _precompile_runtime_header(log, obj, pch_key)
     if code != 0 or not binary.is_file():
         tail = [line for line in log.read_text().splitlines() if "Error" in line][:1] or \
