@@ -187,6 +187,14 @@ def watch_progress(path: Path, progress: Callable[[int, int], None] | None) -> I
         thread.join()
 
 
+def bench_assertions(test_module: str) -> str:
+    """``COCOTB_REWRITE_ASSERTION_FILES`` for a cocotb run of ``test_module``: pytest's
+    assertion rewriting for the bench's own file only. cocotb's default (``*.py``) rewrites
+    every module the bench imports (numpy, snnhw), about 1 s of each run's start-up (12 s for
+    a bench whose folder's conftest imports torch)."""
+    return f"{test_module.rpartition('.')[2]}.py"
+
+
 @contextlib.contextmanager
 def _make_flags(flags: str) -> Iterator[None]:
     """Add ``flags`` to ``MAKEFLAGS`` for the duration of the block."""
@@ -226,7 +234,8 @@ def _run(folder: Path, *, top: str, sim: str, build_dir: Path | None,
     with tempfile.TemporaryDirectory() as tmp:
         results_path = Path(tmp) / "results.json"
         progress_path = Path(tmp) / "progress"
-        env = {**env, "SNNHW_RESULTS": str(results_path), "SNNHW_PROGRESS": str(progress_path)}
+        env = {**env, "SNNHW_RESULTS": str(results_path), "SNNHW_PROGRESS": str(progress_path),
+               "COCOTB_REWRITE_ASSERTION_FILES": bench_assertions(test_module)}
         with watch_progress(progress_path, progress):
             try:
                 runner.test(test_module=test_module, hdl_toplevel=top, build_dir=build,

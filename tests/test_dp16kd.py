@@ -21,7 +21,13 @@ from amaranth.hdl import Module, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from snnhw.cosim import VERILATOR_MAKEFLAGS, VERILATOR_UNOPTIMISED, _make_flags, find_simulator
+from snnhw.cosim import (
+    VERILATOR_MAKEFLAGS,
+    VERILATOR_UNOPTIMISED,
+    _make_flags,
+    bench_assertions,
+    find_simulator,
+)
 from snnhw.synth import cell_models
 
 cocotb_tools = pytest.importorskip("cocotb_tools.runner")
@@ -72,7 +78,8 @@ def _trace(sources: list[Path], includes: list[Path], build: Path, design: OneMe
     trace = build / "trace.json"
     runner.test(test_module="dp16kd_bench", hdl_toplevel="mem_top", build_dir=build,
                 test_dir=Path(__file__).parent, timescale=("1ns", "1ps"),
-                extra_env={"SNNHW_TRACE": str(trace), "SNNHW_SEED": "7",
+                extra_env={"COCOTB_REWRITE_ASSERTION_FILES": bench_assertions("dp16kd_bench"),
+                           "SNNHW_TRACE": str(trace), "SNNHW_SEED": "7",
                            "SNNHW_DEPTH": str(design.depth), "SNNHW_WIDTH": str(design.width),
                            "SNNHW_WRITES": "1" if design.writes else "0",
                            "SNNHW_READ_ENABLE": "1" if design.read_enable else "0"},

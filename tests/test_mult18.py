@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from snnhw.cosim import VERILATOR_MAKEFLAGS, VERILATOR_UNOPTIMISED, _make_flags, find_simulator
+from snnhw.cosim import (
+    VERILATOR_MAKEFLAGS,
+    VERILATOR_UNOPTIMISED,
+    _make_flags,
+    bench_assertions,
+    find_simulator,
+)
 from snnhw.synth import cell_models
 
 cocotb_tools = pytest.importorskip("cocotb_tools.runner")
@@ -52,7 +58,8 @@ def test_netlist_multiplier_with_model_matches_the_rtl(tmp_path, wa, wb):
     results = build / "results.xml"
     runner.test(test_module="mult18_bench", hdl_toplevel="mul_top", build_dir=build,
                 test_dir=Path(__file__).parent, timescale=("1ns", "1ps"),
-                extra_env={"SNNHW_WA": str(wa), "SNNHW_WB": str(wb)},
+                extra_env={"COCOTB_REWRITE_ASSERTION_FILES": bench_assertions("mult18_bench"),
+                           "SNNHW_WA": str(wa), "SNNHW_WB": str(wb)},
                 results_xml=str(results), log_file=build / "test.log")
     report = results.read_text()
     assert "<testcase" in report and "<failure" not in report, (build / "test.log").read_text()[-2000:]
