@@ -131,4 +131,8 @@ def leak(r: np.ndarray, mult: int, frac_bits: int) -> np.ndarray:
     """``r * mult / 2**frac_bits`` rounded toward zero, so ``|leak(r)| <= |r|`` when
     ``mult <= 2**frac_bits`` and a membrane always decays to exactly 0."""
     product = np.asarray(r, dtype=np.int64) * mult
-    return np.sign(product) * (np.abs(product) >> frac_bits)
+    # floor(product / 2**F) rounds negative products down; adding 2**F - 1 to them first
+    # (product >> 63 is -1 exactly for them) turns the floor into truncation toward zero
+    product += (product >> 63) & ((1 << frac_bits) - 1)
+    product >>= frac_bits
+    return product

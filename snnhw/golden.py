@@ -39,6 +39,7 @@ __all__ = ["Trace", "aux_input", "check_inputs", "membranes", "pooled", "predict
            "synaptic_input"]
 
 BATCH_CHUNK = 64     # samples per convolution call: bounds the unfolded windows' memory
+RUN_CHUNK = 64       # samples run through the whole network at a time (cache-sized arrays)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ def pooled(layer: Layer, x: np.ndarray) -> np.ndarray:
     maps = x.reshape(x.shape[0], c, h, w)
     if k > 1:
         hk, wk = h // k, w // k
-        maps = maps[:, :, :hk * k, :wk * k].reshape(x.shape[0], c, hk, k, wk, k).sum(axis=(3, 5))
+        # the k*k strided slices added one by one (a sum over reshaped axes is several times
+        # slower in numpy)
+        maps = sum(maps[:, :, dy:hk * k:k, dx:wk * k:k] for dy in range(k) for dx in range(k))
     return maps
 
 
@@ -95,7 +98,12 @@ def _convolve(layer: ConvLIFLayer, maps: np.ndarray, kernel: np.ndarray) -> np.n
     ``kernel`` ``[C_out, C, K, K]``, as ``int64 [B, out_features]`` in output order."""
     k, s, p = layer.kernel_size, layer.stride, layer.padding
     _, out_h, out_w = layer.out_shape
-    kernel = kernel.astype(np.float64)
+    # every partial sum of a product-sum is an integer no larger than sum |kernel| * max(maps):
+    # exact in float32 below 2**24 (half the memory traffic of float64), else in float64
+    bound = float(np.abs(kernel).sum(axis=(1, 2, 3)).max(initial=0)) * float(maps.max(initial=0))
+    dtype = np.float32 if bound < 2 ** 24 else np.float64
+    kernel = kernel.astype(dtype)
+    maps = maps.astype(dtype, copy=False)
     out = np.empty((maps.shape[0], layer.out_features), dtype=np.int64)
     for start in range(0, maps.shape[0], BATCH_CHUNK):
         chunk = np.pad(maps[start:start + BATCH_CHUNK], ((0, 0), (0, 0), (p, p), (p, p)))
@@ -138,7 +146,7 @@ def _steps(layer: Layer, inputs: np.ndarray) -> Iterator[tuple[np.ndarray, np.nd
         else:
             r = np.where(fired, u - layer.threshold, u)
         carried = leak(r, layer.leak_mult, layer.leak_frac_bits)
-        yield u, fired, int((u != pre).sum())
+        yield u, fired, int(np.count_nonzero(u != pre))
 
 
 def run_layer(layer: Layer, inputs: np.ndarray) -> tuple[np.ndarray, int]:
@@ -180,13 +188,17 @@ def run(net: Network, spikes: np.ndarray) -> Trace:
     """Run the network on inputs ``[T, B, input_features]``: spikes 0/1, or a direct input's
     N-bit values (see :func:`check_inputs`)."""
     check_inputs(net, spikes)
-    layer_spikes, saturations = [], []
-    x = spikes
-    for layer in net.layers:
-        x, sat = run_layer(layer, x)
-        layer_spikes.append(x)
-        saturations.append(sat)
-    return Trace(layer_spikes, saturations)
+    layer_spikes: list[list[np.ndarray]] = [[] for _ in net.layers]
+    saturations = [0] * len(net.layers)
+    # the whole network on a slice of the batch at a time: a layer's [B, neurons] arrays
+    # then stay in the processor's caches between the steps of a timestep
+    for start in range(0, max(1, spikes.shape[1]), RUN_CHUNK):
+        x = spikes[:, start:start + RUN_CHUNK]
+        for index, layer in enumerate(net.layers):
+            x, sat = run_layer(layer, x)
+            layer_spikes[index].append(x)
+            saturations[index] += sat
+    return Trace([np.concatenate(chunks, axis=1) for chunks in layer_spikes], saturations)
 
 
 def predict(output_spikes: np.ndarray, vote_group: int = 1) -> np.ndarray:
