@@ -22,11 +22,11 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from snnhw.cosim import (
-    VERILATOR_MAKEFLAGS,
     VERILATOR_UNOPTIMISED,
     _make_flags,
     bench_assertions,
     find_simulator,
+    verilator_makeflags,
 )
 from snnhw.synth import cell_models
 
@@ -71,7 +71,7 @@ def _trace(sources: list[Path], includes: list[Path], build: Path, design: OneMe
            flags: list[str]) -> list[int]:
     find_simulator("verilator")
     runner = cocotb_tools.get_runner("verilator")
-    with _make_flags(f"{VERILATOR_MAKEFLAGS} {VERILATOR_UNOPTIMISED}"):
+    with _make_flags(f"{verilator_makeflags()} {VERILATOR_UNOPTIMISED}"):
         runner.build(sources=sources, hdl_toplevel="mem_top", build_dir=build,
                      includes=includes, build_args=flags, timescale=("1ns", "1ps"),
                      always=True, log_file=build / "build.log")

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from snnhw.cosim import (
-    VERILATOR_MAKEFLAGS,
     VERILATOR_UNOPTIMISED,
     _make_flags,
     bench_assertions,
     find_simulator,
+    verilator_makeflags,
 )
 from snnhw.synth import cell_models
 
@@ -50,7 +50,7 @@ def test_netlist_multiplier_with_model_matches_the_rtl(tmp_path, wa, wb):
     find_simulator("verilator")
     runner = cocotb_tools.get_runner("verilator")
     build = tmp_path / "build"
-    with _make_flags(f"{VERILATOR_MAKEFLAGS} {VERILATOR_UNOPTIMISED}"):
+    with _make_flags(f"{verilator_makeflags()} {VERILATOR_UNOPTIMISED}"):
         runner.build(sources=[*models, tmp_path / "netlist.v", tmp_path / "mul_rtl.v",
                               tmp_path / "mul_top.v"], hdl_toplevel="mul_top", build_dir=build,
                      includes=[include], build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style"],
