@@ -90,6 +90,21 @@ class _Neurons:
         return self.input_bits > 1
 
     @property
+    def replays_input(self) -> bool:
+        """Whether the hardware keeps a direct-encoding layer's input rather than its currents
+        to integrate it again at every timestep: the input events (an index and an N-bit value
+        per input) take fewer bits than the currents (an accumulator per neuron). A
+        convolution's currents are a whole feature map (stbp_cnn: 12544 x 22 bits, against
+        784 x 18 for its input); a dense layer's are a few words (``snnhw.hdl.replay``)."""
+        return self.direct and (self.in_features * self.replay_entry_bits
+                                < self.out_features * self.accumulator_bits)
+
+    @property
+    def replay_entry_bits(self) -> int:
+        """Bits of one buffered input event of a direct-encoding layer: its index and value."""
+        return max(1, (self.in_features - 1).bit_length()) + self.input_bits
+
+    @property
     def neunorm(self) -> bool:
         """Whether the layer carries a NeuNorm term (a convolution's ``aux_weight``)."""
         return getattr(self, "aux_weight", None) is not None
@@ -332,7 +347,8 @@ class Network:
     def sent_inputs(self, inputs: np.ndarray) -> np.ndarray:
         """What the hardware receives of the inputs ``[T, S, F]``: spike events as they are;
         a direct input's values in the first timestep of every sample only, since the first
-        core keeps the currents they cause for the rest of the sample (zeros after)."""
+        core keeps the currents they cause for the rest of the sample, or an input replay
+        keeps the values (``Layer.replays_input``): zeros after."""
         if not self.layers[0].direct:
             return inputs
         sent = np.zeros_like(inputs)

@@ -21,8 +21,8 @@ Host -> board:
   The sample ends with its last ``EOT``. Addresses ``>= input_features`` are ignored. A
   network with a direct-encoding input (``input_bits`` > 1) takes each address followed by
   its value (u8, ``1 .. 2**input_bits - 1``; zeros are not sent) in the first timestep only,
-  since the first core keeps the currents the values cause for the whole sample; the other
-  timesteps are a bare ``EOT`` (entries sent there are ignored).
+  since the hardware keeps the currents the values cause, or the values themselves, for the
+  whole sample; the other timesteps are a bare ``EOT`` (entries sent there are ignored).
 
 Board -> host, once the network has produced the sample's last output timestep, the *result*:
 ``'R', class (u8), count[0] ... count[classes-1] (u16 each), checksum (u8)``, where

@@ -8,7 +8,9 @@ Energy model (per sample, 45 nm figures used across the SNN literature):
   (value times weight, once per sample) are charged as MACs;
 * memory traffic: ``10 pJ`` per 64-bit read of an 8 KB SRAM (same source), i.e. 0.156 pJ per
   bit, charged for every weight read, membrane read and write, and bias read (a
-  direct-encoding layer also writes its currents once and reads them at every sweep).
+  direct-encoding layer also writes its currents once and reads them at every sweep, or,
+  behind an input replay, integrates its input at every timestep, each event read from the
+  replay buffer).
 
 SOPs and memory traffic are counted from the golden model's spikes, so the estimate follows
 the network's real activity.
@@ -47,15 +49,19 @@ ENERGY_MODEL: dict[str, Any] = {
 def memory_bits(net: Network) -> dict[str, int]:
     """Bits of on-chip memory: weights (with a NeuNorm term's aux kernel), membranes
     (accumulator width, plus a NeuNorm term's state), a direct-encoding layer's input
-    currents (accumulator width) and biases."""
+    currents (accumulator width) or its input replay buffer (an index and a value per input),
+    and biases."""
     weights = sum(l.weight.size * l.weight_bits
                   + (l.aux_weight.size * l.aux_weight_bits if l.neunorm else 0)
                   for l in net.layers)
     membranes = sum(l.out_features * l.state_bits for l in net.layers)
-    currents = sum(l.out_features * l.accumulator_bits for l in net.layers if l.direct)
+    currents = sum(l.out_features * l.accumulator_bits for l in net.layers
+                   if l.direct and not l.replays_input)
+    replay = sum(l.in_features * l.replay_entry_bits for l in net.layers if l.replays_input)
     biases = sum(l.bias.size * l.membrane_bits for l in net.layers)
     return {"weights": weights, "membranes": membranes, "currents": currents,
-            "biases": biases, "total": weights + membranes + currents + biases}
+            "input_replay": replay, "biases": biases,
+            "total": weights + membranes + currents + replay + biases}
 
 
 def activity(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -> dict[str, Any]:
@@ -67,18 +73,22 @@ def activity(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -
     macs = 0.0                 # a direct-encoding layer's updates: value times weight
     traffic_bits = 0.0
     spikes = 0.0
-    layer_inputs = [net.sent_inputs(inputs)] + layer_spikes[:-1]
+    first = inputs if net.layers[0].replays_input else net.sent_inputs(inputs)
+    layer_inputs = [first] + layer_spikes[:-1]
     for layer, x, out in zip(net.layers, layer_inputs, layer_spikes):
         events = np.count_nonzero(x, axis=(0, 1))
         layer_sops = float((events * layer.fan_out()).sum()) / samples
         sops += layer_sops
         spikes += float(out.sum(dtype=np.int64)) / samples
         # per update: weight read, membrane read and write (and a direct layer's current
-        # write); per neuron and sweep: membrane read and write, bias (and current) read
-        currents = layer.accumulator_bits if layer.direct else 0
+        # write); per neuron and sweep: membrane read and write, bias (and current) read;
+        # behind an input replay: each event written once and read at every later timestep
+        currents = layer.accumulator_bits if layer.direct and not layer.replays_input else 0
         traffic_bits += layer_sops * (layer.weight_bits + 2 * layer.accumulator_bits + currents)
         traffic_bits += steps * layer.out_features * (2 * layer.accumulator_bits
                                                       + layer.membrane_bits + currents)
+        if layer.replays_input:
+            traffic_bits += float(events.sum()) / samples * layer.replay_entry_bits
         if layer.direct:
             macs += layer_sops
     compute_pj = ((sops - macs) * ENERGY_MODEL["accumulate_pj"]

@@ -100,9 +100,12 @@ def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
             sprams += sprams_for(weight_depth(layer, lanes), lanes * layer.weight_bits)
         else:
             needed += _blocks_for(layer.weight.size, layer.weight_bits, target)
-        # membranes (with a NeuNorm term's states), a direct layer's input currents
+        # membranes (with a NeuNorm term's states), a direct layer's input currents or the
+        # replay buffer of its input events
         needed += _blocks_for(layer.out_features, layer.state_bits, target)
-        if layer.direct:
+        if layer.replays_input:
+            needed += _blocks_for(layer.in_features, layer.replay_entry_bits, target)
+        elif layer.direct:
             needed += _blocks_for(layer.out_features, layer.accumulator_bits, target)
         needed += _blocks_for(layer.bias.size, layer.membrane_bits, target)
     bits = memory_bits(net)["total"]

@@ -21,7 +21,8 @@ from netgen import random_conv_network, random_direct_network, random_network
 
 SEEDS = list(range(17)) + [25]       # 25: a 1-neuron layer
 CONV_SEEDS = list(range(9))
-DIRECT_SEEDS = [*range(8), 11]       # 11: a 2-bit input
+DIRECT_SEEDS = [*range(9), 11]       # 11: a 2-bit input
+DIRECT_CI_SEEDS = [0, 1, 3, 4, 8, 11]  # 1, 3, 8: behind an input replay (a conv and a dense)
 
 
 def _cases(fast: list[int], ci_fast: list[int], icarus: list[int], verilator: list[int]
@@ -37,7 +38,7 @@ def _cases(fast: list[int], ci_fast: list[int], icarus: list[int], verilator: li
 CASES = _cases(SEEDS, SEEDS[::2] + [25], [0, 4, 8, 12, 25], [0, 7, 13])
 CONV_CI_SEEDS = [0, 1, 2, 4, 6, 8]
 CONV_CASES = _cases(CONV_SEEDS, CONV_CI_SEEDS, CONV_SEEDS[::2], [1, 4])
-DIRECT_CASES = _cases(DIRECT_SEEDS, [0, 2, 4, 6, 11], [0, 3, 5], [1])
+DIRECT_CASES = _cases(DIRECT_SEEDS, DIRECT_CI_SEEDS, [0, 3, 5], [1])
 
 def test_random_networks_exercise_the_edges():
     """The generator really covers what the RTL tests claim to cover."""
@@ -90,12 +91,17 @@ def test_random_direct_networks_exercise_the_edges():
     assert any(x.max() == (1 << net.input_bits) - 1 for net, x in nets)
     saturating = sum(1 for net, x in nets if run(net, x).saturations[0] > 0)
     assert saturating >= 3, f"only {saturating} of {len(nets)} direct layers saturate"
+    # both hardware forms on the CI seeds: currents kept in the core, input replayed
+    ci = [random_direct_network(seed)[0].layers[0] for seed in DIRECT_CI_SEEDS]
+    assert {(l.kind, l.replays_input) for l in ci} >= {
+        ("dense", False), ("dense", True), ("conv2d", False), ("conv2d", True)}
 
 
 @pytest.mark.parametrize("seed, sim", DIRECT_CASES)
 def test_random_direct_network_bit_exact(seed, sim, tmp_path):
-    """The first layer's currents are computed once per sample from the values its first
-    timestep sends, then held: later timesteps send only their end-of-timestep event."""
+    """Later timesteps send only their end-of-timestep event: the first layer's currents are
+    computed once per sample from the values its first timestep sends, then held, or (where
+    its input is the smaller memory) an input replay sends those values again."""
     _check_bit_exact(*random_direct_network(seed), seed, sim, tmp_path)
 
 

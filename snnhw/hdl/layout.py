@@ -17,6 +17,9 @@ and there are ``G = ceil(N / P)`` groups, the last one padded with zero weights 
   (``aux_bits`` each) follow the P accumulators in the same word;
 * aux kernel (a NeuNorm term): word ``(ky*K + kx)*G + g`` packs the taps
   ``aux_weight[g*P + lane, ky, kx]`` (``aux_weight_bits`` each).
+
+A direct-encoding layer whose :attr:`~snnhw.ir.Layer.replays_input` holds has no current
+memory: an :class:`~snnhw.hdl.replay.InputReplay` in front of its core keeps its input events.
 """
 
 from __future__ import annotations

@@ -29,10 +29,13 @@ two or more remain) rather than from any adder or compare.
 
 A **direct-encoding** layer (``layer.direct``: its input events carry N-bit values) adds
 ``value * weight`` per update (a multiplier per lane in stage C). Its inputs come in the first
-timestep of a sample only, and every accumulate write also goes to a *current* memory beside
-the membranes, so after the first timestep it holds each neuron's input current ``W x``; each
-sweep's carried membrane is then ``leak(...) + current`` (the next timestep's input, already
-integrated), and the last sweep of a sample writes both memories as 0.
+timestep of a sample only. Where ``layer.replays_input`` holds, an
+:class:`~snnhw.hdl.replay.InputReplay` in front of the core sends them again in every later
+timestep and the core integrates them like any input. Otherwise every accumulate write also
+goes to a *current* memory beside the membranes, so after the first timestep it holds each
+neuron's input current ``W x``; each sweep's carried membrane is then ``leak(...) + current``
+(the next timestep's input, already integrated), and the last sweep of a sample writes both
+memories as 0.
 
 A **NeuNorm term** (``layer.neunorm``, a convolution over spikes) keeps a state ``a`` per neuron
 beside its accumulator, in the same membrane word. Every input event also reads the aux kernel
@@ -155,9 +158,11 @@ class LIFCore(wiring.Component):
         m.submodules.membranes = membranes
         m.submodules.biases = biases
         direct = layer.direct
-        if direct:       # the input's value, stages A..C; the currents W x, per neuron
+        keeps_currents = direct and not layer.replays_input
+        if direct:       # the input's value, stages A..C
             a_value, b_value, e_value, c_value = (Signal(self.value_bits, name=f"{st}_value")
                                                   for st in "abec")
+        if keeps_currents:   # the currents W x, per neuron
             currents = memory.Memory(shape=unsigned(p * ab), depth=words, init=[])
             m.submodules.currents = currents
             cur_wr = currents.write_port()
@@ -298,7 +303,7 @@ class LIFCore(wiring.Component):
                                                           layer.leak_frac_bits))]
             m.d.comb += leaked.eq(Mux(fire[lane], if_fired, kept))
             next_value = Signal(signed(ab), name=f"next{lane}")
-            if direct:   # the next timestep's input current, integrated at once
+            if keeps_currents:   # the next timestep's input current, integrated at once
                 current = Signal(signed(ab), name=f"current{lane}")
                 with m.If(~stall):
                     m.d.sync += current.eq(cur_rd.data[lane * ab:(lane + 1) * ab].as_signed())
@@ -367,7 +372,7 @@ class LIFCore(wiring.Component):
             m.d.comb += k_rd.addr.eq(a_kaddr)
             with m.If(~stall):
                 m.d.sync += [e_kernel.eq(k_rd.data), c_kernel.eq(e_kernel)]
-        if direct:
+        if keeps_currents:
             # accumulate writes go to the currents too; the sample's last sweep clears them
             m.d.comb += [
                 cur_rd.addr.eq(e_maddr),

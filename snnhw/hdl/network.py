@@ -5,6 +5,9 @@ Weights: every core keeps its weights in the bitstream (``weight_memory="rom"``)
 ``load`` byte stream (:mod:`.loader`), so that Yosys maps them onto iCE40 UP SPRAM; events are
 taken only once every word is loaded.
 
+A direct-encoding first layer whose input is cheaper to keep than its currents gets an
+:class:`.replay.InputReplay` in front (``Layer.replays_input``).
+
 The FIFO after layer l holds ``out_features(l) + 1`` events (one slot more in the hardware,
 see below), one whole timestep of that layer's spikes plus its end-of-timestep marker, so a layer can finish its sweep while the next
 one is still busy with the previous timestep.
@@ -22,6 +25,7 @@ from .layout import weight_depth, weight_words
 from .lif_core import LIFCore
 from .loader import WeightLoader, load_image
 from .mapper import EventMapper
+from .replay import InputReplay
 
 __all__ = ["SNNTop", "WEIGHT_MEMORY", "fifo_depths", "loaded_layers", "loaded_memories",
            "weight_load_bytes", "weight_styles"]
@@ -122,6 +126,13 @@ class SNNTop(wiring.Component):
                 inputs.append(mapper.i)
             else:
                 inputs.append(core.i)
+        if self.net.layers[0].replays_input:
+            # the direct input's first timestep, sent again in the others
+            m.submodules.input_replay = replay = InputReplay(
+                features=self.net.input_features, value_bits=value_bits(self.net.input_bits),
+                timesteps=self.net.timesteps)
+            wiring.connect(m, replay.o, inputs[0])
+            inputs[0] = replay.i
         loaded = [core for core in cores if core.weight_memory == "loaded"]
         if loaded:
             m.submodules.loader = loader = WeightLoader(
