@@ -37,18 +37,3 @@ def pytest_configure(config) -> None:
     threads = max(1, (os.cpu_count() or 1) // workers)
     torch.set_num_threads(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)     # the tests' own snnhw subprocesses
-
-
-# modules of long tests (synthesis, training, whole builds), run first: with pytest-xdist the
-# workers then finish on short tests and end together, instead of one of them running a
-# 30-second synthesis alone at the end (collection order is alphabetical: test_synth last)
-LONG_FIRST = ("test_recipes", "test_synth", "test_sweep", "test_board", "test_fuzz_rtl",
-              "test_nir", "test_formal", "test_build", "test_hostlink")
-
-
-def pytest_collection_modifyitems(config, items) -> None:
-    def rank(item) -> int:
-        name = item.module.__name__ if item.module else ""
-        return LONG_FIRST.index(name) if name in LONG_FIRST else len(LONG_FIRST)
-
-    items.sort(key=rank)
