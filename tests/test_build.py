@@ -35,8 +35,9 @@ def bundle_and_progress(small_model, tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("build") / "small"
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
+        # P = 8: a few hundred cycles per timestep, so Icarus runs the samples in seconds
         assert main(["build", str(small_model), "--fixed", "6", "--sim", "icarus", "--samples",
-                     "3", "--out", str(out)]) == 0
+                     "3", "--lanes", "8", "--out", str(out)]) == 0
     return out, stderr.getvalue()
 
 
@@ -79,19 +80,27 @@ def test_training_leaves_metrics_and_a_curve(small_model):
     assert png.startswith(b"\x89PNG") and len(png) > 5000
 
 
+def _lanes_of(words: list[int], bits: int, lanes: int) -> np.ndarray:
+    """The signed ``bits``-wide values packed in each word, lane 0 least significant."""
+    values = [(w >> (k * bits)) & ((1 << bits) - 1) for w in words for k in range(lanes)]
+    return np.array([v - (1 << bits) if v >> (bits - 1) else v for v in values])
+
+
 def test_memory_images_hold_the_ir(bundle):
+    """Weight word j*G + g holds input j's weights to neurons g*P .. g*P + P - 1 (P = 8 here;
+    32 neurons: no padding), fire level word g their threshold - bias."""
     net = ir.load(bundle / "ir")
     layer = net.layers[0]
+    lanes = json.loads((bundle / "report.json").read_text())["rtl"]["lanes"]
+    assert lanes == 8 and layer.out_features % lanes == 0
     banks = sorted((bundle / "rtl").glob("fc0_weights_bank*.hex"),
                    key=lambda p: int(p.stem.rpartition("bank")[2]))
     words = [int(line, 16) for bank in banks for line in bank.read_text().split()]
-    values = np.array([w - (1 << layer.weight_bits) if w >> (layer.weight_bits - 1) else w
-                       for w in words])
-    np.testing.assert_array_equal(values, layer.weight.T.reshape(-1))
-    bits = layer.membrane_bits + 1
+    np.testing.assert_array_equal(_lanes_of(words, layer.weight_bits, lanes),
+                                  layer.weight.T.reshape(-1))
     levels = [int(line, 16) for line in (bundle / "rtl/fc0_fire_levels.hex").read_text().split()]
-    levels = np.array([v - (1 << bits) if v >> (bits - 1) else v for v in levels])
-    np.testing.assert_array_equal(levels, layer.threshold - layer.bias)
+    np.testing.assert_array_equal(_lanes_of(levels, layer.membrane_bits + 1, lanes),
+                                  layer.threshold - layer.bias)
 
 
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
