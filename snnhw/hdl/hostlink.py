@@ -153,7 +153,7 @@ class HostLink(wiring.Component):
                             m.d.comb += [event.index.eq(address), push.eq(1)]
             if direct:
                 # the value of the address before it; taken in the first timestep only (the
-                # core holds the currents of the first timestep's values for the sample)
+                # network holds the first timestep's currents, or its values, for the sample)
                 with m.State("value"):
                     with m.If(rx.o.valid):
                         m.next = "high"
