@@ -79,7 +79,14 @@ def memory_port_bound(model: Path, lanes: int, weight_bits: int = 8) -> dict:
     layers = []
     for layer, x in zip(net.layers, [first] + trace.spikes[:-1]):
         events = np.count_nonzero(x, axis=(0, 1))
-        layers.append({"layer": layer.name, "conv": isinstance(layer, ConvLIFLayer),
+        conv = isinstance(layer, ConvLIFLayer)
+        taps = layer.kernel_size ** 2 if conv else 1
+        positions = layer.out_features // layer.out_channels if conv else 1
+        layers.append({"layer": layer.name, "conv": conv,
+                       # one kernel tap per clock with every channel in parallel (G = 1),
+                       # then a sweep over the positions: this core architecture's floor
+                       "floor_cycles_per_timestep": float(events.sum()) / samples
+                       / net.timesteps * taps + positions + 7,
                        "updates_per_image": float(events @ layer.fan_out()) / samples,
                        "membrane_bits": layer.out_features * layer.state_bits,
                        "accumulator_bits": layer.state_bits,
@@ -287,8 +294,29 @@ def section(payload: dict) -> str:
         "once). The cycle model predicts each core event by event (a convolution event "
         "occupies its core K*K*G cycles, taps off the map included), hence "
         "measured/bound above 1.", "",
-        _up5k_text(port), ""]
+        _floor_text(port, payload), "", _up5k_text(port), ""]
     return "\n".join(lines)
+
+
+def _floor_text(port: dict, payload: dict) -> str:
+    """The ECP5 arithmetic: the fastest this core architecture can run the network, at the
+    best ECP5 clock measured above."""
+    slowest = max(port["layers"], key=lambda l: l["floor_cycles_per_timestep"])
+    fmax = max((r["fmax_mhz"] for r in payload["rows"]
+                if r["fits"] and r["target"].startswith("ecp5")), default=None)
+    if fmax is None:
+        return ""
+    us = slowest["floor_cycles_per_timestep"] * payload["timesteps"] / fmax
+    return (
+        f"The ECP5 target (<= 1 ms/image): a core takes one kernel tap of an event per clock, "
+        f"so even with every output channel in its own lane (G = 1) the slowest layer, "
+        f"{slowest['layer']}, needs {slowest['floor_cycles_per_timestep']:.0f} cycles per "
+        f"timestep (its input events x K*K, plus its sweep): {us:.0f} us per image at "
+        f"{fmax:.1f} MHz, "
+        + ("within 1 ms." if us <= 1000 else
+           f"{us / 1000:.1f} times the 1 ms target. Reaching it needs several kernel taps "
+           "per clock (membranes banked by position, so that the taps of one event update "
+           "different banks at once), which snnhw's cores do not do."))
 
 
 def _up5k_text(port: dict) -> str:
