@@ -56,28 +56,53 @@ def _block(recipe: str) -> str:
 
 
 def memory_port_bound(model: Path, lanes: int, weight_bits: int = 8) -> dict:
-    """The UP5K arithmetic for the first layer, whose membranes and currents cannot fit the
-    EBR and would live in SPRAM: per image its synaptic updates each read and write a
-    membrane word and write a current word, and each of the T sweeps reads and writes every
-    membrane and reads every current; four single-ported 16-bit SPRAMs move at most 64 bits
-    per clock, so the first layer needs at least (bits moved) / 64 cycles per image,
-    whatever the lanes."""
+    """The UP5K arithmetic: which memories its 120 kbit of EBR cannot hold, and the cycles its
+    four single-ported SPRAMs (16K x 16 bits each) need for the membranes that must live there.
+
+    Every synaptic update reads and writes its neuron's accumulator: a membrane in SPRAM costs
+    at least 2 x (accumulator bits) of port traffic per update, and the four SPRAMs move at
+    most 4 x 16 bits per clock (perfect packing over all four, the most optimistic case). The
+    convolutions' membranes go to SPRAM when they exceed what the EBR has left beside the
+    weights that must stay there (the largest weight memory may take an SPRAM of its own).
+    Updates per image from the golden model on the test digits (a replayed direct input:
+    every timestep)."""
+    from snnhw import golden
+    from snnhw.ir import ConvLIFLayer
+
     model_data, net = quantize_file(model, weight_bits=weight_bits)
     data = load_dataset(model_data["dataset"])
     inputs = integer_inputs(net, encode_numpy(data.x_test, net.encoding))
-    first = net.layers[0]
-    events = np.count_nonzero(net.sent_inputs(inputs), axis=(0, 1))
-    updates = float(events @ first.fan_out()) / inputs.shape[1]
-    word = first.accumulator_bits * (2 if first.direct else 1)     # membrane (and current)
-    update_bits = updates * (2 * first.accumulator_bits + (first.accumulator_bits
-                                                           if first.direct else 0))
-    sweep_bits = net.timesteps * first.out_features * (word + first.accumulator_bits)
+    trace = golden.run(net, inputs)
+    first = inputs if net.layers[0].replays_input else net.sent_inputs(inputs)
+    samples = inputs.shape[1]
+    ebr_bits = TARGETS["ice40-up5k"].brams * TARGETS["ice40-up5k"].bram_bits
+    layers = []
+    for layer, x in zip(net.layers, [first] + trace.spikes[:-1]):
+        events = np.count_nonzero(x, axis=(0, 1))
+        conv = isinstance(layer, ConvLIFLayer)
+        taps = layer.kernel_size ** 2 if conv else 1
+        positions = layer.out_features // layer.out_channels if conv else 1
+        layers.append({"layer": layer.name, "conv": conv,
+                       # one kernel tap per clock with every channel in parallel (G = 1),
+                       # then a sweep over the positions: this core architecture's floor
+                       "floor_cycles_per_timestep": float(events.sum()) / samples
+                       / net.timesteps * taps + positions + 7,
+                       "updates_per_image": float(events @ layer.fan_out()) / samples,
+                       "membrane_bits": layer.out_features * layer.state_bits,
+                       "accumulator_bits": layer.state_bits,
+                       "weight_bits": layer.weight.size * layer.weight_bits})
+    weights = sorted((l["weight_bits"] for l in layers), reverse=True)
+    # the EBR keeps every weight memory but the largest (in one SPRAM: 256 kbit)
+    ebr_left = ebr_bits - sum(weights[1:])
+    in_spram = [l for l in layers if l["conv"]]
+    if sum(l["membrane_bits"] for l in in_spram) <= ebr_left:
+        in_spram = []
+    traffic = sum(2 * l["accumulator_bits"] * l["updates_per_image"] for l in in_spram)
     per_clock = UP5K_SPRAMS * SPRAM_WIDTH
-    bits = update_bits + sweep_bits
-    return {"layer": first.name, "sprams": UP5K_SPRAMS,
-            "spram_bits": UP5K_SPRAMS * SPRAM_WIDTH * SPRAM_DEPTH,
-            "layer_memory_bits": first.out_features * word, "updates_per_image": updates,
-            "bits_moved_per_image": bits, "cycles_per_image_min": bits / per_clock,
+    return {"sprams": UP5K_SPRAMS, "spram_bits": UP5K_SPRAMS * SPRAM_WIDTH * SPRAM_DEPTH,
+            "ebr_bits": ebr_bits, "ebr_left_beside_weights": ebr_left, "layers": layers,
+            "membranes_in_spram": [l["layer"] for l in in_spram],
+            "bits_moved_per_image": traffic, "cycles_per_image_min": traffic / per_clock,
             "lanes": lanes}
 
 
@@ -230,8 +255,10 @@ def section(payload: dict) -> str:
            if "icarus_cocotb" in runs else "") + ". "
         f"On-chip memory: {payload['memory_bits']['total']} bits "
         f"(weights {payload['memory_bits']['weights']}, membranes "
-        f"{payload['memory_bits']['membranes']}, first-layer currents "
-        f"{payload['memory_bits'].get('currents', 0)}).", "",
+        f"{payload['memory_bits']['membranes']}, first-layer "
+        + (f"input replay {payload['memory_bits']['input_replay']}"
+           if payload["memory_bits"].get("input_replay") else
+           f"currents {payload['memory_bits'].get('currents', 0)}") + ").", "",
         "| target | fits | cells | BRAM | SPRAM | fmax MHz | cycles/ts measured | predicted | "
         "bound | measured/bound | us/image | nJ/image | gate-level | commit |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -267,23 +294,54 @@ def section(payload: dict) -> str:
         "once). The cycle model predicts each core event by event (a convolution event "
         "occupies its core K*K*G cycles, taps off the map included), hence "
         "measured/bound above 1.", "",
-        f"UP5K memory ports: the first layer's membranes and input currents "
-        f"({port['layer_memory_bits']} bits) are more than the UP5K's 120 kbit of EBR, so "
-        f"they would have to live in its {port['sprams']} SPRAMs (16K x 16 bits each, "
-        f"single-ported). Per image that layer makes {port['updates_per_image']:.0f} "
-        f"synaptic updates (each a membrane read and write and a current write) and T sweeps "
-        f"(each membrane read and written, each current read): "
-        f"{port['bits_moved_per_image'] / 1e6:.1f} Mbit through ports that move at most "
-        f"{port['sprams']} x 16 bits per clock, so at least "
-        f"{port['cycles_per_image_min']:.0f} cycles per image for that layer "
-        f"({port['cycles_per_image_min'] / 30:.0f} us at 30 MHz), whatever P: "
-        + ("within the 10 ms target, so the ports alone do not rule the UP5K out"
-           if port["cycles_per_image_min"] / 30 <= 10_000 else
-           "above the 10 ms target, so the ports rule it out at 30 MHz")
-        + ". snnhw does not yet place "
-        "membranes in SPRAM (they are block RAM or LUT RAM), which is why the UP5K row does "
-        "not fit.", ""]
+        _floor_text(port, payload), "", _up5k_text(port), ""]
     return "\n".join(lines)
+
+
+def _floor_text(port: dict, payload: dict) -> str:
+    """The ECP5 arithmetic: the fastest this core architecture can run the network, at the
+    best ECP5 clock measured above."""
+    slowest = max(port["layers"], key=lambda l: l["floor_cycles_per_timestep"])
+    fmax = max((r["fmax_mhz"] for r in payload["rows"]
+                if r["fits"] and r["target"].startswith("ecp5")), default=None)
+    if fmax is None:
+        return ""
+    us = slowest["floor_cycles_per_timestep"] * payload["timesteps"] / fmax
+    return (
+        f"The ECP5 target (<= 1 ms/image): a core takes one kernel tap of an event per clock, "
+        f"so even with every output channel in its own lane (G = 1) the slowest layer, "
+        f"{slowest['layer']}, needs {slowest['floor_cycles_per_timestep']:.0f} cycles per "
+        f"timestep (its input events x K*K, plus its sweep): {us:.0f} us per image at "
+        f"{fmax:.1f} MHz, "
+        + ("within 1 ms." if us <= 1000 else
+           f"{us / 1000:.1f} times the 1 ms target. Reaching it needs several kernel taps "
+           "per clock (membranes banked by position, so that the taps of one event update "
+           "different banks at once), which snnhw's cores do not do."))
+
+
+def _up5k_text(port: dict) -> str:
+    """The UP5K memory arithmetic of :func:`memory_port_bound` as a paragraph."""
+    sizes = ", ".join(f"{l['layer']} {l['weight_bits']} weight and {l['membrane_bits']} "
+                      f"membrane bits ({l['updates_per_image']:.0f} updates per image)"
+                      for l in port["layers"])
+    if not port["membranes_in_spram"]:
+        return (f"UP5K memory: {sizes}. The membranes fit the EBR beside the weights, so its "
+                f"SPRAM ports do not bound the throughput.")
+    us = port["cycles_per_image_min"] / 30
+    return (
+        f"UP5K memory: {sizes}. Its EBR holds {port['ebr_bits']} bits; beside every weight "
+        f"memory but the largest (which may take an SPRAM) {port['ebr_left_beside_weights']} "
+        f"are left, less than the convolutions' membranes, so "
+        f"{' and '.join(port['membranes_in_spram'])} would have to live in the "
+        f"{port['sprams']} SPRAMs (16K x 16 bits each, single-ported). Every synaptic update "
+        f"reads and writes its accumulator: {port['bits_moved_per_image'] / 1e6:.1f} Mbit per "
+        f"image through ports that move at most {port['sprams']} x 16 bits per clock, so at "
+        f"least {port['cycles_per_image_min']:.0f} cycles per image ({us:.0f} us at 30 MHz), "
+        f"whatever P, even with the traffic spread perfectly over the four SPRAMs: "
+        + ("within the 10 ms target" if us <= 10_000 else
+           f"{us / 10_000:.1f} times the 10 ms target, which the UP5K's memory ports rule out")
+        + ". snnhw does not place membranes in SPRAM (a single-ported read-modify-write core), "
+        "which is why the UP5K row does not fit.")
 
 
 if __name__ == "__main__":

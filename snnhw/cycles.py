@@ -16,10 +16,10 @@ neuron groups (N: a dense layer's outputs, a convolution's channels; see its doc
 
 The input is offered at full rate, as the hardware receives it (``Network.sent_inputs``: a
 direct-encoding input's nonzero values in the first timestep of a sample, one event each).
-Behind an input replay (``Layer.replays_input``) the first core gets those
-events again in every timestep: the replay sends them from two clocks after the previous
-end-of-timestep event left it, while that timestep's sweep (at least ``SWEEP_LATENCY + 1``
-cycles) still holds the core, so only the core's own pace counts.
+Behind an input replay (``Layer.replays_input``) the first core gets those events again in
+every timestep: the replay sends them from two clocks after the previous end-of-timestep
+event left it, while that timestep's sweep (at least ``SWEEP_LATENCY + 1`` cycles) still holds
+the core, so only the core's own pace counts.
 Back-pressure from a full FIFO is not modelled; the cosimulation measures the real figure and
 the report shows both.
 """
