@@ -139,11 +139,8 @@ def main() -> None:
             payload["runs"] |= json.loads(Path(other).read_text())["runs"]
         payload["up5k_memory_port"] = memory_port_bound(Path(args.model), payload["lanes"],
                                                         payload.get("weight_bits", 8))
-        Path(args.out).write_text(json.dumps(payload, indent=2) + "\n")
-        replace_block(Path(args.doc), _block(payload.get("recipe", "stbp_cnn")),
-                      section(payload))
-        print(f"wrote {args.out} and the {_block(payload.get('recipe', 'stbp_cnn'))} section "
-              f"of {args.doc}")
+        payload.setdefault("recipe", "stbp_cnn")
+        _write(payload, Path(args.out), Path(args.doc))
         return
     model = _model(Path(args.model), Path(args.recipe))
     options = dict(lanes=args.lanes, weight_bits=args.fixed)
@@ -180,6 +177,17 @@ def main() -> None:
                 "energy_nj_per_image": report["energy_pj_per_sample"] / 1000,
                 "not_fitting": syn.get("not_fitting"), "gate_level": gate, "commit": commit})
             print(_row(rows[-1]), flush=True)
+        payload = {"recipe": name, "layers": load_recipe(Path(args.recipe)).layers,
+                   "width_mult": load_recipe(Path(args.recipe)).width_mult,
+                   "model": str(model), "network": report["sizes"],
+                   "timesteps": report["timesteps"], "accuracy": report["accuracy"],
+                   "lanes": args.lanes, "weight_bits": args.fixed, "runs": runs,
+                   "memory_bits": report["memory_bits"],
+                   "sops_per_sample": report["sops_per_sample"],
+                   "up5k_memory_port": memory_port_bound(model, args.lanes, args.fixed),
+                   "rows": rows, "demo": _demo_rows(Path(args.demo), args.lanes)}
+        # written before the Icarus run (the longest phase: an interrupted run keeps the rest)
+        _write(payload, Path(args.out), Path(args.doc))
         if args.icarus_samples:
             started = time.perf_counter()
             icarus = build(model, Path(tmp) / "icarus",
@@ -188,20 +196,16 @@ def main() -> None:
             runs["icarus_cocotb"] = {"samples": icarus["rtl"]["samples"],
                                      "mismatches": icarus["rtl"]["mismatches"],
                                      "seconds": time.perf_counter() - started}
-    payload = {"recipe": name, "layers": load_recipe(Path(args.recipe)).layers,
-               "width_mult": load_recipe(Path(args.recipe)).width_mult,
-               "model": str(model), "network": report["sizes"], "timesteps": report["timesteps"],
-               "accuracy": report["accuracy"], "lanes": args.lanes,
-               "weight_bits": args.fixed, "runs": runs,
-               "memory_bits": report["memory_bits"], "sops_per_sample": report["sops_per_sample"],
-               "up5k_memory_port": memory_port_bound(model, args.lanes, args.fixed),
-               "rows": rows,
-               "demo": _demo_rows(Path(args.demo), args.lanes)}
-    out = Path(args.out)
+            _write(payload, Path(args.out), Path(args.doc))
+
+
+def _write(payload: dict, out: Path, doc: Path) -> None:
+    """The JSON and the recipe's section of ``doc``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n")
-    replace_block(Path(args.doc), _block(name), section(payload))
-    print(f"wrote {out} and the {_block(name)} section of {args.doc}")
+    block = _block(payload["recipe"])
+    replace_block(doc, block, section(payload))
+    print(f"wrote {out} and the {block} section of {doc}", flush=True)
 
 
 def _demo_rows(path: Path, lanes: int) -> list[dict]:
