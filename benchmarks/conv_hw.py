@@ -73,11 +73,10 @@ def memory_port_bound(model: Path, lanes: int, weight_bits: int = 8) -> dict:
     data = load_dataset(model_data["dataset"])
     inputs = integer_inputs(net, encode_numpy(data.x_test, net.encoding))
     trace = golden.run(net, inputs)
-    first = inputs if net.layers[0].replays_input else net.sent_inputs(inputs)
     samples = inputs.shape[1]
     ebr_bits = TARGETS["ice40-up5k"].brams * TARGETS["ice40-up5k"].bram_bits
     layers = []
-    for layer, x in zip(net.layers, [first] + trace.spikes[:-1]):
+    for layer, x in zip(net.layers, [net.core_inputs(inputs)] + trace.spikes[:-1]):
         events = np.count_nonzero(x, axis=(0, 1))
         conv = isinstance(layer, ConvLIFLayer)
         taps = layer.kernel_size ** 2 if conv else 1

@@ -105,18 +105,12 @@ def _core(layer: Layer, lanes: int, arrivals: list[tuple[int, int]], outputs: np
     return emitted
 
 
-def _core_inputs(net: Network, inputs: np.ndarray) -> np.ndarray:
-    """The events the first core takes: what the hardware receives, or behind an input replay
-    the whole input at every timestep."""
-    return inputs if net.layers[0].replays_input else net.sent_inputs(inputs)
-
-
 def estimate(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray],
              lanes: int = 1) -> CycleEstimate:
     """Predict cycles for inputs ``[T, S, F]`` (as the golden model takes them) fed sample
     after sample, given the golden model's spikes of every layer (``[T, S, N_l]``), with
     ``lanes`` lanes per core."""
-    inputs = _core_inputs(net, inputs)
+    inputs = net.core_inputs(inputs)
     steps, samples, _ = inputs.shape
     order = lambda a: a.transpose(1, 0, 2).reshape(samples * steps, -1)  # noqa: E731
     events: list[tuple[int, int]] = []
@@ -141,7 +135,7 @@ def bound(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray], lane
     membrane words the sweep visits; per timestep the slowest layer, since the layers work on
     successive timesteps at once."""
     per_layer = []
-    for layer, x in zip(net.layers, [_core_inputs(net, inputs)] + layer_spikes[:-1]):
+    for layer, x in zip(net.layers, [net.core_inputs(inputs)] + layer_spikes[:-1]):
         group_count, positions, _ = _geometry(layer, lanes)
         channels = layer.out_features // positions
         updates = (x != 0).astype(np.int64) @ layer.fan_out()         # [T, S]

@@ -355,6 +355,12 @@ class Network:
         sent[:1] = inputs[:1]
         return sent
 
+    def core_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """What the first core integrates of the inputs ``[T, S, F]``: what the hardware
+        receives (:meth:`sent_inputs`), or behind an input replay the whole input at every
+        timestep."""
+        return inputs if self.layers[0].replays_input else self.sent_inputs(inputs)
+
     def validate(self) -> "Network":
         """Check every rule of the schema; raise :class:`IRError` on the first broken one."""
         if not isinstance(self.name, str) or not self.name:

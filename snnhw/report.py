@@ -73,8 +73,7 @@ def activity(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -
     macs = 0.0                 # a direct-encoding layer's updates: value times weight
     traffic_bits = 0.0
     spikes = 0.0
-    first = inputs if net.layers[0].replays_input else net.sent_inputs(inputs)
-    layer_inputs = [first] + layer_spikes[:-1]
+    layer_inputs = [net.core_inputs(inputs)] + layer_spikes[:-1]
     for layer, x, out in zip(net.layers, layer_inputs, layer_spikes):
         events = np.count_nonzero(x, axis=(0, 1))
         layer_sops = float((events * layer.fan_out()).sum()) / samples
