@@ -26,7 +26,16 @@ from .data import load_dataset as load_named_dataset
 from .files import atomic_write
 from .fit import Choice, DoesNotFit, choose, configurations
 from .fixedpoint import DIRECT_INPUT_BITS
-from .hdl import TOP_NAME, WEIGHT_MEMORY, index_bits, value_bits, weight_load_bytes, write_rtl
+from .hdl import (
+    MEMBRANE_MEMORY,
+    TOP_NAME,
+    WEIGHT_MEMORY,
+    index_bits,
+    membrane_styles,
+    value_bits,
+    weight_load_bytes,
+    write_rtl,
+)
 from .interop.importer import SampleData, import_model
 from .interop.nir_read import ImportOptions
 from .nn import SpikingNetwork
@@ -68,6 +77,7 @@ class BuildOptions:
     samples: int | None = None
     stall: float = 0.3
     weight_memory: str | None = None
+    membrane_memory: str | None = None
     target: str | None = None
     trace: int | None = None
     progress: bool = False
@@ -96,15 +106,17 @@ class RTLCheck:
 
 def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: str | None,
                    lanes: int = 1, stall: float = 0.3, seed: int = 1,
-                   weight_memory: str = "rom", log: Callable[[str], None] = print,
+                   weight_memory: str = "rom", membrane_memory: str = "bram",
+                   log: Callable[[str], None] = print,
                    progress: bool = False, raster_sample: int | None = None) -> RTLCheck:
     """Generate ``folder/rtl`` (Verilog with ``lanes`` lanes per core and ``weight_memory``,
     memory images) and the cocotb bundle for ``inputs`` (``[T, S, F]``), then check the RTL
     against the golden model with ``sim`` (one of ``SIMULATORS``; skipped when ``None``).
     The fast harness also records the RTL's events of ``raster_sample`` in every layer."""
-    write_rtl(net, folder / "rtl", lanes, weight_memory)
+    write_rtl(net, folder / "rtl", lanes, weight_memory, membrane_memory)
     trace = golden.run(net, inputs)
-    estimate = cycles.estimate(net, inputs, trace.spikes, lanes)
+    estimate = cycles.estimate(net, inputs, trace.spikes, lanes,
+                               membrane_styles(net, lanes, weight_memory, membrane_memory))
     cosim.write_bundle(folder, top=TOP_NAME, inputs=inputs, expected=trace.output,
                        index_bits_in=index_bits(net.input_features),
                        index_bits_out=index_bits(net.output_features),
@@ -152,13 +164,14 @@ TRACE_FOLDER = "trace"
 
 
 def trace_sample(folder: Path, net: ir.Network, inputs: np.ndarray, sample: int, *, lanes: int,
-                 weight_memory: str) -> Path:
+                 weight_memory: str, membrane_memory: str = "bram") -> Path:
     """The fast harness's simulation of one sample ``inputs`` (``[T, 1, F]``, test sample
     ``sample``) on ``folder/rtl`` with every signal traced, at full rate:
     ``folder/trace/sample<k>.vcd``. The streams keep their Amaranth names (``i__valid``,
     ``i__payload``, each core's ``o__*`` ...), for GTKWave or Surfer."""
     trace = golden.run(net, inputs)
-    budget = 2 * cycles.estimate(net, inputs, trace.spikes, lanes).total + 10_000
+    budget = 2 * cycles.estimate(net, inputs, trace.spikes, lanes, membrane_styles(
+        net, lanes, weight_memory, membrane_memory)).total + 10_000
     load = weight_load_bytes(net, lanes, weight_memory)
     build_dir = folder / "sim_build" / "trace"
     binary = harness.compile_harness(folder, net, build_dir, has_load=bool(load), trace=True,
@@ -194,6 +207,9 @@ def build(model_path: str | Path, out: str | Path | None = None, options: BuildO
     if options.weight_memory is not None and options.weight_memory not in WEIGHT_MEMORY:
         raise SnnhwError(f"--weight-memory {options.weight_memory!r}: allowed: "
                          f"{', '.join(WEIGHT_MEMORY)}")
+    if options.membrane_memory is not None and options.membrane_memory not in MEMBRANE_MEMORY:
+        raise SnnhwError(f"--membrane-memory {options.membrane_memory!r}: allowed: "
+                         f"{', '.join(MEMBRANE_MEMORY)}")
     if options.target is not None and options.target not in TARGETS:
         raise SnnhwError(f"--target {options.target!r}: unknown; allowed: {', '.join(TARGETS)}")
     if not 0.0 <= options.stall < 1.0:
@@ -238,23 +254,26 @@ CHOICE_SAMPLES = 100     # test samples whose throughput bound ranks the configu
 
 def _configuration(model: dict[str, Any], net: ir.Network, spikes: np.ndarray,
                    trace: golden.Trace, options: BuildOptions, log: Callable[[str], None]
-                   ) -> tuple[int, str, Choice | None]:
-    """Lanes and weight memory of the hardware: as given, or without a target 1 and
-    ``"rom"``, or chosen for ``options.target`` (:func:`snnhw.fit.choose`, ranked by the
+                   ) -> tuple[int, str, str, Choice | None]:
+    """Lanes, weight and membrane memory of the hardware: as given, or without a target 1,
+    ``"rom"`` and ``"bram"``, or chosen for ``options.target`` (:func:`snnhw.fit.choose`, ranked by the
     throughput bound of the first ``CHOICE_SAMPLES`` test samples). A network that fits no
     configuration of the target raises :class:`DoesNotFit`, naming the weight widths
     (``--fixed``) that would fit as well."""
     if options.target is None:
-        return options.lanes or 1, options.weight_memory or "rom", None
+        return (options.lanes or 1, options.weight_memory or "rom",
+                options.membrane_memory or "bram", None)
     head = spikes[:, :CHOICE_SAMPLES]
     layer_spikes = [s[:, :CHOICE_SAMPLES] for s in trace.spikes]
 
-    def bound_of(network: ir.Network, layers: list[np.ndarray]) -> Callable[[int], float]:
-        return lambda lanes: cycles.bound(network, head, layers, lanes)
+    def bound_of(network: ir.Network, layers: list[np.ndarray]
+                 ) -> Callable[[int, list[str]], float]:
+        return lambda lanes, membranes: cycles.bound(network, head, layers, lanes, membranes)
 
     try:
         choice = choose(net, options.target, bound_of(net, layer_spikes), lanes=options.lanes,
-                        weight_memory=options.weight_memory)
+                        weight_memory=options.weight_memory,
+                        membrane_memory=options.membrane_memory)
     except DoesNotFit as error:
         narrower = []
         for bits in (b for b in (6, 4, 2) if b < options.weight_bits):
@@ -273,7 +292,7 @@ def _configuration(model: dict[str, Any], net: ir.Network, spikes: np.ndarray,
     log(f"{c.target}: {c.describe()}: {choice.reason} (estimates: {c.brams} block RAMs, "
         f"{c.sprams} SPRAMs, ~{c.cells} logic cells; bound {c.cycles_per_timestep:.0f} "
         f"cycles/timestep, {c.us_per_sample:.0f} us/sample at {TARGETS[c.target].clock_mhz:g} MHz)")
-    return c.lanes, c.weight_memory, choice
+    return c.lanes, c.weight_memory, c.membrane_memory, choice
 
 
 def _layer_mismatches(net: ir.Network, results: dict[str, Any]) -> dict[str, int] | None:
@@ -320,7 +339,9 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
     log(f"accuracy on {len(data.y_test)} test samples: float {100 * float_acc:.2f} %, "
         f"{options.weight_bits}-bit fixed {100 * fixed_acc:.2f} %")
 
-    lanes, weight_memory, choice = _configuration(model, net, spikes, trace, options, log)
+    lanes, weight_memory, membrane_memory, choice = _configuration(model, net, spikes, trace,
+                                                                   options, log)
+    membranes = membrane_styles(net, lanes, weight_memory, membrane_memory)
     n = spikes.shape[1] if options.samples is None else min(options.samples, spikes.shape[1])
     sample = options.trace if options.trace is not None else 0
     if sample >= spikes.shape[1]:
@@ -331,11 +352,11 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
     check_inputs = spikes[:, :max(n, 1)]
     check = verify_network(net, check_inputs, folder, sim=options.sim if n else None,
                            lanes=lanes, stall=options.stall,
-                           weight_memory=weight_memory, log=log,
+                           weight_memory=weight_memory, membrane_memory=membrane_memory, log=log,
                            progress=options.progress, raster_sample=sample)
     if options.trace is not None:
         vcd = trace_sample(folder, net, spikes[:, sample:sample + 1], sample, lanes=lanes,
-                           weight_memory=weight_memory)
+                           weight_memory=weight_memory, membrane_memory=membrane_memory)
         log(f"wrote {vcd.relative_to(folder)}: the simulation of test sample {sample} (VCD; "
             f"GTKWave or Surfer)")
     estimate, measured = check.estimate, check.full_rate
@@ -360,6 +381,8 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
                 "golden_accuracy": float((golden.predict(trace.output[:, :n], net.vote_group)
                                           == labels).mean()) if n else None,
                 "lanes": lanes, "weight_memory": weight_memory,
+                "membrane_memory": membrane_memory,
+                "membranes": dict(zip((l.name for l in net.layers), membranes)),
                 "stall_probability": options.stall},
         "cycles_per_timestep": {
             "measured_mean": measured.get("cycles_per_timestep_mean"),
@@ -367,7 +390,7 @@ def _build_into(folder: Path, model: dict[str, Any], net: ir.Network, options: B
             "predicted": estimate.per_timestep_mean,
             "predicted_max": estimate.per_timestep_max,
             "predicted_samples": int(check.trace.output.shape[1]),
-            "bound": cycles.bound(net, check_inputs, check.trace.spikes, lanes),
+            "bound": cycles.bound(net, check_inputs, check.trace.spikes, lanes, membranes),
         },
         "saturations": {l.name: s for l, s in zip(net.layers, trace.saturations)},
         "sops_per_sample": act["sops_per_sample"],

@@ -129,7 +129,8 @@ def _build_options(args: argparse.Namespace):
                         leak_frac_bits=args.leak_bits, input_bits=args.input_bits,
                         sim=args.sim, lanes=args.lanes,
                         samples=args.samples, stall=args.stall,
-                        weight_memory=args.weight_memory, target=_fpga(args.target),
+                        weight_memory=args.weight_memory,
+                        membrane_memory=args.membrane_memory, target=_fpga(args.target),
                         trace=args.trace,
                         progress=not args.quiet, **nir)
 
@@ -326,6 +327,11 @@ def _add_build_options(p: argparse.ArgumentParser, target: str | None = None) ->
                    help="rom: weights in the bitstream; spram: the largest layer's weights "
                         "written at run time, so Yosys maps them onto iCE40 UP SPRAM (default: "
                         "chosen for --target, else rom)")
+    p.add_argument("--membrane-memory", default=None, choices=["bram", "spram"],
+                   help="bram: membranes in block RAM, one update per clock; spram: the "
+                        "largest layers' membranes in single-ported memories Yosys maps onto "
+                        "iCE40 UP SPRAM, those cores taking two clocks per update (default: "
+                        "chosen for --target, else bram)")
     p.add_argument("--samples", type=_integer(0), default=None,
                    help="test samples checked spike for spike on the RTL (default: all; 0 "
                         "skips)")

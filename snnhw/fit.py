@@ -1,12 +1,15 @@
-"""Choosing a configuration for a target: lanes per core and weight memory from estimates.
+"""Choosing a configuration for a target: lanes per core, weight and membrane memory from
+estimates.
 
 ``snnhw build model.pt --target ice40-up5k`` considers every lane count (``LANES``) with
 every weight memory the device offers (``rom`` everywhere; ``spram`` where it has SPRAM) and
-takes the fastest configuration whose estimated resources fit: block RAMs and SPRAMs
+every membrane memory (``bram``; ``spram`` where it has SPRAM: single-ported, so those cores
+take two clocks per update) and takes the fastest configuration whose estimated resources fit:
+block RAMs and SPRAMs
 (:func:`snnhw.targets.estimate_resources`), logic cells (:func:`snnhw.targets.estimate_logic`).
 Speed is the throughput bound in cycles per timestep (:func:`snnhw.cycles.bound`, on the test
 samples given); on equal speed the smaller design (fewer lanes, then ``rom``: nothing to load
-at run time) wins. Every configuration considered is kept, with what ruled it out, for the
+at run time, then ``bram`` membranes) wins. Every configuration considered is kept, with what ruled it out, for the
 report. A lane count or weight memory the user gives is kept and only checked.
 """
 
@@ -17,6 +20,7 @@ from typing import Any, Callable
 
 from . import SnnhwError, ir
 from .hdl.layout import LANES
+from .hdl.network import membrane_styles
 from .targets import TARGETS, Target, estimate_logic, estimate_resources
 
 __all__ = ["Choice", "Configuration", "DoesNotFit", "choose", "configurations"]
@@ -44,13 +48,15 @@ class Configuration:
     cycles_per_timestep: float | None
     us_per_sample: float | None
     limit: str | None
+    membrane_memory: str = "bram"
 
     @property
     def fits(self) -> bool:
         return self.limit is None
 
     def describe(self) -> str:
-        return f"P={self.lanes}, {self.weight_memory} weights"
+        return (f"P={self.lanes}, {self.weight_memory} weights"
+                + (", spram membranes" if self.membrane_memory == "spram" else ""))
 
 
 @dataclass(frozen=True)
@@ -79,33 +85,43 @@ def _limit(target: Target, brams: int, sprams: int, cells: int) -> str | None:
 
 
 def configurations(net: ir.Network, target: Target,
-                   cycles_per_timestep: Callable[[int], float] | None = None
+                   cycles_per_timestep: Callable[[int, list[str]], float] | None = None
                    ) -> list[Configuration]:
-    """Every lane count with every weight memory ``target`` offers, fastest first (on equal
-    speed: fewer lanes, then ``rom``). ``cycles_per_timestep(lanes)``: the network's
-    throughput bound at that lane count; without it, most lanes first (the bound never grows
-    with the lanes)."""
+    """Every lane count with every weight and membrane memory ``target`` offers, fastest
+    first (on equal speed: fewer lanes, then ``rom``, then ``bram``).
+    ``cycles_per_timestep(lanes, membranes)``: the network's throughput bound at that lane
+    count with the layers' membrane styles (:func:`snnhw.hdl.network.membrane_styles`);
+    without it, most lanes first (the bound never grows with the lanes)."""
     memories = ("rom", "spram") if target.sprams else ("rom",)
+    membrane_memories = ("bram", "spram") if target.sprams else ("bram",)
     points = []
     for lanes in LANES:
-        cycles = cycles_per_timestep(lanes) if cycles_per_timestep else None
         cells = estimate_logic(net, target, lanes=lanes)
         for memory in memories:
-            estimate = estimate_resources(net, target, lanes=lanes, weight_memory=memory)
-            brams, sprams = estimate["brams_needed"], estimate["sprams_needed"]
-            points.append(Configuration(
-                target=target.name, lanes=lanes, weight_memory=memory, brams=brams,
-                sprams=sprams, cells=cells, cycles_per_timestep=cycles,
-                us_per_sample=(cycles * net.timesteps / target.clock_mhz
-                               if cycles is not None else None),
-                limit=_limit(target, brams, sprams, cells)))
+            for membranes in membrane_memories:
+                styles = membrane_styles(net, lanes, memory, membranes)
+                if membranes == "spram" and "spram" not in styles:
+                    continue            # no layer's membranes fit the SPRAMs left
+                cycles = cycles_per_timestep(lanes, styles) if cycles_per_timestep else None
+                estimate = estimate_resources(net, target, lanes=lanes, weight_memory=memory,
+                                              membrane_memory=membranes)
+                brams, sprams = estimate["brams_needed"], estimate["sprams_needed"]
+                points.append(Configuration(
+                    target=target.name, lanes=lanes, weight_memory=memory, brams=brams,
+                    sprams=sprams, cells=cells, cycles_per_timestep=cycles,
+                    us_per_sample=(cycles * net.timesteps / target.clock_mhz
+                                   if cycles is not None else None),
+                    limit=_limit(target, brams, sprams, cells), membrane_memory=membranes))
+
+    def simpler(c: Configuration) -> tuple:
+        return c.weight_memory != "rom", c.membrane_memory != "bram"
     if cycles_per_timestep is None:
-        return sorted(points, key=lambda c: (-c.lanes, c.weight_memory != "rom"))
-    return sorted(points, key=lambda c: (c.cycles_per_timestep, c.lanes, c.weight_memory != "rom"))
+        return sorted(points, key=lambda c: (-c.lanes, *simpler(c)))
+    return sorted(points, key=lambda c: (c.cycles_per_timestep, c.lanes, *simpler(c)))
 
 
 def _fitting_elsewhere(net: ir.Network, target: Target,
-                       cycles_per_timestep: Callable[[int], float]) -> list[str]:
+                       cycles_per_timestep: Callable[[int, list[str]], float]) -> list[str]:
     """The other targets where some configuration fits, with the fastest one."""
     found = []
     for other in TARGETS.values():
@@ -117,10 +133,13 @@ def _fitting_elsewhere(net: ir.Network, target: Target,
     return found
 
 
-def choose(net: ir.Network, target_name: str, cycles_per_timestep: Callable[[int], float], *,
-           lanes: int | None = None, weight_memory: str | None = None) -> Choice:
+def choose(net: ir.Network, target_name: str,
+           cycles_per_timestep: Callable[[int, list[str]], float], *,
+           lanes: int | None = None, weight_memory: str | None = None,
+           membrane_memory: str | None = None) -> Choice:
     """The fastest configuration of ``net`` that fits ``target_name`` by the estimates,
-    among those with the ``lanes`` and ``weight_memory`` given (``None``: any). Raises
+    among those with the ``lanes``, ``weight_memory`` and ``membrane_memory`` given
+    (``None``: any). Raises
     :class:`DoesNotFit` naming the target, what the nearest configuration needs and what
     would fit (other lane counts, memories, targets) when none does."""
     if target_name not in TARGETS:
@@ -129,9 +148,13 @@ def choose(net: ir.Network, target_name: str, cycles_per_timestep: Callable[[int
     if weight_memory == "spram" and not target.sprams:
         raise SnnhwError(f"--weight-memory spram: {target.name} has no SPRAM; use "
                          f"--weight-memory rom")
+    if membrane_memory == "spram" and not target.sprams:
+        raise SnnhwError(f"--membrane-memory spram: {target.name} has no SPRAM; use "
+                         f"--membrane-memory bram")
     considered = configurations(net, target, cycles_per_timestep)
     allowed = [c for c in considered if (lanes is None or c.lanes == lanes)
-               and (weight_memory is None or c.weight_memory == weight_memory)]
+               and (weight_memory is None or c.weight_memory == weight_memory)
+               and (membrane_memory is None or c.membrane_memory == membrane_memory)]
     fitting = [c for c in allowed if c.fits]
     if fitting:
         chosen = fitting[0]

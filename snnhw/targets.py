@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import ir
-from .hdl.layout import weight_depth
-from .hdl.network import weight_styles
+from .hdl.layout import membrane_words, weight_depth
+from .hdl.network import membrane_styles, weight_styles
+from .hdl.single_port import SPRAM_DEPTH, SPRAM_WIDTH, sprams_for
 from .report import memory_bits
 
 __all__ = ["LOGIC_MODEL", "SPRAM_DEPTH", "SPRAM_WIDTH", "TARGETS", "Target",
@@ -57,8 +58,6 @@ TARGETS: dict[str, Target] = {
                        logic_cells=83640, brams=208, bram_bits=18432, bram_width=36, dsps=156,
                        sprams=0, clock_mhz=100.0),
 }
-SPRAM_DEPTH, SPRAM_WIDTH = 16384, 16    # iCE40 UP SB_SPRAM256KA
-
 
 def _blocks_for(depth: int, width: int, target: Target) -> int:
     """Block RAMs one memory needs, tiling it in the device's aspect ratios (power-of-two
@@ -75,34 +74,30 @@ def _blocks_for(depth: int, width: int, target: Target) -> int:
     return best or 0
 
 
-def sprams_for(depth: int, width: int) -> int:
-    """SPRAMs (16K x 16 bits) one run-time loaded memory of ``depth`` words of ``width`` bits
-    takes: words of 16 bits or more side by side; narrower words packed a power of two to a
-    16-bit row (Yosys selects one of them by the low address bits)."""
-    if width >= SPRAM_WIDTH:
-        return -(-width // SPRAM_WIDTH) * -(-depth // SPRAM_DEPTH)
-    per_row = 1 << ((SPRAM_WIDTH // width).bit_length() - 1)
-    return -(-depth // (SPRAM_DEPTH * per_row))
-
-
 def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
-                       weight_memory: str = "rom") -> dict[str, Any]:
+                       weight_memory: str = "rom", membrane_memory: str = "bram"
+                       ) -> dict[str, Any]:
     """Block RAMs and SPRAMs the network's memories need on ``target`` before synthesis.
 
     With ``weight_memory="spram"`` the run-time loaded weights (see
     :func:`snnhw.hdl.network.weight_styles`) go to SPRAM (16K x 16 bits each) where the target
-    has it, to block RAM otherwise."""
+    has it, to block RAM otherwise; with ``membrane_memory="spram"`` the membranes of the
+    layers :func:`snnhw.hdl.network.membrane_styles` names likewise."""
     styles = weight_styles(net, lanes, weight_memory)
+    membranes = membrane_styles(net, lanes, weight_memory, membrane_memory)
     needed = 0
     sprams = 0
-    for layer, style in zip(net.layers, styles):
+    for layer, style, membrane in zip(net.layers, styles, membranes):
         if style == "loaded" and target.sprams:
             sprams += sprams_for(weight_depth(layer, lanes), lanes * layer.weight_bits)
         else:
             needed += _blocks_for(layer.weight.size, layer.weight_bits, target)
         # membranes (with a NeuNorm term's states), a direct layer's input currents or the
         # replay buffer of its input events
-        needed += _blocks_for(layer.out_features, layer.state_bits, target)
+        if membrane == "spram" and target.sprams:
+            sprams += sprams_for(membrane_words(layer, lanes), lanes * layer.state_bits)
+        else:
+            needed += _blocks_for(layer.out_features, layer.state_bits, target)
         if layer.replays_input:
             needed += _blocks_for(layer.in_features, layer.replay_entry_bits, target)
         elif layer.direct:

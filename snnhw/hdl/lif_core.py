@@ -51,7 +51,23 @@ Cycles per timestep: ``G`` per input event, ``6 + sum_g max(1, spikes in g)`` fo
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
+from types import SimpleNamespace
+
+from amaranth.hdl import (
+    Cat,
+    ClockDomain,
+    ClockSignal,
+    Const,
+    DomainRenamer,
+    EnableInserter,
+    Module,
+    Mux,
+    ResetSignal,
+    Signal,
+    Value,
+    signed,
+    unsigned,
+)
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -69,9 +85,12 @@ from .layout import (
     weight_words,
 )
 from .mapper import map_event_layout
+from .single_port import SinglePortMemory
 from .weight_memory import WeightMemory, load_layout
 
-__all__ = ["LIFCore"]
+__all__ = ["LIFCore", "MEMBRANE_STYLES"]
+
+MEMBRANE_STYLES = ("bram", "spram")
 
 
 class LIFCore(wiring.Component):
@@ -88,6 +107,11 @@ class LIFCore(wiring.Component):
     weight_memory:
         ``"rom"`` (weights in the bitstream) or ``"loaded"`` (written at run time through
         ``load``; iCE40 UP SPRAM), see :mod:`snnhw.hdl.weight_memory`.
+    membrane_memory:
+        ``"bram"`` (a read port and a write port: one update per clock) or ``"spram"`` (one
+        read/write port, the form of iCE40 UP SPRAM: :class:`.single_port.SinglePortMemory`;
+        the core then takes two clocks per step, so its cycles double, and clears the
+        membranes after a reset before it takes events).
     images:
         Build the weight, bias and fire-level memories empty, for :mod:`snnhw.hdl.emit` to
         load from memory images (``$readmemh``); without, their contents are Amaranth's.
@@ -102,18 +126,27 @@ class LIFCore(wiring.Component):
         Output spike events in ascending index order, then ``eot``.
     load: In(stream of {addr, data})
         ``"loaded"`` only: weight words (layout of :mod:`snnhw.hdl.layout`), before any event.
+    run: In(1), cleared: Out(1), advance: Out(1)
+        ``"spram"`` only: the core steps while ``run`` is high (default high), says when its
+        membranes are cleared (the network starts every such core at once) and on which
+        clocks it moves (every other one).
     """
 
     def __init__(self, *, layer: Layer, timesteps: int, lanes: int = 1,
-                 weight_memory: str = "rom", images: bool = False) -> None:
+                 weight_memory: str = "rom", membrane_memory: str = "bram",
+                 images: bool = False) -> None:
         if timesteps < 1:
             raise ValueError(f"timesteps must be >= 1, got {timesteps!r}")
         if lanes not in LANES:
             raise ValueError(f"lanes must be one of {LANES}, got {lanes!r}")
         self.layer = layer
         self.timesteps = timesteps
+        if membrane_memory not in MEMBRANE_STYLES:
+            raise ValueError(f"membrane_memory must be one of {MEMBRANE_STYLES}, got "
+                             f"{membrane_memory!r}")
         self.lanes = lanes
         self.weight_memory = weight_memory
+        self.membrane_memory = membrane_memory
         self.images = images
         self.conv = isinstance(layer, ConvLIFLayer)
         self.value_bits = value_bits(layer.input_bits)
@@ -123,6 +156,8 @@ class LIFCore(wiring.Component):
         if weight_memory == "loaded":
             depth = weight_depth(layer, lanes)
             ports["load"] = In(stream.Signature(load_layout(depth, lanes * layer.weight_bits)))
+        if membrane_memory == "spram":
+            ports |= {"run": In(1, init=1), "cleared": Out(1), "advance": Out(1)}
         super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
@@ -145,17 +180,41 @@ class LIFCore(wiring.Component):
         weights = WeightMemory(depth=depth, width=p * wb, style=self.weight_memory,
                                init=weight_words(layer, p)
                                if self.weight_memory == "rom" and not self.images else None)
-        if self.weight_memory == "loaded":
-            wiring.connect(m, wiring.flipped(self.load), weights.load)
         # lanes' accumulators, then (NeuNorm) their states
-        membranes = memory.Memory(shape=unsigned(p * (ab + xb)), depth=words, init=[])
+        single_port = self.membrane_memory == "spram"
+        if single_port:
+            # on its own clock domain (the same clock): the core's registers move only when
+            # it advances, the memory's port every clock
+            m.domains.membranes = ClockDomain("membranes", local=True)
+            ram = SinglePortMemory(depth=words, width=p * (ab + xb))
+            m.submodules.membranes = DomainRenamer("membranes")(ram)
+            m.d.comb += [ClockSignal("membranes").eq(ClockSignal()),
+                         ResetSignal("membranes").eq(ResetSignal()),
+                         ram.run.eq(self.run), self.cleared.eq(ram.cleared),
+                         self.advance.eq(ram.advance)]
+            mem_rd = SimpleNamespace(addr=ram.rd_addr, en=ram.rd_en, data=ram.rd_data)
+            mem_wr = SimpleNamespace(addr=ram.wr_addr, en=ram.wr_en, data=ram.wr_data)
+
+            def moving(v: Value) -> Value:     # a handshake, taken on advancing clocks only
+                return v & ram.advance
+        else:
+            membranes = memory.Memory(shape=unsigned(p * (ab + xb)), depth=words, init=[])
+            m.submodules.membranes = membranes
+            mem_wr = membranes.write_port()
+            mem_rd = membranes.read_port(transparent_for=(mem_wr,))
+
+            def moving(v: Value) -> Value:
+                return v
+        if self.weight_memory == "loaded":
+            m.d.comb += [weights.load.payload.eq(self.load.payload),
+                         weights.load.valid.eq(self.load.valid),
+                         self.load.ready.eq(moving(weights.load.ready))]
         biases = memory.Memory(shape=unsigned(p * mb), depth=g_count,
                                init=[] if self.images else bias_words(layer, p))
         fire_levels = memory.Memory(shape=unsigned(p * (mb + 1)), depth=g_count,
                                     init=[] if self.images else fire_level_words(layer, p))
         m.submodules.fire_levels = fire_levels
         m.submodules.weights = weights
-        m.submodules.membranes = membranes
         m.submodules.biases = biases
         direct = layer.direct
         keeps_currents = direct and not layer.replays_input
@@ -176,8 +235,6 @@ class LIFCore(wiring.Component):
             k_rd = aux_kernel.read_port()
             a_kaddr = Signal(range(max(2, taps * g_count)))
             e_kernel, c_kernel = Signal(p * kb), Signal(p * kb)
-        mem_wr = membranes.write_port()
-        mem_rd = membranes.read_port(transparent_for=(mem_wr,))
         b_rd = biases.read_port()
         f_rd = fire_levels.read_port()
 
@@ -341,7 +398,7 @@ class LIFCore(wiring.Component):
         m.d.comb += [
             spike_out.eq(pending.any()),
             stall.eq(spike_out & ~(self.o.ready & ~several)),
-            self.o.valid.eq(spike_out | emit_eot),
+            self.o.valid.eq(moving(spike_out | emit_eot)),
             self.o.payload.index.eq(Mux(emit_eot, 0,
                                         o_obase + times_constant(lane_index, positions))),
             self.o.payload.eot.eq(emit_eot),
@@ -385,7 +442,7 @@ class LIFCore(wiring.Component):
         # input handshake: take an event when stage A is free or finishing its row
         accept = Signal()
         m.d.comb += [
-            self.i.ready.eq(~sweeping & ~emit_eot & (~a_valid | a_last)),
+            self.i.ready.eq(moving(~sweeping & ~emit_eot & (~a_valid | a_last))),
             accept.eq(self.i.valid & self.i.ready),
         ]
 
@@ -485,4 +542,6 @@ class LIFCore(wiring.Component):
                          timestep.eq(Mux(last_timestep, 0, timestep + 1)),
                          last_timestep.eq(Mux(last_timestep, self.timesteps == 1,
                                               timestep == self.timesteps - 2))]
-        return m
+        # single port: every register of the core (its other memories' ports included) moves
+        # on the advancing clocks only
+        return EnableInserter({"sync": ram.advance})(m) if single_port else m

@@ -5,6 +5,13 @@ Weights: every core keeps its weights in the bitstream (``weight_memory="rom"``)
 ``load`` byte stream (:mod:`.loader`), so that Yosys maps them onto iCE40 UP SPRAM; events are
 taken only once every word is loaded.
 
+Membranes: in block RAM (``membrane_memory="bram"``: a read and a write port, one update per
+clock), or with ``"spram"`` those of the layers with the most membrane bits in single-ported
+memories Yosys maps onto iCE40 UP SPRAM (:func:`membrane_styles`): those cores take two clocks
+per update (:class:`.single_port.SinglePortMemory`) and clear their membranes after a reset;
+the network takes events once every such core is cleared (and every weight loaded), and
+starts them all on the same clock.
+
 A direct-encoding first layer whose input is cheaper to keep than its currents gets an
 :class:`.replay.InputReplay` in front (``Layer.replays_input``).
 
@@ -15,22 +22,26 @@ one is still busy with the previous timestep.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..ir import ConvLIFLayer, Layer, Network, needs_mapper
 from .events import event_layout, event_signature, value_bits
-from .layout import weight_depth, weight_words
-from .lif_core import LIFCore
+from .layout import membrane_words, weight_depth, weight_words
+from .lif_core import MEMBRANE_STYLES, LIFCore
 from .loader import WeightLoader, load_image
 from .mapper import EventMapper
 from .replay import InputReplay
+from .single_port import sprams_for
 
-__all__ = ["SNNTop", "WEIGHT_MEMORY", "fifo_depths", "loaded_layers", "loaded_memories",
-           "weight_load_bytes", "weight_styles"]
+__all__ = ["MEMBRANE_MEMORY", "SNNTop", "SPRAMS", "WEIGHT_MEMORY", "fifo_depths",
+           "loaded_layers", "loaded_memories", "membrane_styles", "weight_load_bytes",
+           "weight_styles"]
 
 WEIGHT_MEMORY = ("rom", "spram")
+MEMBRANE_MEMORY = MEMBRANE_STYLES
+SPRAMS = 4                 # SB_SPRAM256KA blocks of an iCE40 UP (UP5K, UP3K)
 
 
 def weight_styles(net: Network, lanes: int, weight_memory: str) -> list[str]:
@@ -42,6 +53,27 @@ def weight_styles(net: Network, lanes: int, weight_memory: str) -> list[str]:
     if weight_memory == "spram":
         bits = [weight_depth(l, lanes) * lanes * l.weight_bits for l in net.layers]
         styles[bits.index(max(bits))] = "loaded"
+    return styles
+
+
+def membrane_styles(net: Network, lanes: int, weight_memory: str = "rom",
+                    membrane_memory: str = "bram") -> list[str]:
+    """Membrane memory style of every layer core: ``"bram"`` everywhere, or with ``"spram"``
+    the layers with the most membrane bits ``"spram"``, largest first, each as long as its
+    SPRAMs (:func:`.single_port.sprams_for`) fit in the ``SPRAMS`` the run-time loaded
+    weights leave; the rest ``"bram"``."""
+    if membrane_memory not in MEMBRANE_MEMORY:
+        raise ValueError(f"membrane_memory must be one of {MEMBRANE_MEMORY}, got "
+                         f"{membrane_memory!r}")
+    styles = ["bram"] * len(net.layers)
+    if membrane_memory == "spram":
+        left = SPRAMS - sum(sprams_for(depth, width)
+                            for depth, width in loaded_memories(net, lanes, weight_memory))
+        sizes = [(membrane_words(l, lanes), lanes * l.state_bits) for l in net.layers]
+        for k in sorted(range(len(sizes)), key=lambda k: -sizes[k][0] * sizes[k][1]):
+            need = sprams_for(*sizes[k])
+            if need <= left:
+                styles[k], left = "spram", left - need
     return styles
 
 
@@ -96,12 +128,14 @@ class SNNTop(wiring.Component):
     """
 
     def __init__(self, net: Network, *, lanes: int = 1, weight_memory: str = "rom",
-                 images: bool = False) -> None:
+                 membrane_memory: str = "bram", images: bool = False) -> None:
         self.net = net.validate()
         self.lanes = lanes
         self.weight_memory = weight_memory
+        self.membrane_memory = membrane_memory
         self.images = images
         self.styles = weight_styles(net, lanes, weight_memory)
+        self.membrane_styles = membrane_styles(net, lanes, weight_memory, membrane_memory)
         ports = {"i": In(event_signature(net.input_features, value_bits(net.input_bits))),
                  "o": Out(event_signature(net.output_features))}
         if "loaded" in self.styles:
@@ -111,8 +145,9 @@ class SNNTop(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         cores = [LIFCore(layer=layer, timesteps=self.net.timesteps, lanes=self.lanes,
-                         weight_memory=style, images=self.images)
-                 for layer, style in zip(self.net.layers, self.styles)]
+                         weight_memory=style, membrane_memory=membranes, images=self.images)
+                 for layer, style, membranes in zip(self.net.layers, self.styles,
+                                                    self.membrane_styles)]
         inputs = []                        # the stream each core's events enter by
         for core in cores:
             m.submodules[core.layer.name] = core
@@ -134,15 +169,33 @@ class SNNTop(wiring.Component):
             wiring.connect(m, replay.o, inputs[0])
             inputs[0] = replay.i
         loaded = [core for core in cores if core.weight_memory == "loaded"]
+        single_port = [core for core in cores if core.membrane_memory == "spram"]
+        started = []      # conditions for the first event: weights loaded, membranes cleared
         if loaded:
             m.submodules.loader = loader = WeightLoader(
                 loaded_memories(self.net, self.lanes, self.weight_memory))
             wiring.connect(m, wiring.flipped(self.load), loader.i)
             for k, core in enumerate(loaded):
                 wiring.connect(m, getattr(loader, f"o{k}"), core.load)
+            started.append(loader.done)
+        go = Signal()
+        if single_port:
+            # the single-ported cores step together from the clock all are cleared; the
+            # input opens on the first clock of a step after the weights are loaded, so a run's
+            # cycles do not depend on how long the clearing and the loading took
+            cleared = Signal()
+            m.d.comb += cleared.eq(Cat(*(core.cleared for core in single_port)).all())
+            for core in single_port:
+                m.d.comb += core.run.eq(cleared)
+            with m.If(Cat(cleared, *started, single_port[0].advance).all()):
+                m.d.sync += go.eq(1)
+            started.append(go)
+        elif started:
+            m.d.comb += go.eq(Cat(*started).all())
+        if started:
             m.d.comb += [inputs[0].payload.eq(self.i.payload),
-                         inputs[0].valid.eq(self.i.valid & loader.done),
-                         self.i.ready.eq(inputs[0].ready & loader.done)]
+                         inputs[0].valid.eq(self.i.valid & go),
+                         self.i.ready.eq(inputs[0].ready & go)]
         else:
             wiring.connect(m, wiring.flipped(self.i), inputs[0])
         for depth, upstream, downstream in zip(fifo_depths(self.net), cores, inputs[1:]):
