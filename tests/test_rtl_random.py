@@ -15,6 +15,7 @@ import pytest
 
 from snnhw.build import verify_network
 from snnhw.golden import run
+from snnhw.hdl import membrane_styles
 from snnhw.hdl.layout import LANES
 
 from netgen import random_conv_network, random_direct_network, random_network
@@ -105,11 +106,33 @@ def test_random_direct_network_bit_exact(seed, sim, tmp_path):
     _check_bit_exact(*random_direct_network(seed), seed, sim, tmp_path)
 
 
-def _check_bit_exact(net, inputs, seed: int, sim: str, tmp_path) -> None:
+GENERATORS = {"dense": random_network, "conv": random_conv_network,
+              "direct": random_direct_network}
+# single-ported membranes (the iCE40 UP SPRAM form: two clocks per update, cleared after
+# reset): a 1-neuron layer (on both paths), run-time weights beside them at P = 1, NeuNorm
+# terms, a single-ported core between block-RAM ones, a direct layer's kept currents (dense
+# and conv) and a replayed input
+SINGLE_PORT_CASES = [("dense", 25, "fast"), ("dense", 25, "icarus"), ("dense", 5, "fast"),
+                     ("conv", 0, "fast"), ("conv", 7, "fast"), ("direct", 0, "fast"),
+                     ("direct", 1, "fast"), ("direct", 11, "fast")]
+
+
+@pytest.mark.parametrize("kind, seed, sim", SINGLE_PORT_CASES)
+def test_single_ported_membranes_bit_exact(kind, seed, sim, tmp_path):
+    net, inputs = GENERATORS[kind](seed)
+    styles = membrane_styles(net, LANES[seed % len(LANES)],
+                             "spram" if seed % 3 == 2 else "rom", "spram")
+    assert "spram" in styles
+    _check_bit_exact(net, inputs, seed, sim, tmp_path, membrane_memory="spram")
+
+
+def _check_bit_exact(net, inputs, seed: int, sim: str, tmp_path,
+                     membrane_memory: str = "bram") -> None:
     lanes = LANES[seed % len(LANES)]
     weight_memory = "spram" if seed % 3 == 2 else "rom"
     check = verify_network(net, inputs, tmp_path, sim=sim, lanes=lanes, stall=0.3, seed=seed,
-                           weight_memory=weight_memory, log=lambda s: None)
+                           weight_memory=weight_memory, membrane_memory=membrane_memory,
+                           log=lambda s: None)
     for name, result in check.results.items():
         assert result["mismatches"] == 0, (name, result["first_mismatches"])
         if sim == "fast":       # every layer's events seen, none lost or duplicated

@@ -14,6 +14,8 @@ from snnhw.cli import main
 from snnhw.harness import verify_fast
 from snnhw.report import write_report
 from snnhw.synth import GATE_NETLIST, cell_models, synthesise
+from snnhw.hdl import membrane_styles
+from snnhw.hdl.layout import membrane_words
 from snnhw.targets import TARGETS, estimate_resources, sprams_for
 
 from netgen import random_network, small_conv_network, spram_sized_network
@@ -124,6 +126,33 @@ def test_spram_build_maps_the_weights_onto_up5k_spram(tmp_path, capsys):
     assert syn["fits"] is True and syn["sprams"] == 1
     assert syn["memory_mapping"] == {"sprams_expected": 1, "sprams_inferred": 1}
     assert syn["gate_level"]["mismatches"] == 0 and syn["gate_level"]["samples"] == 2
+    assert "gate-level netlist vs golden model: 0 mismatching spikes" in capsys.readouterr().out
+
+
+def test_single_ported_membranes_map_onto_up5k_spram(tmp_path, capsys):
+    """--membrane-memory spram on the UP5K: a convolution's and the dense layer's membranes
+    (their single-ported memories, cleared by the cores after reset) become
+    SB_SPRAM256KA as the estimate says, and the netlist matches the golden model spike for
+    spike at half rate (Yosys's SPRAM model, fast harness, every sample's output layer)."""
+    net, inputs = small_conv_network()
+    ir.save(net, tmp_path / "ir")
+    check = verify_network(net, inputs[:, :2], tmp_path, sim=None, lanes=1,
+                           membrane_memory="spram", log=lambda s: None)
+    styles = membrane_styles(net, 1, "rom", "spram")
+    assert styles.count("spram") >= 2
+    report = _minimal_report(net, check.estimate.per_timestep_mean, tmp_path)
+    report["rtl"] |= {"lanes": 1, "weight_memory": "rom", "membrane_memory": "spram"}
+    write_report(tmp_path, report)
+    estimate = estimate_resources(net, TARGETS["ice40-up5k"], lanes=1, membrane_memory="spram")
+    expected = sum(sprams_for(membrane_words(l, 1), l.state_bits)
+                   for l, style in zip(net.layers, styles) if style == "spram")
+    assert estimate["sprams_needed"] == expected
+    assert main(["synth", str(tmp_path), "--target", "ice40-up5k", "--gate-level",
+                 "--sim", "fast"]) == 0
+    syn = json.loads((tmp_path / "report.json").read_text())["synth"]
+    assert syn["fits"] is True and syn["sprams"] == expected
+    assert syn["memory_mapping"] == {"sprams_expected": expected, "sprams_inferred": expected}
+    assert syn["gate_level"]["mismatches"] == 0
     assert "gate-level netlist vs golden model: 0 mismatching spikes" in capsys.readouterr().out
 
 

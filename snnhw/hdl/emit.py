@@ -28,7 +28,7 @@ from amaranth.lib import wiring
 from .. import cache
 from ..ir import Network
 from .layout import aux_kernel_words, bias_words, fire_level_words, weight_words
-from .network import SNNTop, weight_styles
+from .network import SNNTop, membrane_styles, weight_styles
 from .weight_memory import bank_depth
 
 __all__ = ["IMAGE_DIR", "TOP_NAME", "memory_image", "verilog_source", "write_rtl"]
@@ -44,11 +44,16 @@ def memory_image(values: np.ndarray, bits: int) -> str:
     return "".join(f"{int(v) & mask:0{digits}x}\n" for v in np.asarray(values).reshape(-1))
 
 
-def _images(net: Network, lanes: int, styles: list[str]) -> dict[tuple[str, str], str | None]:
+def _images(net: Network, lanes: int, styles: list[str], membranes: list[str]
+            ) -> dict[tuple[str, str], str | None]:
     """(module path below the top, memory) -> image text in the cores' address order
-    (:mod:`.layout`), or None for a memory written at run time."""
+    (:mod:`.layout`), or None for a memory written at run time (loaded weights, and
+    single-ported membranes, which the core clears itself: SPRAM takes no initial
+    contents)."""
     images: dict[tuple[str, str], str | None] = {}
-    for layer, style in zip(net.layers, styles):
+    for layer, style, membrane in zip(net.layers, styles, membranes):
+        if membrane == "spram":
+            images[(f"{layer.name}.membranes", "words")] = None
         width = lanes * layer.weight_bits
         words = weight_words(layer, lanes)
         if style == "loaded":
@@ -141,7 +146,8 @@ def verilog_source(net: Network, lanes: int = 1, *, weight_memory: str = "rom",
     and the memory images of ``net``'s layers (file name -> text).
     Identical inputs give byte-identical text.
     """
-    images = _images(net, lanes, weight_styles(net, lanes, weight_memory))
+    images = _images(net, lanes, weight_styles(net, lanes, weight_memory),
+                     membrane_styles(net, lanes, weight_memory, membrane_memory))
     files = {_image_file(module, memory): image
              for (module, memory), image in images.items() if image is not None}
     if top is not None:

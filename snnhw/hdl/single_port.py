@@ -11,6 +11,12 @@ ports over one, by letting the core's pipeline advance every other clock (``adva
   registers also move. The read follows the write of the same step, so a read of the word being
   written sees the new value: the transparent read of the two-port form.
 
+The port's own output register (an SPRAM's ``DATAOUT``) is not relied on past the clock after
+its read: a write may change it (the SPRAM's simulation model makes it undefined), and the
+core still needs the word on the step's second clock, or longer when it stalls. So the word is
+taken from the port on the first clock after the read and from a copy in the fabric after
+that (``held``).
+
 Seen from the core, every step behaves as one clock of the two-port memory; the core's
 cycles double. The memory's contents after configuration are unknown (an SPRAM cannot be
 initialised by the bitstream), so after every reset the memory first writes 0 to every
@@ -101,6 +107,13 @@ class SinglePortMemory(wiring.Component):
                 m.d.sync += clearing.eq(0)
         with m.Elif(self.run):
             m.d.sync += phase.eq(~phase)
+        port_data = Signal(self.width)     # the port's output register (SPRAM DATAOUT)
+        fresh = Signal()                   # port_data was read on the previous clock
+        held = Signal(self.width)
         with m.If(~writing & phase & self.rd_en):
-            m.d.sync += self.rd_data.eq(rd.data)
+            m.d.sync += port_data.eq(rd.data)
+        m.d.sync += fresh.eq(~writing & phase & self.rd_en)
+        with m.If(fresh):
+            m.d.sync += held.eq(port_data)
+        m.d.comb += self.rd_data.eq(Mux(fresh, port_data, held))
         return m
