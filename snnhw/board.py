@@ -6,10 +6,12 @@ UART pins to :class:`snnhw.hdl.hostlink.HostLink` and runs the network from the 
 oscillator (iCEBreaker 12 MHz, ULX3S 25 MHz). :func:`build_bitstream` runs the platform's
 own build (Yosys, nextpnr, icepack / ecppack), with the ``yowasp-*`` tools from PyPI.
 
-Weights stay in the bitstream when the block RAMs hold them; otherwise, on a device with
+Weights and membranes stay in block RAM when it holds them; otherwise, on a device with
 SPRAM (the iCEBreaker's UP5K), the largest layer's weights go to SPRAM and the host sends
 them over the link after reset (the ``'W'`` frame of :mod:`snnhw.protocol`; ``snnhw run``
-does it).
+does it), and if that is not enough the largest layers' membranes go to SPRAM too
+(single-ported: those cores take two clocks per update, see
+:class:`snnhw.hdl.single_port.SinglePortMemory`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from . import SnnhwError, ir
 from .buildfolder import open_build
 from .files import atomic_write
 from .hdl.hostlink import HostLink
-from .hdl.network import loaded_layers
+from .hdl.network import loaded_layers, membrane_styles
 from .processes import run
 from .synth import require_tools, spram_hints
 from .targets import TARGETS, estimate_resources
@@ -73,17 +75,19 @@ class BoardTop(Elaboratable):
     """The host link on the board's UART, clocked by the board's default clock."""
 
     def __init__(self, net: ir.Network, *, lanes: int = 1, baud: int = DEFAULT_BAUD,
-                 weight_memory: str = "rom") -> None:
+                 weight_memory: str = "rom", membrane_memory: str = "bram") -> None:
         self.net = net
         self.lanes = lanes
         self.baud = baud
         self.weight_memory = weight_memory
+        self.membrane_memory = membrane_memory
 
     def elaborate(self, platform) -> Module:
         m = Module()
         divisor = int(round(platform.default_clk_frequency / self.baud))
         m.submodules.link = link = HostLink(self.net, divisor=divisor, lanes=self.lanes,
-                                            weight_memory=self.weight_memory)
+                                            weight_memory=self.weight_memory,
+                                            membrane_memory=self.membrane_memory)
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_pin = rx_pin = io.Buffer("i", uart.rx)
         m.submodules.tx_pin = tx_pin = io.Buffer("o", uart.tx)
@@ -99,34 +103,48 @@ def _fmax(timing_report: Path) -> float | None:
     return float(found[-1]) if found else None
 
 
-def _weight_memory(net: ir.Network, board: Board, lanes: int) -> str:
-    """``"rom"`` when the block RAMs hold every weight, else ``"spram"`` where the device has
-    SPRAM and the loaded weights fit it; a clear refusal with the numbers otherwise."""
+# the memory plans a board tries, simplest first: (weight memory, membrane memory)
+PLANS = (("rom", "bram"), ("spram", "bram"), ("rom", "spram"), ("spram", "spram"))
+
+
+def _memories(net: ir.Network, board: Board, lanes: int) -> tuple[str, str]:
+    """Weight and membrane memory: the first of ``PLANS`` whose estimated block RAMs and
+    SPRAMs fit the board's device (only ``("rom", "bram")`` where it has no SPRAM); a clear
+    refusal with the numbers otherwise."""
     target = TARGETS[board.target]
-    rom = estimate_resources(net, target, lanes=lanes, weight_memory="rom")
-    if rom["fits_bram"]:
-        return "rom"
+    plans = PLANS if target.sprams else PLANS[:1]
+    estimates = [estimate_resources(net, target, lanes=lanes, weight_memory=weights,
+                                    membrane_memory=membranes) for weights, membranes in plans]
+    for plan, estimate in zip(plans, estimates):
+        if estimate["fits_bram"]:
+            return plan
+    rom = estimates[0]
     text = (f"--board {board.name}: the network does not fit {board.target} at P={lanes}: "
             f"with every weight in the bitstream its memories need {rom['brams_needed']} "
             f"block RAMs, the device has {rom['brams_available']}")
     if not target.sprams:
         raise SnnhwError(text)
-    spram = estimate_resources(net, target, lanes=lanes, weight_memory="spram")
-    if not spram["fits_bram"]:
-        raise SnnhwError(f"{text}; with the largest layer in SPRAM it needs "
-                         f"{spram['sprams_needed']} SPRAMs (of {spram['sprams_available']}) and "
-                         f"{spram['brams_needed']} block RAMs (try another --lanes)")
-    return "spram"
+    spram = estimates[-1]
+    raise SnnhwError(f"{text}; with the largest layer's weights and membranes in SPRAM it "
+                     f"needs {spram['sprams_needed']} SPRAMs (of {spram['sprams_available']}) "
+                     f"and {spram['brams_needed']} block RAMs (try another --lanes)")
 
 
-def _spram_overrides(net: ir.Network, lanes: int) -> dict[str, str]:
-    """Yosys options of the platform build that let the run-time weights become SPRAM:
-    ``-spram``, no initial contents for those memories (Amaranth's RTLIL gives every memory
-    one, all zero, and SPRAM cannot be initialised; the weights arrive before any read), and
-    the ``ram_style`` hint of :func:`snnhw.synth.spram_hints`."""
-    deletes = [f"delete snn_board.link.snn.{layer.name}.weights/t:$meminit_v2"
-               for layer in loaded_layers(net, lanes, "spram")]
-    hints = spram_hints(net, lanes, "spram", "snn_board.link.snn")
+def _spram_overrides(net: ir.Network, lanes: int, weight_memory: str,
+                     membrane_memory: str) -> dict[str, str]:
+    """Yosys options of the platform build that let the run-time weights and single-ported
+    membranes become SPRAM: ``-spram``, no initial contents for those memories (Amaranth's
+    RTLIL gives every memory one, all zero, and SPRAM cannot be initialised; the weights
+    arrive before any read, the cores clear their membranes), and the ``ram_style`` hints of
+    :func:`snnhw.synth.spram_hints`."""
+    top = "snn_board.link.snn"
+    deletes = [f"delete {top}.{layer.name}.weights/t:$meminit_v2"
+               for layer in loaded_layers(net, lanes, weight_memory)]
+    deletes += [f"delete {top}.{layer.name}.membranes/t:$meminit_v2"
+                for layer, style in zip(net.layers, membrane_styles(net, lanes, weight_memory,
+                                                                    membrane_memory))
+                if style == "spram"]
+    hints = spram_hints(net, lanes, weight_memory, top, membrane_memory)
     return {"synth_opts": "-spram", "script_after_read": "\n".join(deletes + hints)}
 
 
@@ -141,7 +159,7 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int | None = 
     folder = Path(folder)
     net, report = open_build(folder, checked=("ir",), need_report=False)
     lanes = lanes or int(report.get("rtl", {}).get("lanes", 1))
-    weight_memory = _weight_memory(net, board, lanes)
+    weight_memory, membrane_memory = _memories(net, board, lanes)
     platform = _platform(board)
     require_tools([_TOOLS[key] for key in _FLOW[TARGETS[board.target].family]])
     build_dir = folder / "board" / board.name
@@ -151,8 +169,10 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int | None = 
         # prepare + extract rather than platform.build, which also insists on the
         # programmer (openFPGALoader, iceprog) being installed; the script runs in a process
         # group of its own, ended with snnhw if snnhw is interrupted
-        top = BoardTop(net, lanes=lanes, baud=baud, weight_memory=weight_memory)
-        overrides = _spram_overrides(net, lanes) if weight_memory == "spram" else {}
+        top = BoardTop(net, lanes=lanes, baud=baud, weight_memory=weight_memory,
+                       membrane_memory=membrane_memory)
+        overrides = (_spram_overrides(net, lanes, weight_memory, membrane_memory)
+                     if (weight_memory, membrane_memory) != ("rom", "bram") else {})
         plan = platform.prepare(top, name="snn_board", **overrides)
         plan.extract(str(build_dir))
     except Exception as exc:  # the platform raises on elaboration problems
@@ -172,7 +192,7 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int | None = 
     fmax = _fmax(build_dir / "snn_board.tim")
     result = {"board": board.name, "target": board.target, "bitstream": str(bitstream),
               "bytes": bitstream.stat().st_size, "baud": baud, "lanes": lanes,
-              "weight_memory": weight_memory,
+              "weight_memory": weight_memory, "membrane_memory": membrane_memory,
               "clock_mhz": clock, "fmax_mhz": fmax,
               "timing_met": fmax is not None and fmax >= clock}
     atomic_write(build_dir / "board.json", json.dumps(result, indent=2) + "\n")

@@ -238,7 +238,8 @@ def _cmd_synth(args: argparse.Namespace) -> None:
               f"P={result['lanes']}, clock {result['clock_mhz']:.0f} MHz, fmax {fmax}, UART "
               f"{result['baud']} baud, weights: {result['weight_memory']}"
               + (" (snnhw run sends them over the UART after reset)"
-                 if result["weight_memory"] == "spram" else ""))
+                 if result["weight_memory"] == "spram" else "")
+              + f", membranes: {result['membrane_memory']}")
         return
     target = args.target or build_target(args.folder)
     if args.gate_level:      # the simulator too, before any work

@@ -99,12 +99,14 @@ def _resources(report: dict[str, Any]) -> str:
     if fit:
         c = fit["chosen"]
         parts.append(f"<p>Configuration for {html.escape(fit['target'])}: P={c['lanes']}, "
-                     f"{html.escape(c['weight_memory'])} weights: {html.escape(fit['reason'])}. "
-                     f"Estimates before synthesis.</p>")
+                     f"{html.escape(c['weight_memory'])} weights, "
+                     f"{html.escape(c.get('membrane_memory', 'bram'))} membranes: "
+                     f"{html.escape(fit['reason'])}. Estimates before synthesis.</p>")
         parts.append(_table(
-            ["P", "weights", "block RAMs", "SPRAMs", "logic cells (est.)", "bound cycles/ts",
-             "us/sample (est.)", "fits"],
-            [[k["lanes"], k["weight_memory"], k["brams"], k["sprams"], k["cells"],
+            ["P", "weights", "membranes", "block RAMs", "SPRAMs", "logic cells (est.)",
+             "bound cycles/ts", "us/sample (est.)", "fits"],
+            [[k["lanes"], k["weight_memory"], k.get("membrane_memory", "bram"), k["brams"],
+              k["sprams"], k["cells"],
               f"{k['cycles_per_timestep']:.0f}", f"{k['us_per_sample']:.0f}",
               "yes" if k["limit"] is None else f"no: {k['limit']}"]
              for k in fit["considered"]]))

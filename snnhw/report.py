@@ -107,14 +107,19 @@ def _fit_lines(fit: dict[str, Any]) -> list[str]:
     """The configuration chosen for the target and every one considered, as a table."""
     c = fit["chosen"]
     lines = [f"Configuration for {fit['target']}: P={c['lanes']}, {c['weight_memory']} "
-             f"weights: {fit['reason']}. Estimates before synthesis (logic: a fitted model, "
-             f"see snnhw/targets.py); snnhw synth measures.", "",
-             "| P | weights | block RAMs | SPRAMs | logic cells (est.) | bound cycles/ts | "
-             "us/sample (est.) | fits |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             f"weights, {c.get('membrane_memory', 'bram')} membranes: {fit['reason']}. "
+             f"Estimates before synthesis (logic: a fitted model, see snnhw/targets.py); "
+             f"snnhw synth measures.", "",
+             "| P | weights | membranes | block RAMs | SPRAMs | logic cells (est.) | "
+             "bound cycles/ts | us/sample (est.) | fits |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def key(k: dict[str, Any]) -> tuple:
+        return k["lanes"], k["weight_memory"], k.get("membrane_memory", "bram")
     for k in fit["considered"]:
-        mark = " (chosen)" if (k["lanes"], k["weight_memory"]) == (c["lanes"],
-                                                                  c["weight_memory"]) else ""
-        lines.append(f"| {k['lanes']} | {k['weight_memory']} | {k['brams']} | {k['sprams']} | "
+        mark = " (chosen)" if key(k) == key(c) else ""
+        lines.append(f"| {k['lanes']} | {k['weight_memory']} | "
+                     f"{k.get('membrane_memory', 'bram')} | {k['brams']} | {k['sprams']} | "
                      f"{k['cells']} | {k['cycles_per_timestep']:.0f} | "
                      f"{k['us_per_sample']:.0f} | "
                      f"{'yes' + mark if k['limit'] is None else 'no: ' + k['limit']} |")

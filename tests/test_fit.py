@@ -11,7 +11,7 @@ import pytest
 from snnhw import cycles, golden
 from snnhw.cli import main
 from snnhw.fit import DoesNotFit, choose, configurations
-from snnhw.ir import LIFLayer, Network
+from snnhw.ir import ConvLIFLayer, LIFLayer, Network
 from snnhw.synth import build_target
 from snnhw.targets import TARGETS, estimate_resources
 
@@ -30,7 +30,8 @@ def test_the_fastest_fitting_configuration_is_chosen():
     choice = choose(net, "ice40-up5k", _bound(net, inputs))
     chosen, considered = choice.chosen, choice.considered
     assert chosen.fits
-    assert len(considered) == 5 * 2          # lanes 1..16, rom and spram
+    # lanes 1..16, rom and spram weights, bram membranes or (where SPRAMs are left) spram
+    assert len(considered) == 5 * 2 + sum(c.membrane_memory == "spram" for c in considered)
     speeds = [c.cycles_per_timestep for c in considered]
     assert speeds == sorted(speeds)
     assert all(not c.fits for c in considered if c.cycles_per_timestep < chosen.cycles_per_timestep)
@@ -45,6 +46,30 @@ def test_the_fastest_fitting_configuration_is_chosen():
     assert by_lanes[16] < by_lanes[1]
     assert chosen.us_per_sample == pytest.approx(
         chosen.cycles_per_timestep * net.timesteps / TARGETS["ice40-up5k"].clock_mhz)
+
+
+def test_membranes_too_big_for_block_ram_go_to_spram():
+    """A 16C3 convolution over 1 x 64 x 64 spikes: 65,536 accumulators of 16 bits need 256 EBRs;
+    on the UP5K only configurations with single-ported membranes in SPRAM fit, the fastest
+    is chosen (P = 4: 16K words of 4 x 16 bits, four SPRAMs wide; P = 8 would need eight),
+    and its bound is twice the two-port core's."""
+    rng = np.random.default_rng(0)
+    conv = ConvLIFLayer(name="conv0", in_shape=(1, 64, 64), out_channels=16, kernel_size=3,
+                        stride=1, padding=1, weight=rng.integers(-8, 8, (16, 1, 3, 3)),
+                        weight_bits=4, membrane_bits=14, accumulator_bits=16, threshold=40,
+                        leak_mult=192, leak_frac_bits=8, reset="subtract", scale=1.0,
+                        bias=np.zeros(16, np.int64))
+    net = Network(name="wide_map", timesteps=2, input_features=4096, layers=(conv,),
+                  encoding={}, dataset={}, source={}).validate()
+    inputs = (rng.random((2, 1, 4096)) < 0.05).astype(np.uint8)
+    choice = choose(net, "ice40-up5k", _bound(net, inputs))
+    assert choice.chosen.describe() == "P=4, rom weights, spram membranes"
+    assert choice.chosen.sprams == 4
+    assert all(not c.fits for c in choice.considered if c.membrane_memory == "bram")
+    two_port = _bound(net, inputs)(4, ["bram"])
+    assert choice.chosen.cycles_per_timestep == pytest.approx(2 * two_port)
+    with pytest.raises(Exception, match="ecp5-25k has no SPRAM"):
+        choose(net, "ecp5-25k", _bound(net, inputs), membrane_memory="spram")
 
 
 def test_given_lanes_and_memory_are_kept_and_checked():
@@ -100,9 +125,14 @@ def test_build_for_a_board_chooses_reports_and_synth_follows(small_model, tmp_pa
     fit = report["fit"]
     assert fit["target"] == "ice40-up5k"
     chosen = fit["chosen"]
-    assert (report["rtl"]["lanes"], report["rtl"]["weight_memory"]) == (
-        chosen["lanes"], chosen["weight_memory"])
-    assert chosen["limit"] is None and len(fit["considered"]) == 10
+    assert (report["rtl"]["lanes"], report["rtl"]["weight_memory"],
+            report["rtl"]["membrane_memory"]) == (
+        chosen["lanes"], chosen["weight_memory"], chosen["membrane_memory"])
+    # 5 lane counts x 2 weight memories with block-RAM membranes, and the single-ported
+    # membrane variants where a layer's membranes fit the SPRAMs left
+    spram_membranes = [k for k in fit["considered"] if k["membrane_memory"] == "spram"]
+    assert chosen["limit"] is None and len(fit["considered"]) == 10 + len(spram_membranes)
+    assert spram_membranes and chosen["membrane_memory"] == "bram"    # fits at full rate
     assert f"ice40-up5k: P={chosen['lanes']}, {chosen['weight_memory']} weights: " in (
         printed.out + printed.err)
     assert report["rtl"]["mismatches"] == 0

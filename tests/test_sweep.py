@@ -62,6 +62,8 @@ def test_sweep_from_estimates_covers_the_design_space(estimated, small_model):
     assert {p["accuracy"] for p in eight} == {accuracy}
     by_key = {(p["target"], p["lanes"], p["weight_memory"]): p for p in eight}
     for c in configurations(net, TARGETS["ice40-up5k"]):
+        if c.membrane_memory != "bram":     # the sweep covers block-RAM membranes
+            continue
         p = by_key[("ice40-up5k", c.lanes, c.weight_memory)]
         assert (p["brams"], p["sprams"], p["cells"], p["fits"]) == (c.brams, c.sprams, c.cells,
                                                                      c.fits)

@@ -52,11 +52,11 @@ class HostLink(wiring.Component):
 
     ``divisor``: clock cycles per UART bit (``f_clk / baud``); ``lanes``: P of every core;
     ``weight_memory``: ``"rom"`` or ``"spram"`` (weights loaded over the link, see
-    :class:`SNNTop`).
+    :class:`SNNTop`); ``membrane_memory``: ``"bram"`` or ``"spram"`` (see :class:`SNNTop`).
     """
 
     def __init__(self, net: Network, *, divisor: int, lanes: int = 1,
-                 weight_memory: str = "rom") -> None:
+                 weight_memory: str = "rom", membrane_memory: str = "bram") -> None:
         self.net = net.validate()
         if net.input_features >= EOT:
             raise ValueError(f"{net.input_features} inputs do not fit the 16-bit addresses")
@@ -69,6 +69,7 @@ class HostLink(wiring.Component):
         self.divisor = divisor
         self.lanes = lanes
         self.weight_memory = weight_memory
+        self.membrane_memory = membrane_memory
         self.load_bytes = load_image_length(loaded_memories(net, lanes, weight_memory))
         if self.load_bytes >= 1 << 32:
             raise ValueError(f"a {self.load_bytes}-byte weight image does not fit the u32 length")
@@ -86,7 +87,8 @@ class HostLink(wiring.Component):
         classes, group = self.identity.classes, net.vote_group
         m.submodules.rx = rx = UARTReceiver(self.divisor)
         m.submodules.tx = tx = UARTTransmitter(self.divisor)
-        m.submodules.snn = snn = SNNTop(net, lanes=self.lanes, weight_memory=self.weight_memory)
+        m.submodules.snn = snn = SNNTop(net, lanes=self.lanes, weight_memory=self.weight_memory,
+                                        membrane_memory=self.membrane_memory)
         direct = net.input_bits > 1
         layout = event_layout(net.input_features, value_bits(net.input_bits))
         m.submodules.events = events = fifo.SyncFIFOBuffered(width=layout.size,
