@@ -10,7 +10,12 @@ MNIST digits, direct encoding: 8-bit pixels into the first convolution; or
    fitting one simulated against the golden model on ``--gate-samples`` digits;
 3. the cocotb testbench on Icarus on ``--icarus-samples`` of them (the readable reference);
 4. the throughput arithmetic: cycles measured vs predicted vs bound, us and nJ per image,
-   and the UP5K memory-port bound (SPRAM: single-ported, 16 bits, four of them).
+   and the UP5K memory-port bound (SPRAM: single-ported, 16 bits, four of them);
+5. the UP5K as it can be built: ``snnhw build --target icebreaker --fixed <--up5k-bits>``
+   (the configuration the estimates choose: weights and membranes in SPRAM where needed),
+   checked on the fast harness on ``--up5k-samples`` digits, and its iCEBreaker bitstream
+   (the network behind the UART host link: the bare top has more ports than the UP5K's
+   package has pins) with nextpnr's utilisation and fmax.
 
 Prints a table, writes ``benchmarks/results/conv_hw.json`` (``conv_hw_<recipe>.json`` for
 another recipe) and rewrites its section of ``docs/performance.md`` (the rest of that page is
@@ -115,6 +120,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--icarus-samples", type=int, default=20)
     parser.add_argument("--gate-samples", type=int, default=5)
+    parser.add_argument("--up5k-bits", type=int, default=4,
+                        help="weight bits of the iCEBreaker (UP5K) build (0 skips it)")
+    parser.add_argument("--up5k-samples", type=int, default=100)
+    parser.add_argument("--up5k-only", action="store_true",
+                        help="only the iCEBreaker build, added to --out's results and --doc")
     parser.add_argument("--targets", nargs="+", default=["ice40-up5k", "ecp5-25k", "ecp5-85k"],
                         choices=list(TARGETS))
     parser.add_argument("--demo", default="benchmarks/results/hw_sweep.json",
@@ -145,6 +155,13 @@ def main() -> None:
     options = dict(lanes=args.lanes, weight_bits=args.fixed)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip() or None
+    if args.up5k_only:
+        payload = json.loads(Path(args.out).read_text())
+        with tempfile.TemporaryDirectory() as tmp:
+            payload["up5k_board"] = up5k_board(model, Path(tmp) / "up5k", args.up5k_bits,
+                                               args.up5k_samples) | {"commit": commit}
+        _write(payload, Path(args.out), Path(args.doc))
+        return
     rows, runs = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "hw"
@@ -185,6 +202,9 @@ def main() -> None:
                    "sops_per_sample": report["sops_per_sample"],
                    "up5k_memory_port": memory_port_bound(model, args.lanes, args.fixed),
                    "rows": rows, "demo": _demo_rows(Path(args.demo), args.lanes)}
+        if args.up5k_bits:
+            payload["up5k_board"] = up5k_board(model, Path(tmp) / "up5k", args.up5k_bits,
+                                               args.up5k_samples) | {"commit": commit}
         # written before the Icarus run (the longest phase: an interrupted run keeps the rest)
         _write(payload, Path(args.out), Path(args.doc))
         if args.icarus_samples:
@@ -196,6 +216,39 @@ def main() -> None:
                                      "mismatches": icarus["rtl"]["mismatches"],
                                      "seconds": time.perf_counter() - started}
             _write(payload, Path(args.out), Path(args.doc))
+
+
+def up5k_board(model: Path, folder: Path, bits: int, samples: int) -> dict:
+    """The network built for the iCEBreaker at ``bits``: checked on the fast harness, then
+    its bitstream; the figures of both."""
+    from snnhw.board import build_bitstream
+
+    started = time.perf_counter()
+    report = build(model, folder, BuildOptions(weight_bits=bits, target="icebreaker",
+                                               samples=samples), log=print)
+    check_seconds = time.perf_counter() - started
+    board = build_bitstream(folder, "icebreaker", log=print)
+    use = board["utilization"]
+    cycles = report["cycles_per_timestep"]
+    per_image = cycles["measured_mean"] * report["timesteps"]
+    result = {
+        "bits": bits, "lanes": report["rtl"]["lanes"],
+        "weight_memory": report["rtl"]["weight_memory"],
+        "membranes": report["rtl"]["membranes"],
+        "accuracy_fixed": report["accuracy"]["fixed"],
+        "samples": report["rtl"]["samples"], "mismatches": report["rtl"]["mismatches"],
+        "check_seconds": check_seconds,
+        "cells": use.get("ICESTORM_LC"), "brams": use.get("ICESTORM_RAM"),
+        "sprams": use.get("ICESTORM_SPRAM"), "dsps": use.get("ICESTORM_DSP"),
+        "fmax_mhz": board["fmax_mhz"], "clock_mhz": board["clock_mhz"],
+        "bitstream_bytes": board["bytes"],
+        "cycles_measured": cycles["measured_mean"], "cycles_predicted": cycles["predicted"],
+        "cycles_bound": cycles["bound"],
+        "us_per_image_board_clock": per_image / board["clock_mhz"],
+        "us_per_image_fmax": per_image / board["fmax_mhz"] if board["fmax_mhz"] else None,
+        "energy_nj_per_image": report["energy_pj_per_sample"] / 1000}
+    print(f"iCEBreaker ({bits}-bit): {result}", flush=True)
+    return result
 
 
 def _write(payload: dict, out: Path, doc: Path) -> None:
@@ -286,6 +339,8 @@ def section(payload: dict) -> str:
                          f"{r['lanes']} on {r['target']}: {r['cells']} cells, "
                          f"{r['us_per_image']:.0f} us/image, "
                          f"{r['energy_nj_per_image']:.0f} nJ/image")
+    if payload.get("up5k_board"):
+        lines += ["", _up5k_board_text(payload["up5k_board"], payload)]
     if recipe != "stbp_cnn":          # the bounds below are written once, for the STBP CNN
         return "\n".join(lines + [""])
     lines += [
@@ -322,6 +377,42 @@ def _floor_text(port: dict, payload: dict) -> str:
            "different banks at once), which snnhw's cores do not do."))
 
 
+def _up5k_board_text(b: dict, payload: dict) -> str:
+    """The iCEBreaker build as a paragraph and a one-row table."""
+    in_spram = [name for name, style in b["membranes"].items() if style == "spram"]
+    slow = 2 if in_spram else 1
+    return "\n".join([
+        "### iCE40 UP5K (iCEBreaker)", "",
+        f"`snnhw build model.pt --target icebreaker --fixed {b['bits']}` chooses P = "
+        f"{b['lanes']}, {b['weight_memory']} weights"
+        + (f" and single-ported membranes in SPRAM for {', '.join(in_spram)} (two clocks per "
+           f"update: `--membrane-memory spram`)" if in_spram else "")
+        + f"; at 8 bits no configuration fits (see the UP5K row above). Golden model at "
+        f"{b['bits']} bits: {100 * b['accuracy_fixed']:.2f} % on the 1,000 test digits "
+        f"(float {100 * payload['accuracy']['float']:.2f} %). RTL against it: "
+        f"{b['mismatches']} mismatching spikes, every layer, over {b['samples']} samples on "
+        f"the fast harness (with and without stalls). The bitstream is the network behind the "
+        f"UART host link (`snnhw synth --board icebreaker`; the bare top has more ports than "
+        f"the package has pins), {b['bitstream_bytes']} bytes.", "",
+        "| bits | P | logic cells | EBR | SPRAM | DSP | fmax MHz | cycles/ts measured | "
+        "predicted | bound | ms/image at 12 MHz (board) | ms/image at fmax | nJ/image | "
+        "commit |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| {b['bits']} | {b['lanes']} | {b['cells']} | {b['brams']} | {b['sprams']} | "
+        f"{b['dsps']} | {b['fmax_mhz']:.1f} | {b['cycles_measured']:.0f} | "
+        f"{b['cycles_predicted']:.0f} | {b['cycles_bound']:.0f} | "
+        f"{b['us_per_image_board_clock'] / 1000:.0f} | {b['us_per_image_fmax'] / 1000:.0f} | "
+        f"{b['energy_nj_per_image']:.0f} | {b.get('commit') or '-'} |", "",
+        f"Against the 10 ms target: {b['us_per_image_fmax'] / 10_000:.0f} times slower at "
+        f"fmax. What rules it out on this device: the memories leave one lane (P = 2 would "
+        f"widen the first convolution's membrane words to three SPRAMs, leaving none for the "
+        f"second's), and a core whose membranes sit in a single-ported SPRAM needs a read and a "
+        f"write on its one port per synaptic update, {slow} clocks per update, so the bound is "
+        f"{slow} x (updates x G / C_out + sweep) of the slowest such layer per timestep: "
+        f"{b['cycles_bound']:.0f} cycles, {b['cycles_bound'] * payload['timesteps'] / b['fmax_mhz'] / 1000:.0f} ms per image at "
+        f"{b['fmax_mhz']:.1f} MHz."])
+
+
 def _up5k_text(port: dict) -> str:
     """The UP5K memory arithmetic of :func:`memory_port_bound` as a paragraph."""
     sizes = ", ".join(f"{l['layer']} {l['weight_bits']} weight and {l['membrane_bits']} "
@@ -343,8 +434,10 @@ def _up5k_text(port: dict) -> str:
         f"whatever P, even with the traffic spread perfectly over the four SPRAMs: "
         + ("within the 10 ms target" if us <= 10_000 else
            f"{us / 10_000:.1f} times the 10 ms target, which the UP5K's memory ports rule out")
-        + ". snnhw does not place membranes in SPRAM (a single-ported read-modify-write core), "
-        "which is why the UP5K row does not fit.")
+        + ". That is for the 8-bit network with perfect packing; snnhw places membranes in "
+        "SPRAM as single-ported read-modify-write cores, one neuron per port access, which "
+        "at 8 bits do not fit beside the weights (the UP5K row above) and at 4 bits do (the "
+        "iCEBreaker build).")
 
 
 if __name__ == "__main__":

@@ -103,6 +103,14 @@ def _fmax(timing_report: Path) -> float | None:
     return float(found[-1]) if found else None
 
 
+def _utilization(timing_report: Path) -> dict[str, int]:
+    """nextpnr's device utilisation (cell type -> cells used), from its log."""
+    if not timing_report.is_file():
+        return {}
+    return {name: int(used) for name, used in re.findall(
+        r"Info:\s+(\w+):\s+(\d+)/\s*\d+\s+\d+%", timing_report.read_text())}
+
+
 # the memory plans a board tries, simplest first: (weight memory, membrane memory)
 PLANS = (("rom", "bram"), ("spram", "bram"), ("rom", "spram"), ("spram", "spram"))
 
@@ -194,6 +202,7 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int | None = 
               "bytes": bitstream.stat().st_size, "baud": baud, "lanes": lanes,
               "weight_memory": weight_memory, "membrane_memory": membrane_memory,
               "clock_mhz": clock, "fmax_mhz": fmax,
+              "utilization": _utilization(build_dir / "snn_board.tim"),
               "timing_met": fmax is not None and fmax >= clock}
     atomic_write(build_dir / "board.json", json.dumps(result, indent=2) + "\n")
     return result
