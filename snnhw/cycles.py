@@ -15,9 +15,10 @@ neuron groups (N: a dense layer's outputs, a convolution's channels; see its doc
 * between cores, a FIFO adds ``FIFO_LATENCY`` cycles;
 * a core with single-ported membranes (``"spram"``, :class:`snnhw.hdl.single_port.SinglePortMemory`)
   moves on every other clock only: it takes an event on the next such clock, and every
-  count of cycles above doubles. All such cores step together, on the even cycles of the run
-  when the network's input goes straight into one of them, on the odd ones otherwise (the
-  input opens on the first clock of a step).
+  count of cycles above doubles; its output events are offered from the clock after the one
+  that made them, so they leave one cycle before that clock's successor. All such cores step
+  together, on the even cycles of the run when the network's input goes straight into one of
+  them, on the odd ones otherwise (the input opens on the first clock of a step).
 
 The input is offered at full rate, as the hardware receives it (``Network.sent_inputs``: a
 direct-encoding input's nonzero values in the first timestep of a sample, one event each).
@@ -104,12 +105,13 @@ def _core(layer: Layer, lanes: int, arrivals: list[tuple[int, int]], outputs: np
         order = np.lexsort((channel % lanes, word))
         fired, word = fired[order], word[order]
         b = accept + clocks * SWEEP_LATENCY
+        early = clocks - 1                  # offered on the first clock of a step
         starts = np.searchsorted(word, np.arange(group_count * positions + 1))
         for w in range(group_count * positions):
             spikes = fired[starts[w]:starts[w + 1]]
-            emitted += [(b + clocks * k, int(neuron)) for k, neuron in enumerate(spikes)]
+            emitted += [(b + clocks * k - early, int(neuron)) for k, neuron in enumerate(spikes)]
             b += clocks * max(1, len(spikes))
-        emitted.append((b, -1))
+        emitted.append((b - early, -1))
         free = b + clocks
         step += 1
     return emitted

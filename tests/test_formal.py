@@ -66,8 +66,10 @@ class CoreProperties(Elaboratable):
     output one while the output is always ready (``None``: not checked)."""
 
     def __init__(self, layer: LIFLayer, timesteps: int, *, lanes: int = 1,
-                 threshold_offset: int = 0, sweep_bound: int | None = None) -> None:
+                 threshold_offset: int = 0, sweep_bound: int | None = None,
+                 membrane_memory: str = "bram") -> None:
         self.layer, self.timesteps, self.lanes = layer, timesteps, lanes
+        self.membrane_memory = membrane_memory
         self.threshold_offset, self.sweep_bound = threshold_offset, sweep_bound
         self.i_valid, self.i_eot = Signal(), Signal()
         self.i_index = Signal(index_bits(layer.in_features))
@@ -81,7 +83,8 @@ class CoreProperties(Elaboratable):
         layer = self.layer
         n_in, n_out = layer.in_features, layer.out_features
         m.submodules.core = core = LIFCore(layer=layer, timesteps=self.timesteps,
-                                            lanes=self.lanes)
+                                            lanes=self.lanes,
+                                            membrane_memory=self.membrane_memory)
         m.d.comb += [core.i.valid.eq(self.i_valid), core.i.payload.index.eq(self.i_index),
                      core.i.payload.eot.eq(self.i_eot), core.o.ready.eq(self.o_ready),
                      Assume(~ResetSignal())]
@@ -203,6 +206,16 @@ DEEP = 36           # two whole timesteps
 def test_core_protocol_and_arithmetic_hold(reset, leak_mult, seed, lanes, tmp_path):
     layer = small_layer(seed, reset=reset, leak_mult=leak_mult)
     passed, log = bmc(CoreProperties(layer, timesteps=2, lanes=lanes), DEPTH, tmp_path)
+    assert passed, log[-3000:]
+
+
+def test_single_ported_core_protocol_and_arithmetic_hold(tmp_path):
+    """The same properties for a core whose membranes are single-ported (SPRAM form): it
+    clears its two words after reset, then moves every other clock, so the depth is twice
+    the two-port core's plus the clearing."""
+    layer = small_layer(2, reset="subtract", leak_mult=3)
+    design = CoreProperties(layer, timesteps=2, membrane_memory="spram")
+    passed, log = bmc(design, 2 * DEPTH + 3, tmp_path)
     assert passed, log[-3000:]
 
 

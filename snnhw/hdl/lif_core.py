@@ -182,6 +182,7 @@ class LIFCore(wiring.Component):
                                if self.weight_memory == "rom" and not self.images else None)
         # lanes' accumulators, then (NeuNorm) their states
         single_port = self.membrane_memory == "spram"
+        o_ready = Signal()           # the output taken (single port: on either clock of a step)
         if single_port:
             # on its own clock domain (the same clock): the core's registers move only when
             # it advances, the memory's port every clock
@@ -197,6 +198,16 @@ class LIFCore(wiring.Component):
 
             def moving(v: Value) -> Value:     # a handshake, taken on advancing clocks only
                 return v & ram.advance
+
+            # the output stays valid on both clocks of a step (the stream rule) and may be
+            # taken on either: taken on the first, it is gone on the second ("sent"), and the
+            # core moves on as if taken then
+            sent = Signal()
+            m.d.membranes += sent.eq(Mux(ram.advance, 0, sent | (self.o.valid & self.o.ready)))
+            m.d.comb += o_ready.eq(sent | self.o.ready)
+
+            def offered(v: Value) -> Value:
+                return v & ~sent
         else:
             membranes = memory.Memory(shape=unsigned(p * (ab + xb)), depth=words, init=[])
             m.submodules.membranes = membranes
@@ -205,6 +216,8 @@ class LIFCore(wiring.Component):
 
             def moving(v: Value) -> Value:
                 return v
+            m.d.comb += o_ready.eq(self.o.ready)
+            offered = moving
         if self.weight_memory == "loaded":
             m.d.comb += [weights.load.payload.eq(self.load.payload),
                          weights.load.valid.eq(self.load.valid),
@@ -397,15 +410,15 @@ class LIFCore(wiring.Component):
         spike_out = Signal()
         m.d.comb += [
             spike_out.eq(pending.any()),
-            stall.eq(spike_out & ~(self.o.ready & ~several)),
-            self.o.valid.eq(moving(spike_out | emit_eot)),
+            stall.eq(spike_out & ~(o_ready & ~several)),
+            self.o.valid.eq(offered(spike_out | emit_eot)),
             self.o.payload.index.eq(Mux(emit_eot, 0,
                                         o_obase + times_constant(lane_index, positions))),
             self.o.payload.eot.eq(emit_eot),
         ]
         with m.If(~stall):
             m.d.sync += [pending.eq(entering), several.eq(two_or_more(entering))]
-        with m.Elif(self.o.ready):
+        with m.Elif(o_ready):
             m.d.sync += [pending.eq(rest), several.eq(two_or_more(rest))]
 
         # memory ports: accumulate writes from C, the sweep from D (never in the same cycle:
@@ -537,7 +550,7 @@ class LIFCore(wiring.Component):
         # end of sweep: the last group left stage O
         with m.If(o_valid & o_last & ~stall):
             m.d.sync += [sweeping.eq(0), emit_eot.eq(1)]
-        with m.If(emit_eot & self.o.ready):
+        with m.If(emit_eot & o_ready):
             m.d.sync += [emit_eot.eq(0),
                          timestep.eq(Mux(last_timestep, 0, timestep + 1)),
                          last_timestep.eq(Mux(last_timestep, self.timesteps == 1,
