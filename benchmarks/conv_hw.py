@@ -224,7 +224,7 @@ def up5k_board(model: Path, folder: Path, bits: int, samples: int) -> dict:
     from snnhw.board import build_bitstream
 
     started = time.perf_counter()
-    report = build(model, folder, BuildOptions(weight_bits=bits, target="icebreaker",
+    report = build(model, folder, BuildOptions(weight_bits=bits, target="ice40-up5k",
                                                samples=samples), log=print)
     check_seconds = time.perf_counter() - started
     board = build_bitstream(folder, "icebreaker", log=print)
