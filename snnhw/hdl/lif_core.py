@@ -47,6 +47,14 @@ cycle model does not change.
 
 Cycles per timestep: ``G`` per input event, ``6 + sum_g max(1, spikes in g)`` for the sweep,
 1 for the end-of-timestep event, plus output stalls (``snnhw.cycles`` models it exactly).
+
+**Single-ported membranes** (``membrane_memory="spram"``, the iCE40 UP SPRAM form): the
+membranes sit in a :class:`~snnhw.hdl.single_port.SinglePortMemory`, which writes on the
+first clock of each step and reads on the second; every other register of the core (its other
+memories' ports included) moves only on the second (``EnableInserter``), so the pipeline above
+runs unchanged at half rate and every cycle count above doubles. The input is taken on the
+second clock; the output stays valid on both (the stream rule) and may be taken on either.
+After a reset the memory clears every word before the core takes events.
 """
 
 from __future__ import annotations
@@ -182,7 +190,6 @@ class LIFCore(wiring.Component):
                                if self.weight_memory == "rom" and not self.images else None)
         # lanes' accumulators, then (NeuNorm) their states
         single_port = self.membrane_memory == "spram"
-        o_ready = Signal()           # the output taken (single port: on either clock of a step)
         if single_port:
             # on its own clock domain (the same clock): the core's registers move only when
             # it advances, the memory's port every clock
@@ -203,6 +210,7 @@ class LIFCore(wiring.Component):
             # taken on either: taken on the first, it is gone on the second ("sent"), and the
             # core moves on as if taken then
             sent = Signal()
+            o_ready = Signal(name="o_taken")   # the output taken, on either clock
             m.d.membranes += sent.eq(Mux(ram.advance, 0, sent | (self.o.valid & self.o.ready)))
             m.d.comb += o_ready.eq(sent | self.o.ready)
 
@@ -216,12 +224,14 @@ class LIFCore(wiring.Component):
 
             def moving(v: Value) -> Value:
                 return v
-            m.d.comb += o_ready.eq(self.o.ready)
+            o_ready = self.o.ready
             offered = moving
-        if self.weight_memory == "loaded":
+        if self.weight_memory == "loaded" and single_port:
             m.d.comb += [weights.load.payload.eq(self.load.payload),
                          weights.load.valid.eq(self.load.valid),
                          self.load.ready.eq(moving(weights.load.ready))]
+        elif self.weight_memory == "loaded":
+            wiring.connect(m, wiring.flipped(self.load), weights.load)
         biases = memory.Memory(shape=unsigned(p * mb), depth=g_count,
                                init=[] if self.images else bias_words(layer, p))
         fire_levels = memory.Memory(shape=unsigned(p * (mb + 1)), depth=g_count,

@@ -170,15 +170,14 @@ class SNNTop(wiring.Component):
             inputs[0] = replay.i
         loaded = [core for core in cores if core.weight_memory == "loaded"]
         single_port = [core for core in cores if core.membrane_memory == "spram"]
-        started = []      # conditions for the first event: weights loaded, membranes cleared
+        gate = None              # the first event waits for it: weights loaded, membranes cleared
         if loaded:
             m.submodules.loader = loader = WeightLoader(
                 loaded_memories(self.net, self.lanes, self.weight_memory))
             wiring.connect(m, wiring.flipped(self.load), loader.i)
             for k, core in enumerate(loaded):
                 wiring.connect(m, getattr(loader, f"o{k}"), core.load)
-            started.append(loader.done)
-        go = Signal()
+            gate = loader.done
         if single_port:
             # the single-ported cores step together from the clock all are cleared; the
             # input opens on the first clock of a step after the weights are loaded, so a run's
@@ -187,15 +186,14 @@ class SNNTop(wiring.Component):
             m.d.comb += cleared.eq(Cat(*(core.cleared for core in single_port)).all())
             for core in single_port:
                 m.d.comb += core.run.eq(cleared)
-            with m.If(Cat(cleared, *started, single_port[0].advance).all()):
+            go = Signal()
+            with m.If(cleared & single_port[0].advance & (gate if gate is not None else 1)):
                 m.d.sync += go.eq(1)
-            started.append(go)
-        elif started:
-            m.d.comb += go.eq(Cat(*started).all())
-        if started:
+            gate = go
+        if gate is not None:
             m.d.comb += [inputs[0].payload.eq(self.i.payload),
-                         inputs[0].valid.eq(self.i.valid & go),
-                         self.i.ready.eq(inputs[0].ready & go)]
+                         inputs[0].valid.eq(self.i.valid & gate),
+                         self.i.ready.eq(inputs[0].ready & gate)]
         else:
             wiring.connect(m, wiring.flipped(self.i), inputs[0])
         for depth, upstream, downstream in zip(fifo_depths(self.net), cores, inputs[1:]):
