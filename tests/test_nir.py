@@ -19,7 +19,7 @@ from snnhw.checkpoint import load_checkpoint
 from snnhw.cli import main
 from snnhw.data import bernoulli_numpy, bundled_mnist
 from snnhw.interop.importer import SampleData, import_model
-from snnhw.interop.nir_read import ImportOptions
+from snnhw.interop.nir_read import ImportOptions, read_graph, to_architecture
 from snnhw.interop.nir_write import to_graph, write_nir
 from snnhw.nn import SpikingNetwork
 from snnhw.nn.network import architecture, mlp_architecture
@@ -175,6 +175,89 @@ def _write(tmp_path: Path, graph) -> Path:
     return path
 
 
+def _import(tmp_path: Path, graph, name: str) -> dict:
+    """The architecture and weights snnhw reads from ``graph`` written to a file."""
+    path = tmp_path / f"{name}.nir"
+    nir.write(path, graph)
+    arch, state, _, _ = to_architecture(read_graph(path), str(path),
+                                        ImportOptions("nir", dt=1e-4))
+    return {"architecture": arch, "state_dict": state}
+
+
+def _same_model(got: dict, expected: dict) -> None:
+    assert got["architecture"] == expected["architecture"]
+    assert got["state_dict"].keys() == expected["state_dict"].keys()
+    for key, value in expected["state_dict"].items():
+        torch.testing.assert_close(got["state_dict"][key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_linear_branches_and_runs_import_as_one_synapse(tmp_path):
+    """NIR sums the edges into a node. Two dense branches from the input joining at the LIF
+    import as the one synapse W_a + W_b (biases added); a dense 784-32, a Scale and a dense
+    32-10 in a row as W_2 diag(s) W_1 (bias W_2 (s b_1) + b_2): the same model, weights and
+    biases, as the chain written with that synapse (files written and read through nir)."""
+    rng = np.random.default_rng(1)
+    inp = nir.Input(input_type={"input": np.array([784])})
+    out = nir.Output(output_type={"output": np.array([10])})
+    a = nir.Affine(weight=rng.normal(size=(10, 784)), bias=rng.normal(size=10))
+    b = nir.Linear(weight=rng.normal(size=(10, 784)))
+    branches = nir.NIRGraph(nodes={"input": inp, "fa": a, "fb": b, "lif": _lif(10),
+                                   "output": out},
+                            edges=[("input", "fa"), ("input", "fb"), ("fa", "lif"),
+                                   ("fb", "lif"), ("lif", "output")], type_check=False)
+    chain = _graph(("input", inp), ("fc", nir.Affine(weight=a.weight + b.weight,
+                                                      bias=a.bias)), ("lif", _lif(10)),
+                   ("output", out))
+    _same_model(_import(tmp_path, branches, "branches"), _import(tmp_path, chain, "chain"))
+
+    w1, b1 = rng.normal(size=(32, 784)), rng.normal(size=32)
+    w2, b2 = rng.normal(size=(10, 32)), rng.normal(size=10)
+    s = rng.uniform(0.5, 2.0, size=32)
+    run = _graph(("input", inp), ("f1", nir.Affine(weight=w1, bias=b1)),
+                 ("scale", nir.Scale(scale=s)), ("f2", nir.Affine(weight=w2, bias=b2)),
+                 ("lif", _lif(10)), ("output", out))
+    folded = _graph(("input", inp), ("fc", nir.Affine(weight=w2 @ (s[:, None] * w1),
+                                                       bias=w2 @ (s * b1) + b2)),
+                    ("lif", _lif(10)), ("output", out))
+    _same_model(_import(tmp_path, run, "run"), _import(tmp_path, folded, "folded"))
+
+
+def test_convolution_branches_and_a_skip_import_as_one_convolution(tmp_path):
+    """Two 3x3 convolutions of one geometry (stride 1, padding 1) from a 2 x 8 x 8 input and
+    the input itself (a skip) into one LIF: the convolution with the kernels added and a
+    centred unit kernel per channel; a convolution of another geometry is refused."""
+    rng = np.random.default_rng(2)
+    inp = nir.Input(input_type={"input": np.array([2, 8, 8])})
+    out = nir.Output(output_type={"output": np.array([2, 8, 8])})
+
+    def conv(kernel: int = 3, padding: int = 1) -> nir.Conv2d:
+        return nir.Conv2d(input_shape=(8, 8), weight=rng.normal(size=(2, 2, kernel, kernel)),
+                          stride=1, padding=padding, dilation=1, groups=1,
+                          bias=rng.normal(size=2))
+
+    ca, cb = conv(), conv()
+
+    def lif() -> nir.LIF:
+        return nir.LIF(tau=np.full((2, 8, 8), 1e-3), r=np.ones((2, 8, 8)),
+                       v_leak=np.zeros((2, 8, 8)), v_threshold=np.ones((2, 8, 8)),
+                       v_reset=np.zeros((2, 8, 8)))
+
+    branches = nir.NIRGraph(
+        nodes={"input": inp, "ca": ca, "cb": cb, "lif": lif(), "output": out},
+        edges=[("input", "ca"), ("input", "cb"), ("input", "lif"), ("ca", "lif"),
+               ("cb", "lif"), ("lif", "output")], type_check=False)
+    kernel = ca.weight + cb.weight
+    kernel[[0, 1], [0, 1], 1, 1] += 1.0
+    chain = _graph(("input", inp), ("conv", nir.Conv2d(
+        input_shape=(8, 8), weight=kernel, stride=1, padding=1, dilation=1, groups=1,
+        bias=ca.bias + cb.bias)), ("lif", lif()), ("output", out))
+    _same_model(_import(tmp_path, branches, "branches"), _import(tmp_path, chain, "chain"))
+
+    branches.nodes["cb"] = conv(kernel=5, padding=2)
+    with pytest.raises(SnnhwError, match="sums convolutions of different kernels"):
+        _import(tmp_path, branches, "mixed")
+
+
 @pytest.mark.parametrize("case, message", [
     ("cuba", "node 'lif' (CubaLIF): not importable; snnhw reads Input"),
     ("reset", "v_reset 0.2; snnhw resets to 0"),
@@ -183,6 +266,7 @@ def _write(tmp_path: Path, graph) -> Path:
     ("threshold", "thresholds > 0 are required"),
     ("cycle", "the graph has a cycle"),
     ("branch", "feeds 2 nodes"),
+    ("spiking_branch", "joins 2 branches; snnhw merges only linear branches"),
     ("maxpool_shape", "a Flatten node must come before a dense layer"),
     ("no_neurons", "ends with a synapse without neurons"),
 ])
@@ -207,6 +291,11 @@ def test_graphs_snnhw_cannot_build_are_refused_naming_the_node(case, message, tm
         graph = _mlp(_lif(n))
         graph.nodes["fc2"] = _affine(784, n)
         graph.edges.append(("input", "fc2"))
+    elif case == "spiking_branch":      # a LIF on one branch: not one linear map
+        graph = _graph(inp, ("fc", _affine(784, n)), ("lif", _lif(n)), ("fc3", _affine(n, n)),
+                       ("lif_out", _lif(n)), out)
+        graph.nodes["fc2"] = _affine(784, n)
+        graph.edges += [("input", "fc2"), ("fc2", "lif_out")]
     elif case == "maxpool_shape":
         graph = _graph(("input", nir.Input(input_type={"input": np.array([1, 28, 28])})),
                        ("fc", _affine(784, n)), ("lif", _lif(n)), out)

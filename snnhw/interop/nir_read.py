@@ -1,7 +1,8 @@
 """Import, the other way into the flow: a NIR graph (HDF5, PyPI ``nir`` 1.0) -> the
 architecture descriptors and float weights of an snnhw model (``snnhw.nn.network``).
 
-The graph must be a chain from its Input node to its Output node. Nodes read:
+The graph must be a chain from its Input node to its Output node once its linear branches
+and runs of dense synapses are rewritten as single synapses (:mod:`.linear`). Nodes read:
 
 * ``Affine``, ``Linear`` -> ``dense``; ``Conv2d`` (square kernel, equal strides, symmetric
   or ``same``/``valid`` padding, no dilation, no groups) -> ``conv2d``;
@@ -14,8 +15,8 @@ The graph must be a chain from its Input node to its Output node. Nodes read:
   threshold are folded into that synapse's weights and bias, so the layer keeps one decay
   and one threshold.
 
-Anything else (CubaLIF, LI readouts, recurrence, delays, branches, other pooling) is refused
-in one line naming the node, its type and what is supported.
+Anything else (CubaLIF, LI readouts, recurrence, delays, branches that are not linear, other
+pooling) is refused in one line naming the node, its type and what is supported.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import torch
 
 from .. import SnnhwError
 from .conventions import CONVENTIONS, Convention
+from .linear import collapse_linear
 
 __all__ = ["ImportOptions", "NIR_NODES", "read_graph", "to_architecture"]
 
@@ -116,7 +118,8 @@ def _chain(graph: Any, where: str) -> list[tuple[str, Any]]:
         if len(nexts) > 1:
             raise SnnhwError(f"{where}: node {name!r} ({type(graph.nodes[name]).__name__}) "
                              f"feeds {len(nexts)} nodes ({', '.join(map(repr, nexts))}); "
-                             f"snnhw imports chains without branches")
+                             f"snnhw imports chains, and branches that are linear (Affine, "
+                             f"Linear, Conv2d) from one node into one node")
         name = nexts[0]
     if not isinstance(order[-1][1], nir.Output):
         raise SnnhwError(f"{where}: the chain from {inputs[0]!r} ends at {order[-1][0]!r} "
@@ -198,7 +201,7 @@ def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptio
     if dt is not None and not (math.isfinite(float(dt)) and float(dt) > 0):
         raise SnnhwError(f"--dt {dt}: a time step > 0 (seconds) is required")
     net = _Network(where)
-    for name, node in _chain(graph, where):
+    for name, node in _chain(collapse_linear(graph, where), where):
         here = f"{where}: node {name!r} ({type(node).__name__})"
         if isinstance(node, nir.Input):
             net.shape = _input_shape(node)
