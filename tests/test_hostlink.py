@@ -11,7 +11,7 @@ from snnhw import golden
 from snnhw.cosim import run_link_cosim
 from snnhw.hdl.emit import verilog_source
 from snnhw.hdl.hostlink import HostLink
-from snnhw.hdl.network import weight_load_bytes
+from snnhw.hdl.network import membrane_styles, weight_load_bytes
 from snnhw.protocol import (
     VERSION,
     Identity,
@@ -63,13 +63,14 @@ def test_identity_frame_round_trip_and_version_check():
 
 
 def _cosimulate_link(folder, net, inputs, sim: str, *, lanes: int = 1,
-                     weight_memory: str = "rom") -> HostLink:
+                     weight_memory: str = "rom", membrane_memory: str = "bram") -> HostLink:
     """The network behind the link in ``sim`` (cocotb, sim/test_link.py): the testbench's
     frames and the pty host must both get the golden model's answer for every sample."""
     divisor = 4          # the UART's fewest clocks per bit: its edge, and the shortest run
-    link = HostLink(net, divisor=divisor, lanes=lanes, weight_memory=weight_memory)
-    text, images = verilog_source(net, lanes, weight_memory=weight_memory, top=link,
-                                  name="snn_link")
+    link = HostLink(net, divisor=divisor, lanes=lanes, weight_memory=weight_memory,
+                    membrane_memory=membrane_memory)
+    text, images = verilog_source(net, lanes, weight_memory=weight_memory,
+                                  membrane_memory=membrane_memory, top=link, name="snn_link")
     rtl = folder / "rtl"
     rtl.mkdir()
     (rtl / "snn_link.v").write_text(text)
@@ -83,22 +84,25 @@ def _cosimulate_link(folder, net, inputs, sim: str, *, lanes: int = 1,
     return link
 
 
-@pytest.mark.parametrize("sim, seed, vote_group, lanes, weight_memory", [
-    ("icarus", 4, 1, 1, "rom"), ("verilator", 11, 2, 2, "spram"),
-    pytest.param("verilator", 4, 1, 1, "rom", marks=pytest.mark.slow),
-    pytest.param("icarus", 11, 2, 2, "spram", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("sim, seed, vote_group, lanes, weight_memory, membrane_memory", [
+    ("icarus", 4, 1, 1, "rom", "bram"), ("verilator", 11, 2, 2, "spram", "spram"),
+    pytest.param("verilator", 4, 1, 1, "rom", "bram", marks=pytest.mark.slow),
+    pytest.param("icarus", 11, 2, 2, "spram", "bram", marks=pytest.mark.slow)])
 def test_link_answers_like_the_golden_model(tmp_path, sim, seed, vote_group, lanes,
-                                            weight_memory):
+                                            weight_memory, membrane_memory):
     """A whole sample as UART bytes returns the golden model's class and counts; with
-    ``spram`` the weights of the largest layer arrive first, in a 'W' frame."""
+    ``spram`` weights the weights of the largest layer arrive first, in a 'W' frame; with
+    ``spram`` membranes the cores clear them and step at half rate behind the link."""
     net, inputs = random_network(seed)
     if net.output_features % vote_group:
         net, inputs = random_network(seed + 100)
     net = replace(net, vote_group=vote_group).validate() if \
         net.output_features % vote_group == 0 else net
     link = _cosimulate_link(tmp_path, net, inputs, sim, lanes=lanes,
-                            weight_memory=weight_memory)
+                            weight_memory=weight_memory, membrane_memory=membrane_memory)
     assert (link.identity.load_bytes > 0) == (weight_memory == "spram")
+    if membrane_memory == "spram":
+        assert "spram" in membrane_styles(net, lanes, weight_memory, membrane_memory)
 
 
 @pytest.mark.parametrize("sim", ["verilator", pytest.param("icarus", marks=pytest.mark.slow)])
