@@ -120,7 +120,8 @@ def synthesise(folder: str | Path, target_name: str | None = None, *, log=print
     if not estimate["fits_bram"]:
         # Yosys would spend a very long time mapping the memories to logic that cannot fit
         section = {"target": target.name, "estimate": estimate, "fits": False,
-                   "not_fitting": _not_fitting(estimate, target, weight_memory),
+                   "not_fitting": _not_fitting(estimate, target, weight_memory,
+                                               membrane_memory),
                    "cells": None, "luts": None, "flip_flops": None, "brams": None,
                    "sprams": None, "dsps": None, "fmax_mhz": None,
                    "latency_us_per_sample": None}
@@ -211,15 +212,17 @@ def synthesise(folder: str | Path, target_name: str | None = None, *, log=print
     return section
 
 
-def _not_fitting(estimate: dict[str, Any], target: Target, weight_memory: str) -> str:
+def _not_fitting(estimate: dict[str, Any], target: Target, weight_memory: str,
+                 membrane_memory: str = "bram") -> str:
     text = (f"the memories need {estimate['brams_needed']} block RAMs "
             f"({estimate['memory_bits']} bits); {target.name} has {target.brams} "
             f"({estimate['bram_bits_available']} bits)")
     if estimate["sprams_needed"]:
         text += (f", and {estimate['sprams_needed']} SPRAMs of {estimate['sprams_available']}")
     elif target.sprams and weight_memory == "rom":
-        text += (f"; its {target.sprams} SPRAMs hold only weights loaded at run time: build "
-                 f"with --weight-memory spram")
+        text += (f"; its {target.sprams} SPRAMs hold only weights loaded at run time and "
+                 f"single-ported membranes: build with --weight-memory spram"
+                 + (" or --membrane-memory spram" if membrane_memory == "bram" else ""))
     return text
 
 
