@@ -42,8 +42,9 @@ def test_network_too_big_for_the_board_is_refused_with_numbers(tmp_path):
     net = replace(net, input_features=784, layers=(big,)).validate()
     ir.save(net, tmp_path / "ir")
     with pytest.raises(SnnhwError, match=r"does not fit ice40-up5k at P=1: .* need \d+ block "
-                                         r"RAMs, the device has 30; with the largest layer in "
-                                         r"SPRAM it needs 7 SPRAMs \(of 4\)"):
+                                         r"RAMs, the device has 30; with the largest layer's "
+                                         r"weights and membranes in SPRAM it needs 7 SPRAMs "
+                                         r"\(of 4\)"):
         build_bitstream(tmp_path, "icebreaker", log=lambda line: None)
     assert not (tmp_path / "board").exists()
 

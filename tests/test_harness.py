@@ -82,12 +82,12 @@ def test_build_exits_nonzero_after_writing_the_report_that_names_the_mismatch(
 
     real_write_rtl = snnhw.build.write_rtl
 
-    def faulty_write_rtl(net, folder, lanes, weight_memory):
+    def faulty_write_rtl(net, folder, lanes, weight_memory, membrane_memory):
         layer = net.layers[0]
         weight = layer.weight.copy()
         weight[:, :] = 0           # within the accumulator's bound, but no input reaches fc0
         bad = replace(net, layers=(replace(layer, weight=weight), *net.layers[1:]))
-        return real_write_rtl(bad, folder, lanes, weight_memory)
+        return real_write_rtl(bad, folder, lanes, weight_memory, membrane_memory)
 
     monkeypatch.setattr(snnhw.build, "write_rtl", faulty_write_rtl)
     out = tmp_path / "hw"
