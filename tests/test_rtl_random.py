@@ -112,9 +112,13 @@ GENERATORS = {"dense": random_network, "conv": random_conv_network,
 # reset): a 1-neuron layer (on both paths), run-time weights beside them at P = 1, NeuNorm
 # terms, a single-ported core between block-RAM ones, a direct layer's kept currents (dense
 # and conv) and a replayed input
-SINGLE_PORT_CASES = [("dense", 25, "fast"), ("dense", 25, "icarus"), ("dense", 5, "fast"),
-                     ("conv", 0, "fast"), ("conv", 7, "fast"), ("direct", 0, "fast"),
-                     ("direct", 1, "fast"), ("direct", 11, "fast")]
+# (the others marked slow: ``pytest -m slow`` runs them)
+SINGLE_PORT_CASES = [("dense", 25, "fast"), ("dense", 25, "icarus"),
+                     pytest.param("dense", 5, "fast", marks=pytest.mark.slow),
+                     ("conv", 0, "fast"), pytest.param("conv", 7, "fast", marks=pytest.mark.slow),
+                     ("direct", 0, "fast"), pytest.param("direct", 1, "fast",
+                                                         marks=pytest.mark.slow),
+                     ("direct", 11, "fast")]
 
 
 @pytest.mark.parametrize("kind, seed, sim", SINGLE_PORT_CASES)
