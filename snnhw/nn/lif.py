@@ -62,44 +62,47 @@ class _FusedLIF(torch.autograd.Function):
     @staticmethod
     def forward(ctx, current: torch.Tensor, tau: float, threshold: float,  # type: ignore[override]
                 zero_reset: bool, surrogate: str, width: float) -> torch.Tensor:
+        # the per-step form's values exactly (so the same spikes at the threshold), four
+        # in-place operations per step: with o in {0, 1}, tau u (1 - o) is u tau or a zero,
+        # and tau (u - threshold o) is tau u or tau (u - threshold)
         membranes = torch.empty_like(current)
-        spikes = torch.empty_like(current)
-        u = o = current[0]
+        fired = torch.empty(current.shape, dtype=torch.bool, device=current.device)
         for t in range(current.shape[0]):
-            # the per-step form's expressions, term for term: the same rounding, so the
-            # same spikes at the threshold
+            u = membranes[t]
             if t == 0:
-                u = current[0]              # nothing carried into the first step
+                u.copy_(current[0])         # nothing carried into the first step
             elif zero_reset:
-                u = tau * u * (1.0 - o) + current[t]
+                torch.mul(membranes[t - 1], tau, out=u)
+                u.masked_fill_(fired[t - 1], 0.0).add_(current[t])
             else:
-                u = tau * (u - threshold * o) + current[t]
-            o = (u >= threshold).to(current.dtype)
-            membranes[t] = u
-            spikes[t] = o
-        ctx.save_for_backward(membranes, spikes)
+                torch.where(fired[t - 1], membranes[t - 1] - threshold, membranes[t - 1],
+                            out=u)
+                u.mul_(tau).add_(current[t])
+            torch.ge(u, threshold, out=fired[t])
+        ctx.save_for_backward(membranes, fired)
         ctx.settings = (tau, threshold, zero_reset, surrogate, width)
-        return spikes
+        return fired.to(current.dtype)
 
     @staticmethod
     def backward(ctx, grad_spikes: torch.Tensor):  # type: ignore[override]
-        membranes, spikes = ctx.saved_tensors
+        # dL/du[t] = dL/do[t] s[t] + dL/du[t+1] du[t+1]/du[t] with the reset differentiated:
+        # zero reset, u[t+1] = tau u[t] (1 - o[t]) + I:   G[t] + K[t] dL/du[t+1],
+        #   G = dL/do s, K = tau ((1 - o) - u s);
+        # subtract,  u[t+1] = tau (u[t] - threshold o[t]) + I:  K = tau (1 - threshold s);
+        # s = dH/du, the surrogate. G and K for all T at once, then one fused op per step.
+        membranes, fired = ctx.saved_tensors
         tau, threshold, zero_reset, surrogate, width = ctx.settings
         slope = SURROGATES[surrogate](membranes - threshold, width)
+        direct = grad_spikes * slope
+        if zero_reset:
+            carry = (1.0 - fired.to(slope.dtype)).sub_(membranes * slope).mul_(tau)
+        else:
+            carry = (1.0 - threshold * slope).mul_(tau)
         grad_current = torch.empty_like(membranes)
         last = membranes.shape[0] - 1
-        later = membranes[0]            # dL/du[t+1], set from the last step on
-        for t in range(last, -1, -1):
-            if t == last:                   # no later step to carry error back
-                grad_u = grad_spikes[t] * slope[t]
-            elif zero_reset:    # u[t+1] = tau u[t] (1 - o[t]) + I[t+1]
-                grad_o = grad_spikes[t] - tau * later * membranes[t]
-                grad_u = grad_o * slope[t] + tau * later * (1.0 - spikes[t])
-            else:               # u[t+1] = tau (u[t] - threshold o[t]) + I[t+1]
-                grad_o = grad_spikes[t] - (tau * threshold) * later
-                grad_u = grad_o * slope[t] + tau * later
-            grad_current[t] = grad_u
-            later = grad_u
+        grad_current[last] = direct[last]
+        for t in range(last - 1, -1, -1):
+            torch.addcmul(direct[t], carry[t], grad_current[t + 1], out=grad_current[t])
         return grad_current, None, None, None, None, None
 
 
