@@ -9,6 +9,7 @@ import torch
 from snnhw.data import bernoulli_numpy, bernoulli_torch
 from snnhw.nn import LIF, SpikingNetwork, mlp_architecture, spike
 from snnhw.nn.surrogate import rectangular
+from snnhw.nn.layers import AvgPool2d
 
 
 def _reference_lif(current: np.ndarray, tau: float, threshold: float, reset: str) -> np.ndarray:
@@ -70,6 +71,25 @@ def test_fused_lif_equals_the_per_step_graph(reset, surrogate):
     torch.testing.assert_close(fused, reference, rtol=0, atol=0)
     torch.testing.assert_close(fused_grad, current.grad, rtol=1e-12, atol=1e-12)
     assert 0 < float(fused.sum()) < fused.numel() and float(fused_grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("k, shape", [(2, (3, 4, 5, 28, 28)), (2, (6, 3, 9, 7)),
+                                      (4, (2, 3, 2, 10, 13))])
+def test_pooling_equals_avg_pool2d_bit_for_bit_on_spikes(k, shape):
+    """The pooling layer (strided sums) gives torch's avg_pool2d values and gradients exactly
+    on spike maps, with the odd rows and columns dropped as avg_pool2d drops them."""
+    torch.manual_seed(3)
+    spikes = (torch.rand(shape, dtype=torch.float64) < 0.3).to(torch.float64).requires_grad_()
+    pooled = AvgPool2d(k)(spikes)
+    upstream = torch.randn(pooled.shape, dtype=torch.float64)
+    (pooled * upstream).sum().backward()
+    ours, spikes.grad = spikes.grad, None
+    flat = spikes.reshape(-1, *shape[-3:])
+    reference = torch.nn.functional.avg_pool2d(flat, k).reshape(pooled.shape)
+    (reference * upstream).sum().backward()
+    torch.testing.assert_close(pooled, reference, rtol=0, atol=0)
+    torch.testing.assert_close(ours, spikes.grad, rtol=0, atol=0)
+    assert float(pooled.sum()) > 0
 
 
 @pytest.mark.parametrize("kwargs, message", [
