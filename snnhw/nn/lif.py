@@ -67,18 +67,19 @@ class _FusedLIF(torch.autograd.Function):
         # and tau (u - threshold o) is tau u or tau (u - threshold)
         membranes = torch.empty_like(current)
         fired = torch.empty(current.shape, dtype=torch.bool, device=current.device)
+        # per-step views taken once (indexing in the loop costs as much as the arithmetic)
+        u_, o_, i_ = membranes.unbind(0), fired.unbind(0), current.unbind(0)
         for t in range(current.shape[0]):
-            u = membranes[t]
+            u = u_[t]
             if t == 0:
-                u.copy_(current[0])         # nothing carried into the first step
+                u.copy_(i_[0])              # nothing carried into the first step
             elif zero_reset:
-                torch.mul(membranes[t - 1], tau, out=u)
-                u.masked_fill_(fired[t - 1], 0.0).add_(current[t])
+                torch.mul(u_[t - 1], tau, out=u)
+                u.masked_fill_(o_[t - 1], 0.0).add_(i_[t])
             else:
-                torch.where(fired[t - 1], membranes[t - 1] - threshold, membranes[t - 1],
-                            out=u)
-                u.mul_(tau).add_(current[t])
-            torch.ge(u, threshold, out=fired[t])
+                torch.where(o_[t - 1], u_[t - 1] - threshold, u_[t - 1], out=u)
+                u.mul_(tau).add_(i_[t])
+            torch.ge(u, threshold, out=o_[t])
         ctx.save_for_backward(membranes, fired)
         ctx.settings = (tau, threshold, zero_reset, surrogate, width)
         return fired.to(current.dtype)
@@ -99,10 +100,11 @@ class _FusedLIF(torch.autograd.Function):
         else:
             carry = (1.0 - threshold * slope).mul_(tau)
         grad_current = torch.empty_like(membranes)
+        g_, d_, k_ = grad_current.unbind(0), direct.unbind(0), carry.unbind(0)
         last = membranes.shape[0] - 1
-        grad_current[last] = direct[last]
+        g_[last].copy_(d_[last])
         for t in range(last - 1, -1, -1):
-            torch.addcmul(direct[t], carry[t], grad_current[t + 1], out=grad_current[t])
+            torch.addcmul(d_[t], k_[t], g_[t + 1], out=g_[t])
         return grad_current, None, None, None, None, None
 
 
