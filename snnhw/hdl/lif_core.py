@@ -190,42 +190,9 @@ class LIFCore(wiring.Component):
                                if self.weight_memory == "rom" and not self.images else None)
         # lanes' accumulators, then (NeuNorm) their states
         single_port = self.membrane_memory == "spram"
-        if single_port:
-            # on its own clock domain (the same clock): the core's registers move only when
-            # it advances, the memory's port every clock
-            m.domains.membranes = ClockDomain("membranes", local=True)
-            ram = SinglePortMemory(depth=words, width=p * (ab + xb))
-            m.submodules.membranes = DomainRenamer("membranes")(ram)
-            m.d.comb += [ClockSignal("membranes").eq(ClockSignal()),
-                         ResetSignal("membranes").eq(ResetSignal()),
-                         ram.run.eq(self.run), self.cleared.eq(ram.cleared),
-                         self.advance.eq(ram.advance)]
-            mem_rd = SimpleNamespace(addr=ram.rd_addr, en=ram.rd_en, data=ram.rd_data)
-            mem_wr = SimpleNamespace(addr=ram.wr_addr, en=ram.wr_en, data=ram.wr_data)
-
-            def moving(v: Value) -> Value:     # a handshake, taken on advancing clocks only
-                return v & ram.advance
-
-            # the output stays valid on both clocks of a step (the stream rule) and may be
-            # taken on either: taken on the first, it is gone on the second ("sent"), and the
-            # core moves on as if taken then
-            sent = Signal()
-            o_ready = Signal(name="o_taken")   # the output taken, on either clock
-            m.d.membranes += sent.eq(Mux(ram.advance, 0, sent | (self.o.valid & self.o.ready)))
-            m.d.comb += o_ready.eq(sent | self.o.ready)
-
-            def offered(v: Value) -> Value:
-                return v & ~sent
-        else:
-            membranes = memory.Memory(shape=unsigned(p * (ab + xb)), depth=words, init=[])
-            m.submodules.membranes = membranes
-            mem_wr = membranes.write_port()
-            mem_rd = membranes.read_port(transparent_for=(mem_wr,))
-
-            def moving(v: Value) -> Value:
-                return v
-            o_ready = self.o.ready
-            offered = moving
+        ports = self._membrane_ports(m, words, p * (ab + xb))
+        mem_rd, mem_wr, o_ready = ports.read, ports.write, ports.o_ready
+        moving, offered = ports.moving, ports.offered
         if self.weight_memory == "loaded" and single_port:
             m.d.comb += [weights.load.payload.eq(self.load.payload),
                          weights.load.valid.eq(self.load.valid),
@@ -567,4 +534,39 @@ class LIFCore(wiring.Component):
                                               timestep == self.timesteps - 2))]
         # single port: every register of the core (its other memories' ports included) moves
         # on the advancing clocks only
-        return EnableInserter({"sync": ram.advance})(m) if single_port else m
+        return EnableInserter({"sync": self.advance})(m) if single_port else m
+
+    def _membrane_ports(self, m: Module, words: int, width: int) -> SimpleNamespace:
+        """The membrane memory (``words`` x ``width`` bits) as a read port (``read``: addr,
+        en, data) and a write port (``write``), and how the core's handshakes go with it:
+        ``moving(v)`` gates a handshake to the clocks the core moves on, ``offered(v)`` the
+        output's valid, ``o_ready`` says the output was taken. Two ports of a block RAM, or
+        (single port) a :class:`SinglePortMemory` at half rate on a clock domain of its own."""
+        if self.membrane_memory == "bram":
+            membranes = memory.Memory(shape=unsigned(width), depth=words, init=[])
+            m.submodules.membranes = membranes
+            # (named as the core's ports: Amaranth names the Verilog after them)
+            mem_wr = membranes.write_port()
+            mem_rd = membranes.read_port(transparent_for=(mem_wr,))
+            return SimpleNamespace(read=mem_rd, write=mem_wr, o_ready=self.o.ready,
+                                   moving=lambda v: v, offered=lambda v: v)
+        # on its own clock domain (the same clock): the core's registers move only when it
+        # advances, the memory's port every clock
+        m.domains.membranes = ClockDomain("membranes", local=True)
+        ram = SinglePortMemory(depth=words, width=width)
+        m.submodules.membranes = DomainRenamer("membranes")(ram)
+        m.d.comb += [ClockSignal("membranes").eq(ClockSignal()),
+                     ResetSignal("membranes").eq(ResetSignal()),
+                     ram.run.eq(self.run), self.cleared.eq(ram.cleared),
+                     self.advance.eq(ram.advance)]
+        # the output stays valid on both clocks of a step (the stream rule) and may be taken
+        # on either: taken on the first, it is gone on the second ("sent"), and the core
+        # moves on as if taken then
+        sent = Signal()
+        o_ready = Signal(name="o_taken")
+        m.d.membranes += sent.eq(Mux(ram.advance, 0, sent | (self.o.valid & self.o.ready)))
+        m.d.comb += o_ready.eq(sent | self.o.ready)
+        return SimpleNamespace(
+            read=SimpleNamespace(addr=ram.rd_addr, en=ram.rd_en, data=ram.rd_data),
+            write=SimpleNamespace(addr=ram.wr_addr, en=ram.wr_en, data=ram.wr_data),
+            o_ready=o_ready, moving=lambda v: v & ram.advance, offered=lambda v: v & ~sent)
