@@ -8,8 +8,8 @@ import torch
 
 from snnhw.data import bernoulli_numpy, bernoulli_torch
 from snnhw.nn import LIF, SpikingNetwork, mlp_architecture, spike
-from snnhw.nn.surrogate import rectangular
 from snnhw.nn.layers import AvgPool2d
+from snnhw.nn.surrogate import rectangular
 
 
 def _reference_lif(current: np.ndarray, tau: float, threshold: float, reset: str) -> np.ndarray:

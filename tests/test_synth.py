@@ -12,10 +12,10 @@ from snnhw.build import verify_network
 from snnhw.buildfolder import digests
 from snnhw.cli import main
 from snnhw.harness import verify_fast
-from snnhw.report import write_report
-from snnhw.synth import GATE_NETLIST, cell_models, synthesise
 from snnhw.hdl import membrane_styles
 from snnhw.hdl.layout import membrane_words
+from snnhw.report import write_report
+from snnhw.synth import GATE_NETLIST, cell_models, synthesise
 from snnhw.targets import TARGETS, estimate_resources, sprams_for
 
 from netgen import random_network, small_conv_network, spram_sized_network
