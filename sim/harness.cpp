@@ -7,11 +7,15 @@
 // observed layer ("raster": [layer, timestep, neuron]), whatever the golden model expected.
 //
 // VECTORS (written by snnhw.harness.write_vectors), little-endian:
-//   "SNNHWV1\0", u32 T, S, F, L, u32 N[L], u32 load_bytes,
-//   u8 inputs[T][S][F] (spikes 0/1, or a direct input's values), for every layer u8 expected[T][S][N[l]], u8 load[load_bytes]
+//   "SNNHWV2\0", u32 T, S, F, L, u32 N[L], u32 V, u32 load_bytes,
+//   u8 inputs[T][S][F] (spikes 0/1, or a direct input's values), for every layer
+//   u8 expected[T][S][N[l]] (1: the neuron sends an event), with V > 0 (a readout: the last
+//   layer sends every neuron's V-bit membrane in its events' value field) i32
+//   values[T][S][N[L-1]], then u8 load[load_bytes]
 // RESULTS: JSON with the mismatches per layer, the first mismatches as (sample, timestep,
-// layer, neuron, expected, got), cycles of every output end-of-timestep, wall time, and the
-// output layer's spike count per sample and neuron (the RTL's own classification).
+// layer, neuron, expected, got: 0/1 for a spike, a readout's membranes), cycles of every
+// output end-of-timestep, wall time, and the output layer's spike count (a readout's
+// membrane sum) per sample and neuron (the RTL's own classification).
 //
 // Every clock: inputs are set while the clock is low (random stalls on the input valid and
 // the output ready, probability STALL, xorshift seeded by SEED), the model settles, each
@@ -55,10 +59,11 @@ bool Vsnn_top___024root___eval_phase__nba(Vsnn_top___024root*) __attribute__((we
 namespace {
 
 struct Vectors {
-    uint32_t steps = 0, samples = 0, features = 0, layers = 0;
+    uint32_t steps = 0, samples = 0, features = 0, layers = 0, value_bits = 0;
     std::vector<uint32_t> sizes;
     std::vector<uint8_t> inputs;
     std::vector<std::vector<uint8_t>> expected;
+    std::vector<int32_t> values;   // a readout's membranes (value_bits > 0)
     std::vector<uint8_t> load;
 };
 
@@ -69,12 +74,13 @@ bool read_vectors(const char* path, Vectors& v) {
     if (!f) return false;
     char magic[8];
     uint32_t head[4], load_bytes = 0;
-    bool ok = read_exact(f, magic, 8) && memcmp(magic, "SNNHWV1", 8) == 0 &&
+    bool ok = read_exact(f, magic, 8) && memcmp(magic, "SNNHWV2", 8) == 0 &&
               read_exact(f, head, sizeof head);
     if (ok) {
         v.steps = head[0]; v.samples = head[1]; v.features = head[2]; v.layers = head[3];
         v.sizes.resize(v.layers);
-        ok = read_exact(f, v.sizes.data(), 4 * v.layers) && read_exact(f, &load_bytes, 4);
+        ok = v.layers > 0 && read_exact(f, v.sizes.data(), 4 * v.layers) &&
+             read_exact(f, &v.value_bits, 4) && read_exact(f, &load_bytes, 4);
     }
     if (ok) {
         v.inputs.resize(size_t(v.steps) * v.samples * v.features);
@@ -82,6 +88,10 @@ bool read_vectors(const char* path, Vectors& v) {
         for (uint32_t l = 0; ok && l < v.layers; l++) {
             v.expected.emplace_back(size_t(v.steps) * v.samples * v.sizes[l]);
             ok = read_exact(f, v.expected.back().data(), v.expected.back().size());
+        }
+        if (ok && v.value_bits) {
+            v.values.resize(size_t(v.steps) * v.samples * v.sizes[v.layers - 1]);
+            ok = read_exact(f, v.values.data(), 4 * v.values.size());
         }
         v.load.resize(load_bytes);
         ok = ok && read_exact(f, v.load.data(), load_bytes);
@@ -115,11 +125,13 @@ struct Mismatch {
     int expected, got;
 };
 
-// One layer's output stream: events of the current timestep, compared at its end.
+// One layer's output stream: events of the current timestep, compared at its end. A
+// readout's events (value_bits > 0) carry membranes, compared with the golden ones too.
 struct Monitor {
-    uint32_t layer, size, index_bits;
+    uint32_t layer, size, index_bits, value_bits;
     const Vectors* v;
     std::vector<uint8_t> got;
+    std::vector<int64_t> got_value;
     uint64_t timestep = 0;         // timesteps completed (end-of-timestep events seen)
     uint64_t mismatches = 0;
     uint64_t events = 0;
@@ -129,7 +141,7 @@ struct Monitor {
     std::vector<Mismatch>* raster = nullptr;
 
     void event(uint64_t payload, std::vector<uint64_t>* eot_cycles, uint64_t cycle) {
-        if (payload >> index_bits) {
+        if ((payload >> index_bits) & 1) {
             close_timestep();
             if (eot_cycles) eot_cycles->push_back(cycle);
             return;
@@ -142,6 +154,13 @@ struct Monitor {
             return;
         }
         got[index] = 1;
+        if (value_bits) got_value[index] = value(payload);
+    }
+
+    // the two's complement value field of a readout's event
+    int64_t value(uint64_t payload) const {
+        uint64_t field = (payload >> (index_bits + 1)) & ((1ull << value_bits) - 1);
+        return int64_t(field << (64 - value_bits)) >> (64 - value_bits);
     }
 
     void close_timestep() {
@@ -150,13 +169,17 @@ struct Monitor {
             for (uint32_t n = 0; n < size; n++)
                 if (got[n]) raster->push_back({long(s), long(t), long(layer), long(n), 0, got[n]});
         if (s < v->samples) {
-            const uint8_t* want = &v->expected[layer][(t * v->samples + s) * size];
+            const size_t base = (t * v->samples + s) * size;
+            const uint8_t* want = &v->expected[layer][base];
             for (uint32_t n = 0; n < size; n++) {
                 int have = got[n] ? 1 : 0;
-                if (have != want[n] || got[n] == 2) {
+                bool wrong_value = value_bits && have && got_value[n] != v->values[base + n];
+                if (have != want[n] || got[n] == 2 || wrong_value) {
                     mismatches++;
                     if (first->size() < 20)
-                        first->push_back({long(s), long(t), long(layer), long(n), want[n], got[n]});
+                        first->push_back({long(s), long(t), long(layer), long(n),
+                                          value_bits ? v->values[base + n] : want[n],
+                                          value_bits ? int(got_value[n]) : got[n]});
                 }
             }
             if (malformed && first->size() < 20)
@@ -246,16 +269,20 @@ int main(int argc, char** argv) {
 
     std::vector<Mismatch> first;
     std::vector<Monitor> monitors;
-    for (uint32_t l = 0; l < v.layers; l++)
-        monitors.push_back({l, v.sizes[l], SNNHW_INDEX_BITS[l], &v,
-                            std::vector<uint8_t>(v.sizes[l]), 0, 0, 0, false, &first});
+    for (uint32_t l = 0; l < v.layers; l++) {
+        const uint32_t vb = l + 1 == v.layers ? v.value_bits : 0;
+        monitors.push_back({l, v.sizes[l], SNNHW_INDEX_BITS[l], vb, &v,
+                            std::vector<uint8_t>(v.sizes[l]),
+                            std::vector<int64_t>(vb ? v.sizes[l] : 0), 0, 0, 0, false, &first});
+    }
     // SNNHW_RASTER_SAMPLE: the RTL's events of that sample, every layer, in the results
     std::vector<Mismatch> raster;
     const char* raster_env = getenv("SNNHW_RASTER_SAMPLE");
     for (auto& m : monitors) { m.raster_sample = raster_env ? atol(raster_env) : -1; m.raster = &raster; }
     std::vector<uint64_t> eot_cycles;
     const uint32_t out_size = v.sizes[v.layers - 1];
-    std::vector<uint32_t> counts(size_t(v.samples) * out_size);  // output spikes per sample
+    // output spikes (a readout's membranes summed) per sample and neuron
+    std::vector<int64_t> counts(size_t(v.samples) * out_size);
     const uint32_t in_bits = SNNHW_INPUT_INDEX_BITS;
 
     // the input events of one timestep: active inputs ascending, then end-of-timestep. A
@@ -301,11 +328,14 @@ int main(int argc, char** argv) {
         for (uint32_t l = 0; l < v.layers; l++)
             if (fires[l])
                 monitors[l].event(payloads[l], l + 1 == v.layers ? &eot_cycles : nullptr, now);
-        const uint64_t out_index = payloads[v.layers - 1];
+        const uint32_t out_bits = SNNHW_INDEX_BITS[v.layers - 1];
+        const uint64_t out_payload = payloads[v.layers - 1];
+        const uint64_t out_index = out_payload & ((1ull << out_bits) - 1);
         const uint64_t out_sample = monitors.back().timestep / v.steps;
-        if (fires[v.layers - 1] && !(out_index >> SNNHW_INDEX_BITS[v.layers - 1]) &&
+        if (fires[v.layers - 1] && !((out_payload >> out_bits) & 1) &&
             out_index < out_size && out_sample < v.samples)
-            counts[out_sample * out_size + out_index]++;
+            counts[out_sample * out_size + out_index] +=
+                v.value_bits ? monitors.back().value(out_payload) : 1;
         if (trace_sample >= 0) {
             uint64_t out_sample = monitors.back().timestep / v.steps;
             uint64_t in_sample = next_step ? (next_step - 1) / v.steps : 0;
@@ -367,7 +397,8 @@ int main(int argc, char** argv) {
         fprintf(out, "%s[%ld, %ld, %ld]", k ? ", " : "", raster[k].layer, raster[k].timestep,
                 raster[k].neuron);
     fprintf(out, "], \"output_counts\": [");
-    for (size_t k = 0; k < counts.size(); k++) fprintf(out, "%s%u", k ? ", " : "", counts[k]);
+    for (size_t k = 0; k < counts.size(); k++)
+        fprintf(out, "%s%lld", k ? ", " : "", (long long)counts[k]);
     fprintf(out, "]}\n");
     fclose(out);
     return 0;

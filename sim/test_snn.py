@@ -6,7 +6,9 @@ Self-contained (cocotb + numpy only), so it runs inside a build bundle with plai
 Inputs, from ``vectors.npz`` beside this file (or ``$SNNHW_VECTORS``):
 
 * ``inputs``   uint8 [T, S, F]: input spikes of S samples (or a direct input's values);
-* ``expected`` uint8 [T, S, C]: the golden model's output-layer spikes;
+* ``expected`` [T, S, C]: the golden model's output-layer spikes, or with ``value_bits_out``
+  a readout's membranes (every neuron sends one event per timestep with its membrane in the
+  two's complement ``value`` field, ``value_bits_out`` wide);
 * ``index_bits_in``, ``index_bits_out``: widths of the event index fields;
 * ``value_bits_in`` (optional, default 0): width of a direct-encoding input's ``value``
   field; such an input is sent in the first timestep of each sample only;
@@ -104,11 +106,12 @@ async def _drive(dut, inputs: np.ndarray, index_bits: int, value_bits: int, stal
     dut.i__valid.value = 0
 
 
-async def _collect(dut, expected_eots: int, index_bits: int, stall: float, rng: random.Random,
-                   on_sample) -> tuple[list[list[int]], list[int]]:
-    """Output spikes per timestep and the cycle of every end-of-timestep transfer;
-    ``on_sample(eots)`` after every end-of-timestep event."""
-    timesteps: list[list[int]] = [[]]
+async def _collect(dut, expected_eots: int, index_bits: int, value_bits: int, stall: float,
+                   rng: random.Random, on_sample
+                   ) -> tuple[list[list[tuple[int, int]]], list[int]]:
+    """Output events per timestep as (index, value; 0 for a spike) and the cycle of every
+    end-of-timestep transfer; ``on_sample(eots)`` after every end-of-timestep event."""
+    timesteps: list[list[tuple[int, int]]] = [[]]
     eot_cycles: list[int] = []
     while len(eot_cycles) < expected_eots:
         if not int(dut.o__valid.value):
@@ -119,27 +122,41 @@ async def _collect(dut, expected_eots: int, index_bits: int, stall: float, rng: 
         dut.o__ready.value = int(ready)
         if ready:
             payload = int(dut.o__payload.value)
-            if payload >> index_bits:
+            if (payload >> index_bits) & 1:
                 eot_cycles.append(_cycle() + 1)
                 timesteps.append([])
                 on_sample(len(eot_cycles))
             else:
-                timesteps[-1].append(payload & ((1 << index_bits) - 1))
+                field = payload >> (index_bits + 1)
+                value = field - (1 << value_bits) if value_bits and field >> (value_bits - 1) \
+                    else field
+                timesteps[-1].append((payload & ((1 << index_bits) - 1), value))
         await FallingEdge(dut.clk)
     return timesteps[:-1], eot_cycles
 
 
-def _compare(expected: np.ndarray, got: list[list[int]]) -> list[dict[str, int]]:
-    """Every (sample, timestep, neuron) where RTL and golden spikes differ."""
+def _compare(expected: np.ndarray, got: list[list[tuple[int, int]]],
+             readout: bool) -> list[dict[str, int]]:
+    """Every (sample, timestep, neuron) where RTL and golden spikes (a readout's membranes:
+    every neuron sends one) differ."""
     steps, samples, classes = expected.shape
     mismatches = []
-    for k, spikes in enumerate(got):
+    for k, events in enumerate(got):
         s, t = divmod(k, steps)
-        rtl = np.zeros(classes, dtype=np.uint8)
-        rtl[[i for i in spikes if i < classes]] = 1
-        for neuron in np.flatnonzero(rtl != expected[t, s]):
-            mismatches.append({"sample": s, "timestep": t, "neuron": int(neuron),
-                               "golden": int(expected[t, s, neuron]), "rtl": int(rtl[neuron])})
+        spikes = [i for i, _ in events]
+        if readout:   # every neuron's membrane; a missing one reads as None
+            rtl = [None] * classes
+            for i, value in events:
+                if i < classes:
+                    rtl[i] = value
+            wrong = [n for n in range(classes) if rtl[n] != int(expected[t, s, n])]
+        else:
+            rtl = np.zeros(classes, dtype=np.uint8)
+            rtl[[i for i in spikes if i < classes]] = 1
+            wrong = [int(n) for n in np.flatnonzero(rtl != expected[t, s])]
+        for neuron in wrong:
+            mismatches.append({"sample": s, "timestep": t, "neuron": neuron,
+                               "golden": int(expected[t, s, neuron]), "rtl": rtl[neuron]})
         if len(spikes) != len(set(spikes)) or any(i >= classes for i in spikes):
             mismatches.append({"sample": s, "timestep": t, "neuron": -1, "golden": -1,
                                "rtl": -1, "note": f"malformed timestep events {spikes}"})
@@ -150,6 +167,7 @@ async def _run(dut, stall: float, name: str) -> None:
     vec = _load_vectors()
     inputs, expected = vec["inputs"], vec["expected"]
     bits_in, bits_out = int(vec["index_bits_in"]), int(vec["index_bits_out"])
+    value_bits_out = int(vec.get("value_bits_out", 0))
     steps, samples, _ = inputs.shape
     rng = random.Random(int(os.environ.get("SNNHW_SEED", "1")))
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
@@ -166,10 +184,11 @@ async def _run(dut, stall: float, name: str) -> None:
             _report_progress(name, eots // steps, samples)
 
     got, eot_cycles = await with_timeout(
-        _collect(dut, steps * samples, bits_out, stall, rng, on_eot), budget_ns, "ns")
+        _collect(dut, steps * samples, bits_out, value_bits_out, stall, rng, on_eot),
+        budget_ns, "ns")
     await driver
     wall_seconds = time.perf_counter() - wall_start
-    mismatches = _compare(expected, got)
+    mismatches = _compare(expected, got, readout=value_bits_out > 0)
     per_step = np.diff([start] + eot_cycles)
     result = {"test": name, "stall_probability": stall, "samples": samples, "timesteps": steps,
               "mismatches": len(mismatches), "first_mismatches": mismatches[:20],

@@ -32,6 +32,7 @@ from .hdl import (
     WEIGHT_MEMORY,
     index_bits,
     membrane_styles,
+    output_value_bits,
     value_bits,
     weight_load_bytes,
     write_rtl,
@@ -121,6 +122,7 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
                        index_bits_in=index_bits(net.input_features),
                        index_bits_out=index_bits(net.output_features),
                        value_bits_in=value_bits(net.input_bits),
+                       value_bits_out=output_value_bits(net),
                        cycle_budget=2 * estimate.total + 10_000,
                        load=weight_load_bytes(net, lanes, weight_memory))
     results: dict[str, Any] = {}
@@ -129,7 +131,7 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
             f"harness ...")
         with tqdm(total=2 * inputs.shape[1], desc="RTL, every layer (with, then without "
                   "stalls)", unit="sample", disable=not progress) as bar:
-            results = harness.verify_fast(folder, net, inputs, trace.spikes,
+            results = harness.verify_fast(folder, net, inputs, trace.spikes, values=trace.values,
                                           load=weight_load_bytes(net, lanes, weight_memory),
                                           stall=stall, seed=seed,
                                           cycle_budget=2 * estimate.total + 10_000,
@@ -176,7 +178,8 @@ def trace_sample(folder: Path, net: ir.Network, inputs: np.ndarray, sample: int,
     build_dir = folder / "sim_build" / "trace"
     binary = harness.compile_harness(folder, net, build_dir, has_load=bool(load), trace=True,
                                      quick=True)
-    vectors = harness.write_vectors(build_dir / "vectors.bin", inputs, trace.spikes, load)
+    vectors = harness.write_vectors(build_dir / "vectors.bin", inputs, trace.spikes, load,
+                                    trace.values, output_value_bits(net))
     vcd = folder / TRACE_FOLDER / f"sample{sample}.vcd"
     vcd.parent.mkdir(exist_ok=True)
     results = harness.run_harness(binary, vectors, {"trace": harness.HarnessRun(

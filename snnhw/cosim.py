@@ -80,11 +80,12 @@ def find_simulator(sim: str) -> str:
 
 def write_bundle(folder: Path, *, top: str, inputs: np.ndarray, expected: np.ndarray,
                  index_bits_in: int, index_bits_out: int, cycle_budget: int,
-                 load: bytes = b"", value_bits_in: int = 0) -> Path:
+                 load: bytes = b"", value_bits_in: int = 0, value_bits_out: int = 0) -> Path:
     """Write ``folder/cosim``: testbench, Makefile and vectors, and the lint waivers into
     ``folder/rtl``, where the Verilog is expected as ``<top>.v``. ``load``: the run-time
     weight bytes the testbench sends before the first sample (none by default);
-    ``value_bits_in``: the width of a direct input's values (0: spikes)."""
+    ``value_bits_in``: the width of a direct input's values (0: spikes); ``value_bits_out``:
+    the width of a readout's membranes, which ``expected`` then holds (0: output spikes)."""
     cosim = folder / "cosim"
     cosim.mkdir(parents=True, exist_ok=True)
     (folder / "rtl").mkdir(exist_ok=True)
@@ -97,8 +98,9 @@ def write_bundle(folder: Path, *, top: str, inputs: np.ndarray, expected: np.nda
         "@VERILATOR_ARGS@", " ".join(VERILATOR_ARGS)).replace(
         "@VERILATOR_MAKEFLAGS@", VERILATOR_MAKEFLAGS))
     np.savez_compressed(cosim / "vectors.npz", inputs=inputs.astype(np.uint8),
-                        expected=expected.astype(np.uint8), index_bits_in=index_bits_in,
-                        index_bits_out=index_bits_out, value_bits_in=value_bits_in,
+                        expected=expected.astype(np.int64 if value_bits_out else np.uint8),
+                        index_bits_in=index_bits_in, index_bits_out=index_bits_out,
+                        value_bits_in=value_bits_in, value_bits_out=value_bits_out,
                         cycle_budget=cycle_budget,
                         load=np.frombuffer(load, dtype=np.uint8))
     return cosim

@@ -22,7 +22,9 @@ a state ``a`` per neuron (0 at the start of every sample)::
     d[t]    = leak(a[t]) with aux_leak_mult, rounded toward zero
 
 where ``K[i, j]`` is the ``aux_weight`` tap joining input j's position to neuron i (every
-channel of a position shares it). Vectorised over the batch.
+channel of a position shares it). A leaky-integrator readout (``LIReadoutLayer``, the last
+layer) never fires: ``o[t] = 0``, ``r[t] = u[t]``, and its output is ``u[t]`` itself. Vectorised
+over the batch.
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ RUN_CHUNK = 64       # samples run through the whole network at a time (cache-si
 
 @dataclass(frozen=True)
 class Trace:
-    """Spikes of every layer, ``uint8 [T, B, out_features]``, and saturation counts.
+    """The output events of every layer, ``uint8 [T, B, out_features]`` (``spikes``: a LIF
+    layer's spikes; a readout sends every neuron's membrane at every timestep, so its entry
+    is all ones), a readout's membranes (``values``, ``int64 [T, B, out_features]``; None
+    when the last layer spikes) and saturation counts.
 
     ``saturations[l]`` counts the (neuron, timestep, sample) triples where layer l's
     membrane clipped.
@@ -52,10 +57,13 @@ class Trace:
 
     spikes: list[np.ndarray]
     saturations: list[int]
+    values: np.ndarray | None = None
 
     @property
     def output(self) -> np.ndarray:
-        return self.spikes[-1]
+        """What the network answers per timestep, ``[T, B, output_features]``: the output
+        layer's spikes, or a readout's membranes."""
+        return self.spikes[-1] if self.values is None else self.values
 
 
 def pooled(layer: Layer, x: np.ndarray) -> np.ndarray:
@@ -140,6 +148,10 @@ def _steps(layer: Layer, inputs: np.ndarray) -> Iterator[tuple[np.ndarray, np.nd
             pre = pre - (aux >> layer.aux_frac_bits)
             aux = leak(aux, layer.aux_leak_mult, layer.leak_frac_bits)
         u = saturate(pre, lo, hi)
+        if not layer.fires:            # a readout: integrate and leak only
+            carried = leak(u, layer.leak_mult, layer.leak_frac_bits)
+            yield u, np.zeros(u.shape, dtype=bool), int(np.count_nonzero(u != pre))
+            continue
         fired = u >= layer.threshold
         if layer.reset == "zero":
             r = np.where(fired, 0, u)
@@ -150,12 +162,13 @@ def _steps(layer: Layer, inputs: np.ndarray) -> Iterator[tuple[np.ndarray, np.nd
 
 
 def run_layer(layer: Layer, inputs: np.ndarray) -> tuple[np.ndarray, int]:
-    """Run one layer on input spikes ``[T, B, in]``; returns spikes ``uint8 [T, B, out]`` and
-    the number of saturation events."""
-    out = np.zeros((inputs.shape[0], inputs.shape[1], layer.out_features), dtype=np.uint8)
+    """Run one layer on input spikes ``[T, B, in]``; returns its output ``[T, B, out]``
+    (spikes ``uint8``; a readout's membranes ``int64``) and the number of saturation events."""
+    dtype = np.uint8 if layer.fires else np.int64
+    out = np.zeros((inputs.shape[0], inputs.shape[1], layer.out_features), dtype=dtype)
     saturations = 0
-    for t, (_, fired, saturated) in enumerate(_steps(layer, inputs)):
-        out[t] = fired
+    for t, (u, fired, saturated) in enumerate(_steps(layer, inputs)):
+        out[t] = fired if layer.fires else u
         saturations += saturated
     return out, saturations
 
@@ -198,12 +211,17 @@ def run(net: Network, spikes: np.ndarray) -> Trace:
             x, sat = run_layer(layer, x)
             layer_spikes[index].append(x)
             saturations[index] += sat
-    return Trace([np.concatenate(chunks, axis=1) for chunks in layer_spikes], saturations)
+    outputs = [np.concatenate(chunks, axis=1) for chunks in layer_spikes]
+    if net.layers[-1].fires:
+        return Trace(outputs, saturations)
+    values = outputs[-1]
+    return Trace(outputs[:-1] + [np.ones(values.shape, dtype=np.uint8)], saturations, values)
 
 
-def predict(output_spikes: np.ndarray, vote_group: int = 1) -> np.ndarray:
-    """Class per sample: argmax of output spike counts over time (summed over each class's
-    ``vote_group`` neurons), ties to the lowest index."""
-    counts = output_spikes.sum(axis=0, dtype=np.int64)
+def predict(output: np.ndarray, vote_group: int = 1) -> np.ndarray:
+    """Class per sample from the network's output ``[T, B, N]`` (``Trace.output``): argmax of
+    the output spike counts, or of a readout's membranes, summed over time (and over each
+    class's ``vote_group`` neurons), ties to the lowest index."""
+    counts = output.sum(axis=0, dtype=np.int64)
     counts = counts.reshape(counts.shape[0], -1, vote_group).sum(axis=2)
     return counts.argmax(axis=1)

@@ -35,7 +35,7 @@ from .cosim import (
     verilator_makeflags,
     watch_progress,
 )
-from .hdl import TOP_NAME, index_bits, value_bits
+from .hdl import TOP_NAME, index_bits, output_value_bits, value_bits
 from .ir import Network
 from .processes import run, run_all
 
@@ -43,7 +43,7 @@ __all__ = ["HARNESS_TESTS", "HarnessRun", "compile_harness", "run_harness", "ver
            "write_vectors"]
 
 HARNESS_TESTS = ("stalls", "full_rate")
-MAGIC = b"SNNHWV1\0"
+MAGIC = b"SNNHWV2\0"
 TAPS_HEADER = "snnhw_taps.h"
 TAPS_CONFIG = "taps.vlt"
 # the fast model: optimised C++, X values resolved once at start
@@ -59,18 +59,22 @@ def _vl_name(name: str) -> str:
 
 
 def write_vectors(path: Path, inputs: np.ndarray, expected: list[np.ndarray],
-                  load: bytes = b"") -> Path:
+                  load: bytes = b"", values: np.ndarray | None = None,
+                  value_bits: int = 0) -> Path:
     """The harness's stimulus and expectations (format in ``sim/harness.cpp``): input spikes
-    ``uint8 [T, S, F]``, every layer's golden spikes ``uint8 [T, S, N_l]``, the run-time
+    ``uint8 [T, S, F]``, every layer's golden events ``uint8 [T, S, N_l]``, a readout's
+    ``value_bits``-bit membranes ``[T, S, N]`` (``values``, with the width), the run-time
     weight bytes."""
     steps, samples, features = inputs.shape
     with open(path, "wb") as fh:
         fh.write(MAGIC + struct.pack("<4I", steps, samples, features, len(expected)))
         fh.write(struct.pack(f"<{len(expected)}I", *(e.shape[2] for e in expected)))
-        fh.write(struct.pack("<I", len(load)))
+        fh.write(struct.pack("<2I", value_bits if values is not None else 0, len(load)))
         fh.write(np.ascontiguousarray(inputs, dtype=np.uint8).tobytes())
         for spikes in expected:
             fh.write(np.ascontiguousarray(spikes, dtype=np.uint8).tobytes())
+        if values is not None:
+            fh.write(np.ascontiguousarray(values, dtype="<i4").tobytes())
         fh.write(load)
     return path
 
@@ -290,6 +294,7 @@ def _precompile_runtime_header(log: Path, obj: Path, pch_key: str) -> None:
 
 def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[np.ndarray],
                 *, load: bytes, stall: float, seed: int, cycle_budget: int,
+                values: np.ndarray | None = None,
                 netlist: list[Path] | None = None, includes: Sequence[Path] = (),
                 build_dir: Path | None = None, dump_failing: bool = False,
                 raster_sample: int | None = None,
@@ -299,7 +304,13 @@ def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[n
     random stalls (probability ``stall``) and at full rate; ``progress(done, total)`` counts
     the samples of both runs. With ``dump_failing``, the first mismatching sample is run again with a VCD
     trace, ``folder/cosim/failing_sample<k>.vcd``. The full-rate run lists the RTL's events of
-    ``raster_sample`` in every observed layer (``"raster"``: layer, timestep, neuron)."""
+    ``raster_sample`` in every observed layer (``"raster"``: layer, timestep, neuron).
+    ``expected``: every layer's golden events (``Trace.spikes``); a readout's membranes
+    (``Trace.values``) are required in ``values``."""
+    value_bits = output_value_bits(net)
+    if value_bits and values is None:
+        raise ValueError(f"layer {net.layers[-1].name} is a readout: its golden membranes "
+                         f"(Trace.values) are needed to check it")
     build = build_dir or folder / "sim_build" / "harness"
     # both runs together simulate at most 5 x cycle_budget cycles
     quick = 5 * cycle_budget < VERILATOR_UNOPTIMISED_BELOW
@@ -307,7 +318,8 @@ def verify_fast(folder: Path, net: Network, inputs: np.ndarray, expected: list[n
                              includes=includes, quick=quick)
     workdir = folder / "cosim"
     workdir.mkdir(parents=True, exist_ok=True)
-    vectors = write_vectors(build / "vectors.bin", inputs, expected, load)
+    vectors = write_vectors(build / "vectors.bin", inputs, expected, load,
+                            values if value_bits else None, value_bits)
     runs = {"stalls": HarnessRun(stall, seed, 4 * cycle_budget),
             "full_rate": HarnessRun(0.0, seed, cycle_budget, raster_sample=raster_sample)}
     results = run_harness(binary, vectors, runs, workdir=workdir,

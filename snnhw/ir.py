@@ -35,16 +35,17 @@ from .fixedpoint import (
     signed_range,
 )
 
-__all__ = ["FORMAT", "VERSION", "ConvLIFLayer", "IRError", "LAYER_KINDS", "LIFLayer", "Layer",
+__all__ = ["FORMAT", "VERSION", "ConvLIFLayer", "IRError", "LAYER_KINDS", "LIFLayer",
+           "LIReadoutLayer", "Layer",
            "Network", "load", "needs_mapper", "save",
            "signed_bits", "signed_range", "WEIGHT_BITS_RANGE", "MEMBRANE_BITS_RANGE",
            "LEAK_FRAC_BITS_RANGE", "RESETS"]
 
 FORMAT = "snnhw-ir"
-VERSION = 4
+VERSION = 5
 # 1: dense layers only, written before convolutions; 2: before direct-encoding inputs;
-# 3: before NeuNorm terms
-READABLE_VERSIONS = (1, 2, 3, 4)
+# 3: before NeuNorm terms; 4: before leaky-integrator readouts
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 RESETS = ("zero", "subtract")
 
 
@@ -70,6 +71,7 @@ class _Neurons:
     pool: int
     input_bits: int
     kind = ""
+    fires = True         # False: a readout, whose output is its membranes, not spikes
 
     @property
     def membrane_range(self) -> tuple[int, int]:
@@ -142,8 +144,32 @@ class _Neurons:
         return meta
 
 
+class _Dense:
+    """The geometry of a fully connected layer: ``weight`` is ``[out_features, synapses]``."""
+
+    in_features: int
+    out_features: int
+    pool: int
+    in_shape: tuple[int, int, int] | None
+
+    @property
+    def synapses(self) -> int:
+        """Columns of ``weight``: the inputs after pooling."""
+        if self.pool == 1 or self.in_shape is None:
+            return self.in_features
+        c, h, w = self.in_shape
+        return c * (h // self.pool) * (w // self.pool)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return (self.out_features,)
+
+    def _per_pooled_input(self) -> np.ndarray | int:
+        return self.out_features
+
+
 @dataclass(frozen=True, eq=False)
-class LIFLayer(_Neurons):
+class LIFLayer(_Dense, _Neurons):
     """A fully connected layer of integer LIF neurons.
 
     Widths are in bits, two's complement. ``weight`` is ``int64 [out_features, synapses]``
@@ -190,20 +216,33 @@ class LIFLayer(_Neurons):
     input_bits: int = 1
     kind = "dense"
 
-    @property
-    def synapses(self) -> int:
-        """Columns of ``weight``: the inputs after pooling."""
-        if self.pool == 1 or self.in_shape is None:
-            return self.in_features
-        c, h, w = self.in_shape
-        return c * (h // self.pool) * (w // self.pool)
+@dataclass(frozen=True, eq=False)
+class LIReadoutLayer(_Dense, _Neurons):
+    """A fully connected readout of integer leaky integrators (NIR's ``LI``): the last layer
+    only. Its neurons integrate like :class:`LIFLayer`'s (exact accumulator, bias, one
+    saturation to ``membrane_bits``, leak toward zero) but never fire or reset: the layer's
+    output at every timestep is every neuron's membrane ``u[t]``, and it carries
+    ``leak(u[t])``. The class is the neuron with the largest membrane summed over the
+    timesteps of a sample (``snnhw.golden.predict``). Fields as :class:`LIFLayer`'s, without
+    ``threshold`` and ``reset``.
+    """
 
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return (self.out_features,)
-
-    def _per_pooled_input(self) -> np.ndarray | int:
-        return self.out_features
+    name: str
+    in_features: int
+    out_features: int
+    weight_bits: int
+    membrane_bits: int
+    accumulator_bits: int
+    leak_mult: int
+    leak_frac_bits: int
+    scale: float
+    weight: np.ndarray = field(repr=False)
+    bias: np.ndarray = field(repr=False)
+    pool: int = 1
+    in_shape: tuple[int, int, int] | None = None
+    input_bits: int = 1
+    kind = "li"
+    fires = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -302,8 +341,9 @@ class ConvLIFLayer(_Neurons):
         return int(np.prod(self.out_shape))
 
 
-Layer = LIFLayer | ConvLIFLayer
-LAYER_KINDS: dict[str, type] = {"dense": LIFLayer, "conv2d": ConvLIFLayer}
+Layer = LIFLayer | LIReadoutLayer | ConvLIFLayer
+LAYER_KINDS: dict[str, type] = {"dense": LIFLayer, "conv2d": ConvLIFLayer, "li": LIReadoutLayer}
+DENSE_KINDS = (LIFLayer, LIReadoutLayer)
 KERNEL_SIZE_MAX = 7
 
 
@@ -385,6 +425,10 @@ class Network:
                               f"first layer takes a direct (multi-bit) input, the others "
                               f"take spikes (input_bits=1)")
             _validate_layer(layer, fan_in, map_shape)
+            if not layer.fires and n + 1 < len(self.layers):
+                raise IRError(f"layer {layer.name!r}: a {layer.kind} readout (membranes, no "
+                              f"spikes) must be the last layer; {len(self.layers) - n - 1} "
+                              f"follow it")
             if isinstance(layer, ConvLIFLayer):
                 _validate_aux(layer, f"layer {layer.name!r}", self.timesteps)
             if layer.name in names:
@@ -398,10 +442,11 @@ class Network:
         return self
 
 
-_NEURON_INTS = ("weight_bits", "membrane_bits", "accumulator_bits", "threshold", "leak_mult",
+_NEURON_INTS = ("weight_bits", "membrane_bits", "accumulator_bits", "leak_mult",
                 "leak_frac_bits", "pool", "input_bits")
-_SHAPE_INTS = {LIFLayer: ("in_features", "out_features"),
-               ConvLIFLayer: ("out_channels", "kernel_size", "stride", "padding")}
+_SHAPE_INTS = {LIFLayer: ("in_features", "out_features", "threshold"),
+               LIReadoutLayer: ("in_features", "out_features"),
+               ConvLIFLayer: ("out_channels", "kernel_size", "stride", "padding", "threshold")}
 
 
 def _require_int(value: Any, key: str, where: str) -> None:
@@ -433,7 +478,7 @@ def _validate_shape(layer: Layer, where: str, fan_in: int,
         if shape[1] < layer.pool or shape[2] < layer.pool:
             raise IRError(f"{where}: pool={layer.pool} is larger than the {shape[1]}x{shape[2]} "
                           f"input map")
-    if isinstance(layer, LIFLayer):
+    if isinstance(layer, DENSE_KINDS):
         if layer.in_features != fan_in:
             raise IRError(f"{where}: in_features={layer.in_features} but the previous stage "
                           f"has {fan_in} outputs")
@@ -459,7 +504,7 @@ def _validate_shape(layer: Layer, where: str, fan_in: int,
 
 
 def _validate_layer(layer: Layer, fan_in: int, map_shape: tuple[int, ...] | None) -> None:
-    if not isinstance(layer, (LIFLayer, ConvLIFLayer)):
+    if not isinstance(layer, tuple(LAYER_KINDS.values())):
         raise IRError(f"a layer of type {type(layer).__name__}; allowed: "
                       f"{', '.join(LAYER_KINDS)}")
     if not isinstance(layer.name, str) or not LAYER_NAME.match(layer.name):
@@ -493,13 +538,13 @@ def _validate_layer(layer: Layer, fan_in: int, map_shape: tuple[int, ...] | None
     if not 0 <= layer.leak_mult <= (1 << layer.leak_frac_bits):
         raise IRError(f"{where}: leak_mult={layer.leak_mult}; allowed 0..{1 << layer.leak_frac_bits}"
                       f" (tau in [0, 1])")
-    if layer.reset not in RESETS:
-        raise IRError(f"{where}: reset={layer.reset!r}; allowed {RESETS}")
     m_lo, m_hi = layer.membrane_range
-    if not 1 <= layer.threshold <= m_hi:
+    if layer.fires and layer.reset not in RESETS:
+        raise IRError(f"{where}: reset={layer.reset!r}; allowed {RESETS}")
+    if layer.fires and not 1 <= layer.threshold <= m_hi:
         raise IRError(f"{where}: threshold={layer.threshold} does not fit a "
                       f"{layer.membrane_bits}-bit membrane; allowed 1..{m_hi}")
-    if isinstance(layer, LIFLayer):
+    if isinstance(layer, DENSE_KINDS):
         weight_shape: tuple[int, ...] = (layer.out_features, layer.synapses)
         bias_shape = (layer.out_features,)
     else:
@@ -589,6 +634,7 @@ _LAYER_KEYS = {kind: [f.name for f in fields(cls) if f.name not in _ARRAYS]
 # fields with defaults: pooling, a dense layer's input map (needed only when it pools), the
 # input width (1: spikes), a convolution's NeuNorm term (none)
 _OPTIONAL_KEYS = {"dense": {"pool", "in_shape", "input_bits"},
+                  "li": {"pool", "in_shape", "input_bits"},
                   "conv2d": {"pool", "input_bits", "aux_frac_bits", "aux_leak_mult", "aux_bits"}}
 
 

@@ -2,8 +2,8 @@
 
 Importer, then passes:
 
-1. import: the architecture must be ``dense -> lif`` pairs; any other layer type fails here,
-   naming the layer.
+1. import: the architecture must be ``dense -> lif`` or ``conv2d -> lif`` pairs, the last
+   pair may be a ``dense -> li`` readout; any other layer type fails here, naming the layer.
 2. scale: one scale per layer, ``scale = max|W| / (2**(N-1) - 1)``, so the largest weight
    maps onto the largest N-bit code; weights, bias and threshold are divided by it and
    rounded half away from zero. A direct-encoding first layer takes its inputs in ``[0, 1]``
@@ -46,7 +46,7 @@ from .fixedpoint import (
     signed_bits,
     signed_range,
 )
-from .ir import AUX_FRAC_BITS_MAX, POOLS, ConvLIFLayer, IRError, LIFLayer, Network
+from .ir import AUX_FRAC_BITS_MAX, POOLS, ConvLIFLayer, IRError, LIFLayer, LIReadoutLayer, Network
 
 if TYPE_CHECKING:
     import torch
@@ -54,13 +54,15 @@ if TYPE_CHECKING:
 __all__ = ["SUPPORTED_LAYERS", "integer_inputs", "integer_torch_model", "quantize",
            "quantize_file"]
 
-SUPPORTED_LAYERS = ("dense", "conv2d", "avgpool2d", "lif", "neunorm")
+SUPPORTED_LAYERS = ("dense", "conv2d", "avgpool2d", "lif", "li", "neunorm")
+NEURONS = ("lif", "li")
 # views and inference no-ops: the hardware sees the same row-major spike vector
 INFERENCE_IDENTITY = ("dropout", "flatten", "reshape")
 _WHY_NOT = {
     "voting": "a voting layer must be the last layer",
 }
-SUPPORTED_TEXT = ("dense or conv2d layers each followed by lif, an avgpool2d (kernel "
+SUPPORTED_TEXT = ("dense or conv2d layers each followed by lif, the last dense layer by lif or "
+                  "an li readout, an avgpool2d (kernel "
                   f"{', '.join(map(str, POOLS[1:]))}) before a dense or conv2d layer, a neunorm "
                   "(alpha per channel) right before a conv2d, flatten, dropout, a final voting "
                   "layer")
@@ -68,11 +70,12 @@ SUPPORTED_TEXT = ("dense or conv2d layers each followed by lif, an avgpool2d (ke
 
 @dataclass(frozen=True)
 class _Stage:
-    """One synapse -> LIF pair of the architecture, with the pooling of its input events."""
+    """One synapse -> neurons pair of the architecture (LIF, or an LI readout), with the pooling
+    of its input events."""
 
     index: int                                # the synapse's position in the architecture
     synapse: dict[str, Any]
-    lif: dict[str, Any]
+    lif: dict[str, Any]                       # the neurons' descriptor: lif or li
     pool: int
     in_shape: tuple[int, int, int] | None     # the map its input events index
     neunorm: tuple[int, dict[str, Any]] | None = None   # (position, descriptor) before it
@@ -131,14 +134,17 @@ def _stages(architecture: list[dict[str, Any]], where: str,
                                  f"{' or '.join(map(str, POOLS[1:]))}; supported: {SUPPORTED_TEXT}")
             pool, pool_at = size, i
             continue
-        if kind == "lif":
-            raise SnnhwError(f"{where}: layer {i} (lif) follows no dense or conv2d layer (spiking "
-                             f"pooling neurons are not generated yet); supported: "
+        if kind in NEURONS:
+            raise SnnhwError(f"{where}: layer {i} ({kind}) follows no dense or conv2d layer "
+                             f"(spiking pooling neurons are not generated yet); supported: "
                              f"{SUPPORTED_TEXT}")
         nxt = specs[k][1] if k < len(specs) else None
-        if nxt is None or nxt.get("type") != "lif":
-            raise SnnhwError(f"{where}: layer {i} ({kind!r}) is not followed by lif; supported: "
-                             f"{SUPPORTED_TEXT}")
+        if nxt is None or nxt.get("type") not in NEURONS:
+            raise SnnhwError(f"{where}: layer {i} ({kind!r}) is not followed by lif or li; "
+                             f"supported: {SUPPORTED_TEXT}")
+        if nxt.get("type") == "li" and kind != "dense":
+            raise SnnhwError(f"{where}: layer {k} (li) reads out a {kind} layer; the hardware "
+                             f"builds a leaky-integrator readout after a dense layer only")
         k += 1
         in_shape = tuple(shape) if shape is not None and len(shape) == 3 else None
         pooled = (in_shape[0], in_shape[1] // pool, in_shape[2] // pool) if in_shape else None
@@ -182,12 +188,14 @@ def _vote_group(architecture: list[dict[str, Any]]) -> int:
 
 def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits: int,
                     membrane_bits: int | None, leak_frac_bits: int, timesteps: int,
-                    input_bits: int, where: str) -> LIFLayer | ConvLIFLayer:
-    """One synapse -> LIF stage as an IR layer: scale, round, leak, widths. ``input_bits``:
-    1 for spike inputs, else the width of a direct input's unsigned values."""
+                    input_bits: int, where: str) -> LIFLayer | LIReadoutLayer | ConvLIFLayer:
+    """One synapse -> neurons stage as an IR layer: scale, round, leak, widths. ``input_bits``:
+    1 for spike inputs, else the width of a direct input's unsigned values. A readout (``li``)
+    has no threshold: its scale is its weights' alone."""
     index, synapse, lif = stage.index, stage.synapse, stage.lif
     conv = synapse["type"] == "conv2d"
-    name = f"conv{n}" if conv else f"fc{n}"
+    readout = lif["type"] == "li"
+    name = f"conv{n}" if conv else f"li{n}" if readout else f"fc{n}"
     try:
         w = state[f"layers.{index}.weight"].double().numpy()
         b = (state[f"layers.{index}.bias"].double().numpy() if synapse.get("bias", True)
@@ -196,13 +204,14 @@ def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits
         raise SnnhwError(f"{where}: state_dict lacks {exc.args[0]!r} for layer {index}") from None
     # an average pool before the synapse is a sum pool with its 1/k^2 in the weights: exact
     w = w / (stage.pool * stage.pool)
-    weight_scale = layer_scale(float(np.abs(w).max()), weight_bits, float(lif["threshold"]))
+    weight_scale = layer_scale(float(np.abs(w).max()), weight_bits,
+                               float(lif.get("threshold", 1.0)))
     w_int = round_half_away(w / weight_scale)
     # an input value x stands for x / (2**M - 1): products, bias and threshold in that unit
     scale = weight_scale / input_max(input_bits)
     b_int = round_half_away(b / scale)
-    threshold = int(round_half_away(float(lif["threshold"]) / scale))
-    if threshold < 1:
+    threshold = 0 if readout else int(round_half_away(float(lif["threshold"]) / scale))
+    if threshold < 1 and not readout:
         raise SnnhwError(f"{where}: layer {index + 1} ({name}): threshold {lif['threshold']} "
                          f"rounds to {threshold} LSBs at scale {scale:.3g}; it must be >= 1")
     leak_mult = leak_multiplier(float(lif["tau"]), leak_frac_bits)
@@ -228,16 +237,19 @@ def _quantize_stage(n: int, stage: _Stage, state: dict[str, Any], *, weight_bits
                          f" LSBs, which does not fit a {bits}-bit membrane ({m_lo}..{m_hi})")
     neurons = dict(weight_bits=weight_bits, membrane_bits=bits,
                    accumulator_bits=signed_bits(*accumulator_bounds(rows, bits, events)),
-                   threshold=threshold, leak_mult=leak_mult, leak_frac_bits=leak_frac_bits,
-                   reset=str(lif.get("reset", "zero")), scale=scale, weight=w_int, bias=b_int,
-                   pool=stage.pool, input_bits=input_bits)
+                   leak_mult=leak_mult, leak_frac_bits=leak_frac_bits, scale=scale,
+                   weight=w_int, bias=b_int, pool=stage.pool, input_bits=input_bits)
+    in_features = int(np.prod(stage.in_shape)) if stage.in_shape else w.shape[1]
+    if readout:
+        return LIReadoutLayer(name=name, in_features=in_features, out_features=w.shape[0],
+                              in_shape=stage.in_shape if stage.pool > 1 else None, **neurons)
+    neurons |= dict(threshold=threshold, reset=str(lif.get("reset", "zero")))
     if conv:
         return ConvLIFLayer(name=name, in_shape=stage.in_shape,
                             out_channels=int(synapse["out_channels"]),
                             kernel_size=int(synapse["kernel_size"]),
                             stride=int(synapse.get("stride", 1)),
                             padding=int(synapse.get("padding", 0)), **neurons, **aux)
-    in_features = int(np.prod(stage.in_shape)) if stage.in_shape else w.shape[1]
     return LIFLayer(name=name, in_features=in_features, out_features=w.shape[0],
                     in_shape=stage.in_shape if stage.pool > 1 else None, **neurons)
 
@@ -347,7 +359,8 @@ def integer_inputs(net: Network, encoded: np.ndarray) -> np.ndarray:
 
 def integer_torch_model(net: Network) -> "torch.nn.Sequential":
     """The IR as a torch network of :class:`snnhw.nn.fixed.FixedPointLIF` layers: the
-    integer mode of the torch model, spike-for-spike equal to the golden model."""
+    integer mode of the torch model, spike-for-spike equal to the golden model (a readout's
+    membranes equal to its ``Trace.values``)."""
     import torch
 
     from .nn.fixed import FixedPointLIF, NeuNormTerm, SumPoolConv, SumPoolDense
@@ -369,7 +382,8 @@ def integer_torch_model(net: Network) -> "torch.nn.Sequential":
         else:
             synapse = SumPoolDense(weight, layer.pool, layer.in_shape)
         modules.append(FixedPointLIF(
-            synapse=synapse, bias=bias, threshold=layer.threshold, leak_mult=layer.leak_mult,
-            leak_frac_bits=layer.leak_frac_bits, membrane_min=layer.membrane_range[0],
-            membrane_max=layer.membrane_range[1], reset=layer.reset, aux=aux))
+            synapse=synapse, bias=bias, threshold=layer.threshold if layer.fires else None,
+            leak_mult=layer.leak_mult, leak_frac_bits=layer.leak_frac_bits,
+            membrane_min=layer.membrane_range[0], membrane_max=layer.membrane_range[1],
+            reset=layer.reset if layer.fires else "zero", aux=aux))
     return torch.nn.Sequential(*modules)

@@ -304,7 +304,8 @@ def gate_level_check(folder: str | Path, target_name: str, *, sim: str = "fast",
         net = ir.load(folder / "ir")
         trace = golden_run(net, bundle["inputs"])
         results = verify_fast(folder, net, bundle["inputs"], trace.spikes,
-                              load=bundle["load"].tobytes(), stall=stall, seed=1,
+                              values=trace.values, load=bundle["load"].tobytes(), stall=stall,
+                              seed=1,
                               cycle_budget=int(bundle["cycle_budget"]),
                               netlist=[*models, netlist], includes=[include],
                               build_dir=build, progress=progress)

@@ -408,3 +408,21 @@ def small_conv_network(seed: int = 0) -> tuple[Network, np.ndarray]:
                   encoding={"type": "random"}, dataset={}, source={"seed": seed}).validate()
     inputs = (rng.random((4, 4, 128)) < 0.3).astype(np.uint8)
     return net, inputs
+
+
+def as_readout(layer: LIFLayer) -> ir.LIReadoutLayer:
+    """``layer``'s synapses and neurons as a leaky-integrator readout (no threshold, no
+    reset)."""
+    return ir.LIReadoutLayer(
+        name=f"li{layer.name}", in_features=layer.in_features, out_features=layer.out_features,
+        weight_bits=layer.weight_bits, membrane_bits=layer.membrane_bits,
+        accumulator_bits=layer.accumulator_bits, leak_mult=layer.leak_mult,
+        leak_frac_bits=layer.leak_frac_bits, scale=layer.scale, weight=layer.weight,
+        bias=layer.bias, pool=layer.pool, in_shape=layer.in_shape, input_bits=layer.input_bits)
+
+
+def random_readout_network(seed: int) -> tuple[Network, np.ndarray]:
+    """:func:`random_network`'s network with its last layer a leaky-integrator readout."""
+    net, inputs = random_network(seed)
+    layers = net.layers[:-1] + (as_readout(net.layers[-1]),)
+    return replace(net, name=f"readout{seed}", layers=layers).validate(), inputs

@@ -12,9 +12,10 @@ from .network import (
     SNNTop,
     fifo_depths,
     membrane_styles,
+    output_value_bits,
     weight_load_bytes,
 )
 
 __all__ = ["LIFCore", "MEMBRANE_MEMORY", "SNNTop", "TOP_NAME", "WEIGHT_MEMORY", "event_layout",
            "event_signature", "fifo_depths", "index_bits", "membrane_styles", "memory_image",
-           "value_bits", "verilog_source", "weight_load_bytes", "write_rtl"]
+           "output_value_bits", "value_bits", "verilog_source", "weight_load_bytes", "write_rtl"]

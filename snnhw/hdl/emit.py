@@ -65,9 +65,10 @@ def _images(net: Network, lanes: int, styles: list[str], membranes: list[str]
                     np.array(words[b * per_bank:(b + 1) * per_bank], dtype=object), width)
         images[(layer.name, "biases")] = memory_image(
             np.array(bias_words(layer, lanes), dtype=object), lanes * layer.membrane_bits)
-        images[(layer.name, "fire_levels")] = memory_image(
-            np.array(fire_level_words(layer, lanes), dtype=object),
-            lanes * (layer.membrane_bits + 1))
+        if layer.fires:
+            images[(layer.name, "fire_levels")] = memory_image(
+                np.array(fire_level_words(layer, lanes), dtype=object),
+                lanes * (layer.membrane_bits + 1))
         if layer.neunorm:
             images[(layer.name, "aux_kernel")] = memory_image(
                 np.array(aux_kernel_words(layer, lanes), dtype=object),

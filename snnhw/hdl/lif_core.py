@@ -45,6 +45,12 @@ The sweep's stage C subtracts ``a >> aux_frac_bits`` from the accumulator before
 fire compare, and D writes ``leak(a)`` back (0 after the last timestep). The same cycles: the
 cycle model does not change.
 
+A **readout** (``LIReadoutLayer``: leaky integrators, no spikes) runs the same pipeline with
+no fire-level memory: its stage C marks every neuron of the group instead of the firing ones,
+D carries ``leak(u)`` (no reset), and O sends every neuron in ascending order as an event
+with its saturated membrane ``u`` in ``value`` (``membrane_bits``, two's complement), then
+the end-of-timestep event: ``N`` output events per timestep.
+
 Cycles per timestep: ``G`` per input event, ``6 + sum_g max(1, spikes in g)`` for the sweep,
 1 for the end-of-timestep event, plus output stalls (``snnhw.cycles`` models it exactly).
 
@@ -131,7 +137,8 @@ class LIFCore(wiring.Component):
         convolution: map coordinates ``{c, y, x, eot}``); a direct-encoding layer's carry
         ``value`` (``input_bits``, unsigned) as well.
     o: Out(stream of events over ``out_features``)
-        Output spike events in ascending index order, then ``eot``.
+        Output spike events in ascending index order, then ``eot``; a readout's carry each
+        neuron's membrane in ``value`` (``membrane_bits``).
     load: In(stream of {addr, data})
         ``"loaded"`` only: weight words (layout of :mod:`snnhw.hdl.layout`), before any event.
     run: In(1), cleared: Out(1), advance: Out(1)
@@ -160,7 +167,9 @@ class LIFCore(wiring.Component):
         self.value_bits = value_bits(layer.input_bits)
         inputs = (stream.Signature(map_event_layout(layer.pooled_shape, self.value_bits))
                   if self.conv else event_signature(layer.synapses, self.value_bits))
-        ports = {"i": In(inputs), "o": Out(event_signature(layer.out_features))}
+        self.readout = not layer.fires
+        ports = {"i": In(inputs), "o": Out(event_signature(
+            layer.out_features, layer.membrane_bits if self.readout else 0))}
         if weight_memory == "loaded":
             depth = weight_depth(layer, lanes)
             ports["load"] = In(stream.Signature(load_layout(depth, lanes * layer.weight_bits)))
@@ -201,9 +210,11 @@ class LIFCore(wiring.Component):
             wiring.connect(m, wiring.flipped(self.load), weights.load)
         biases = memory.Memory(shape=unsigned(p * mb), depth=g_count,
                                init=[] if self.images else bias_words(layer, p))
-        fire_levels = memory.Memory(shape=unsigned(p * (mb + 1)), depth=g_count,
-                                    init=[] if self.images else fire_level_words(layer, p))
-        m.submodules.fire_levels = fire_levels
+        readout = self.readout
+        if not readout:
+            fire_levels = memory.Memory(shape=unsigned(p * (mb + 1)), depth=g_count,
+                                        init=[] if self.images else fire_level_words(layer, p))
+            m.submodules.fire_levels = fire_levels
         m.submodules.weights = weights
         m.submodules.biases = biases
         direct = layer.direct
@@ -226,7 +237,8 @@ class LIFCore(wiring.Component):
             a_kaddr = Signal(range(max(2, taps * g_count)))
             e_kernel, c_kernel = Signal(p * kb), Signal(p * kb)
         b_rd = biases.read_port()
-        f_rd = fire_levels.read_port()
+        if not readout:
+            f_rd = fire_levels.read_port()
 
         # stage A: addresses being read this cycle. A group is P neurons of one position
         # (dense: of the layer); a sweep visits the membrane words g * positions + pos.
@@ -283,12 +295,12 @@ class LIFCore(wiring.Component):
         fire_next = Signal(p)              # stage C: the same, from the unsaturated sums
         sums = []
         carried = []
+        memb = []            # each lane's saturated membrane in D (a readout sends them)
         states = []          # NeuNorm: each lane's state after an event (C) or a sweep (D)
         for lane in range(p):
             weight = c_weights[lane * wb:(lane + 1) * wb].as_signed()
             membrane = mem_rd.data[lane * ab:(lane + 1) * ab].as_signed()
             bias = b_rd.data[lane * mb:(lane + 1) * mb].as_signed()
-            level = f_rd.data[lane * (mb + 1):(lane + 1) * (mb + 1)].as_signed()
             # stage C: accumulate sum, or biased and saturated membrane for stage D
             total = Signal(signed(ab), name=f"sum{lane}")
             if aux:
@@ -334,21 +346,29 @@ class LIFCore(wiring.Component):
             u = Signal(signed(mb), name=f"u{lane}")
             with m.If(~stall):
                 m.d.sync += [u.eq(u_next), fire[lane].eq(fire_next[lane])]
-            m.d.comb += fire_next[lane].eq(adjusted >= level)
+            if readout:   # every neuron of the group leaves O (padded lanes do not exist)
+                m.d.comb += fire_next[lane].eq(c_group * p + lane < layer.out_features)
+            else:
+                level = f_rd.data[lane * (mb + 1):(lane + 1) * (mb + 1)].as_signed()
+                m.d.comb += fire_next[lane].eq(adjusted >= level)
             # leak(reset(u)) as a choice between the leaked values of both outcomes, so the
             # threshold comparison runs beside the leak arithmetic instead of before it
             kept = Signal(signed(mb), name=f"kept{lane}")
-            if_fired = Signal(signed(mb), name=f"if_fired{lane}")
+            if_fired = None if readout else Signal(signed(mb), name=f"if_fired{lane}")
             leaked = Signal(signed(mb), name=f"c{lane}")
             m.d.comb += kept.eq(leak_toward_zero(u, layer.leak_mult, layer.leak_frac_bits))
-            if layer.reset == "zero":
-                m.d.comb += if_fired.eq(0)
+            if readout:
+                m.d.comb += leaked.eq(kept)
             else:
-                after_reset = Signal(signed(mb), name=f"r{lane}")
-                m.d.comb += [after_reset.eq(u - layer.threshold),
-                             if_fired.eq(leak_toward_zero(after_reset, layer.leak_mult,
-                                                          layer.leak_frac_bits))]
-            m.d.comb += leaked.eq(Mux(fire[lane], if_fired, kept))
+                if layer.reset == "zero":
+                    m.d.comb += if_fired.eq(0)
+                else:
+                    after_reset = Signal(signed(mb), name=f"r{lane}")
+                    m.d.comb += [after_reset.eq(u - layer.threshold),
+                                 if_fired.eq(leak_toward_zero(after_reset, layer.leak_mult,
+                                                              layer.leak_frac_bits))]
+                m.d.comb += leaked.eq(Mux(fire[lane], if_fired, kept))
+            memb.append(u)
             next_value = Signal(signed(ab), name=f"next{lane}")
             if keeps_currents:   # the next timestep's input current, integrated at once
                 current = Signal(signed(ab), name=f"current{lane}")
@@ -393,6 +413,12 @@ class LIFCore(wiring.Component):
                                         o_obase + times_constant(lane_index, positions))),
             self.o.payload.eot.eq(emit_eot),
         ]
+        if readout:   # the group's membranes, held in O while its events leave
+            o_values = Signal(p * mb)
+            with m.If(~stall):
+                m.d.sync += o_values.eq(Cat(*memb))
+            m.d.comb += self.o.payload.value.eq(
+                Mux(emit_eot, 0, o_values.word_select(lane_index, mb)))
         with m.If(~stall):
             m.d.sync += [pending.eq(entering), several.eq(two_or_more(entering))]
         with m.Elif(o_ready):
@@ -406,8 +432,7 @@ class LIFCore(wiring.Component):
             weights.addr.eq(a_waddr),
             mem_rd.addr.eq(e_maddr),
             b_rd.addr.eq(e_group),
-            f_rd.addr.eq(e_group),
-            f_rd.en.eq(~stall),
+            *([] if readout else [f_rd.addr.eq(e_group), f_rd.en.eq(~stall)]),
             mem_rd.en.eq(~stall),
             b_rd.en.eq(~stall),
             mem_wr.addr.eq(Mux(d_valid, d_maddr, c_maddr)),

@@ -36,8 +36,8 @@ from .replay import InputReplay
 from .single_port import sprams_for
 
 __all__ = ["MEMBRANE_MEMORY", "SNNTop", "SPRAMS", "WEIGHT_MEMORY", "fifo_depths",
-           "loaded_layers", "loaded_memories", "membrane_styles", "weight_load_bytes",
-           "weight_styles"]
+           "loaded_layers", "loaded_memories", "membrane_styles", "output_value_bits",
+           "weight_load_bytes", "weight_styles"]
 
 WEIGHT_MEMORY = ("rom", "spram")
 MEMBRANE_MEMORY = MEMBRANE_STYLES
@@ -96,6 +96,13 @@ def weight_load_bytes(net: Network, lanes: int, weight_memory: str) -> bytes:
                        for l in loaded_layers(net, lanes, weight_memory)])
 
 
+def output_value_bits(net: Network) -> int:
+    """Width of the ``value`` field of the network's output events: a readout's membrane
+    (``membrane_bits``, two's complement), 0 for spikes."""
+    last = net.layers[-1]
+    return 0 if last.fires else last.membrane_bits
+
+
 FIFO_DEPTH_MAX = 1024      # events: a larger map's timestep waits in its core's sweep instead
 
 
@@ -117,7 +124,9 @@ class SNNTop(wiring.Component):
         with their values in its first timestep, then only ``eot`` for the others
         (``Network.sent_inputs``).
     o: Out(stream of events over ``output_features``)
-        Output-layer spikes of each timestep in ascending order, then ``eot``.
+        Output-layer spikes of each timestep in ascending order, then ``eot``; a readout
+        sends every neuron with its membrane in ``value`` (``membrane_bits``, two's
+        complement).
 
     load: In(stream of bytes)
         With ``weight_memory="spram"`` only: the run-time weights (:func:`.loader.load_image`),
@@ -137,7 +146,7 @@ class SNNTop(wiring.Component):
         self.styles = weight_styles(net, lanes, weight_memory)
         self.membrane_styles = membrane_styles(net, lanes, weight_memory, membrane_memory)
         ports = {"i": In(event_signature(net.input_features, value_bits(net.input_bits))),
-                 "o": Out(event_signature(net.output_features))}
+                 "o": Out(event_signature(net.output_features, output_value_bits(net)))}
         if "loaded" in self.styles:
             ports["load"] = In(stream.Signature(8))
         super().__init__(ports)

@@ -15,7 +15,9 @@ __all__ = ["FixedPointLIF", "NeuNormTerm", "SumPoolConv", "SumPoolDense"]
 
 
 class FixedPointLIF(torch.nn.Module):
-    """One IR layer of integer LIF neurons: spikes ``[T, B, in]`` -> spikes ``[T, B, out]``.
+    """One IR layer of integer LIF neurons: spikes ``[T, B, in]`` -> spikes ``[T, B, out]``;
+    with ``threshold=None`` a leaky-integrator readout, whose output is its membranes
+    ``[T, B, out]`` (float64, integer-valued).
 
     ``synapse`` maps one batch of input events ``[N, in]`` (float64 counts) to the synaptic
     sums ``[N, ...]`` (dense: ``[N, out]``; convolution: ``[N, C_out, OH, OW]``); ``bias``
@@ -24,14 +26,14 @@ class FixedPointLIF(torch.nn.Module):
     NeuNorm term, whose ``a >> aux_frac_bits`` every timestep's sums lose.
     """
 
-    def __init__(self, *, synapse: torch.nn.Module, bias: torch.Tensor, threshold: int,
+    def __init__(self, *, synapse: torch.nn.Module, bias: torch.Tensor, threshold: int | None,
                  leak_mult: int, leak_frac_bits: int, membrane_min: int, membrane_max: int,
                  reset: str, aux: "NeuNormTerm | None" = None) -> None:
         super().__init__()
         self.synapse = synapse
         self.aux = aux
         self.register_buffer("bias", bias.to(torch.float64))
-        self.threshold = int(threshold)
+        self.threshold = None if threshold is None else int(threshold)
         self.leak_mult = int(leak_mult)
         self.leak_frac_bits = int(leak_frac_bits)
         self.membrane_min = int(membrane_min)
@@ -50,9 +52,10 @@ class FixedPointLIF(torch.nn.Module):
             currents, self.bias, threshold=self.threshold,
             leak_mult=self.leak_mult, leak_frac_bits=self.leak_frac_bits,
             membrane_min=self.membrane_min, membrane_max=self.membrane_max, reset=self.reset,
-            fire=lambda u: (u >= self.threshold).to(u.dtype))
+            fire=None if self.threshold is None else lambda u: (u >= self.threshold).to(u.dtype))
         self.saturations += saturations
-        return out.reshape(steps, batch, -1).to(spikes.dtype)
+        out = out.reshape(steps, batch, -1)
+        return out if self.threshold is None else out.to(spikes.dtype)
 
 
 class NeuNormTerm(torch.nn.Module):

@@ -30,7 +30,7 @@ import torch
 
 from .surrogate import SURROGATES, spike
 
-__all__ = ["GRADIENTS", "LIF", "RESETS"]
+__all__ = ["GRADIENTS", "LI", "LIF", "RESETS"]
 
 RESETS = ("zero", "subtract")
 GRADIENTS = ("surrogate", "bpsta", "leak_aware", "hm2bp")
@@ -199,3 +199,24 @@ class LIF(torch.nn.Module):
         if self.gradient == "bpsta":
             text += f", spatial_adjust={self.spatial_adjust}, temporal_adjust={self.temporal_adjust}"
         return text
+
+
+class LI(torch.nn.Module):
+    """Multi-step leaky integrator, the readout of NIR's ``LI``: ``u[t] = tau * u[t-1] + I[t]``,
+    ``u[0] = 0`` at the start of every sample, and the output is ``u`` itself
+    (``[T, B, ...]``), never a spike. Read out as the class with the largest membrane summed
+    over the timesteps; the integer version is ``snnhw.ir.LIReadoutLayer``."""
+
+    def __init__(self, *, tau: float) -> None:
+        super().__init__()
+        if not 0.0 <= tau <= 1.0:
+            raise ValueError(f"tau={tau!r}; the leak factor must lie in [0, 1]")
+        self.tau = float(tau)
+
+    def forward(self, current: torch.Tensor) -> torch.Tensor:
+        u = torch.zeros_like(current[0])
+        out = []
+        for step in current.unbind(0):
+            u = self.tau * u + step
+            out.append(u)
+        return torch.stack(out)

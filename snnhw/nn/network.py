@@ -9,8 +9,9 @@ rebuilt without pickled classes::
      ...]
 
 Layer types (``LAYER_TYPES``): ``dense``, ``conv2d``, ``avgpool2d``, ``flatten``,
-``reshape``, ``dropout``, ``neunorm``, ``voting`` and ``lif``. Layers run in multi-step mode
-on ``[T, B, ...]`` tensors.
+``reshape``, ``dropout``, ``neunorm``, ``voting``, ``lif`` and ``li`` (a leaky-integrator
+readout: the network's output is then its membranes). Layers run in multi-step mode on
+``[T, B, ...]`` tensors.
 
 :func:`architecture` builds the descriptors from the compact layer strings of the papers,
 e.g. ``["128C3", "128C3", "AP2", "384C3", "384C3", "AP2", "1024FC", "512FC"]``.
@@ -26,7 +27,7 @@ from typing import Any
 import torch
 
 from .layers import NEUNORM_ALPHAS, AvgPool2d, Conv2d, Dropout, Flatten, NeuNorm, Reshape, Voting
-from .lif import GRADIENTS, LIF, RESETS
+from .lif import GRADIENTS, LI, LIF, RESETS
 from .qat import FixedPointSpec, fixed_point_forward
 from .rate_grad import hm2bp_forward, leak_aware_forward
 from .surrogate import SURROGATES
@@ -36,7 +37,7 @@ __all__ = ["LAYER_FIELDS", "LAYER_TYPES", "SpikingNetwork", "architecture", "che
 
 LayerSpec = dict[str, Any]
 LAYER_TYPES = ("dense", "conv2d", "avgpool2d", "flatten", "reshape", "dropout", "neunorm",
-               "voting", "lif")
+               "voting", "lif", "li")
 
 # field -> (kind, required, allowed): kinds "count" (int >= 1), "size" (int >= 0), "bool",
 # "shape" (list of counts), "unit" (a float in [0, 1]), "positive" (a float > 0), "choice"
@@ -58,6 +59,7 @@ LAYER_FIELDS: dict[str, dict[str, tuple[str, bool, tuple[str, ...]]]] = {
             "reset": ("choice", False, RESETS), "surrogate": ("choice", False, tuple(SURROGATES)),
             "width": ("positive", False, ()), "gradient": ("choice", False, GRADIENTS),
             "spatial_adjust": ("bool", False, ()), "temporal_adjust": ("bool", False, ())},
+    "li": {"tau": ("unit", True, ())},
 }
 COUNT_MAX = 1 << 24      # features, channels, kernel sizes: far above any FPGA network
 _KIND_TEXT = {"count": f"an integer in 1..{COUNT_MAX}", "size": f"an integer in 0..{COUNT_MAX}", "bool": "true or false",
@@ -150,6 +152,8 @@ def _build_layer(index: int, spec: LayerSpec) -> torch.nn.Module:
                    gradient=spec.get("gradient", "surrogate"),
                    spatial_adjust=spec.get("spatial_adjust", True),
                    temporal_adjust=spec.get("temporal_adjust", True))
+    if kind == "li":
+        return LI(tau=spec["tau"])
     raise ValueError(f"layer {index}: unknown layer type {kind!r}; known: {', '.join(LAYER_TYPES)}")
 
 
@@ -188,7 +192,8 @@ class SpikingNetwork(torch.nn.Module):
         return lif(synapse(x))
 
     def forward(self, x: torch.Tensor, record: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Run all layers; if ``record`` is a list, the spikes of every LIF layer are appended.
+        """Run all layers; if ``record`` is a list, the spikes of every LIF layer (and a
+        readout's membranes) are appended.
 
         With a ``fixed_point`` spec, each dense -> LIF pair runs the quantized arithmetic
         (quantization-aware training, see ``snnhw.nn.qat``).
@@ -211,7 +216,7 @@ class SpikingNetwork(torch.nn.Module):
                 if isinstance(layer, AvgPool2d):
                     pool = int(layer.kernel_size)
                 i += 1
-            if record is not None and isinstance(layers[i - 1], LIF):
+            if record is not None and isinstance(layers[i - 1], (LIF, LI)):
                 record.append(x)
         return x
 

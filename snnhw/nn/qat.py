@@ -110,7 +110,7 @@ def fixed_point_forward(synapse: torch.nn.Module, lif: LIF, x: torch.Tensor,
 def integer_lif_steps(currents: torch.Tensor, bias: torch.Tensor, *,
                       threshold: int, leak_mult: int, leak_frac_bits: int, membrane_min: int,
                       membrane_max: int, reset: str,
-                      fire: Callable[[torch.Tensor], torch.Tensor],
+                      fire: Callable[[torch.Tensor], torch.Tensor] | None,
                       toward_zero: Callable[[torch.Tensor], torch.Tensor] = torch.trunc
                       ) -> tuple[torch.Tensor, int]:
     """The integer LIF timestep loop of ``docs/fixed-point.md`` in torch.
@@ -118,8 +118,10 @@ def integer_lif_steps(currents: torch.Tensor, bias: torch.Tensor, *,
     ``currents`` ``[T, B, ...]``: every timestep's synaptic sums (integer-valued, e.g.
     ``spikes @ weight.T``); ``bias`` integer-valued, broadcast against ``currents[t]``.
     ``fire(u)`` gives the spikes of the saturated membrane (a plain ``u >= threshold`` for
-    inference, a surrogate for training); ``toward_zero`` rounds the leaked value. Returns the
-    spikes ``[T, B, out]`` and the number of saturation events.
+    inference, a surrogate for training), or with ``fire=None`` the neurons are a readout
+    (leaky integrators: no fire, no reset); ``toward_zero`` rounds the leaked value. Returns
+    the spikes ``[T, B, out]`` (a readout's membranes ``u``) and the number of saturation
+    events.
     """
     divisor = float(1 << leak_frac_bits)
     carried = torch.zeros_like(currents[0])
@@ -129,6 +131,10 @@ def integer_lif_steps(currents: torch.Tensor, bias: torch.Tensor, *,
         pre = carried + currents[t] + bias
         u = pre.clamp(membrane_min, membrane_max)
         saturations += int((u != pre).sum())
+        if fire is None:
+            carried = toward_zero(u * leak_mult / divisor)
+            spikes.append(u)
+            continue
         o = fire(u)
         if reset == "zero":
             r = u * (1 - o)
