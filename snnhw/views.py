@@ -80,12 +80,16 @@ def collect(model: dict[str, Any], net: ir.Network, encoded: np.ndarray, spikes:
     ``rtl_raster`` the RTL's ``[layer, timestep, neuron]`` events of ``sample`` (``None``
     when the simulator did not record them)."""
     float_spikes, float_membranes = _float_layers(model, encoded[:, sample:sample + 1])
-    comparable = len(float_spikes) == len(net.layers)
+    # the float model records its LIF layers' spikes: a readout's membranes are its output
+    comparable = len(float_spikes) == sum(layer.fires for layer in net.layers)
     layers = []
     x = spikes[:, sample:sample + 1]
     for index, layer in enumerate(net.layers):
         gold = trace.spikes[index][:, sample]
-        integer = golden.membranes(layer, x)[:, 0] / layer.threshold
+        # membranes in threshold units; a readout's (no threshold) in the model's units
+        integer = golden.membranes(layer, x)[:, 0] / (
+            layer.threshold if layer.fires else 1 / layer.scale)
+        float_view = comparable and layer.fires
         x = trace.spikes[index][:, sample:sample + 1]
         counts = gold.sum(axis=0, dtype=np.int64)
         traced = [int(n) for n in np.argsort(-counts, kind="stable")[:TRACED_NEURONS]]
@@ -94,13 +98,13 @@ def collect(model: dict[str, Any], net: ir.Network, encoded: np.ndarray, spikes:
             "golden": _events(gold),
             "rtl": (None if rtl_raster is None else
                     [[t, n] for l, t, n in rtl_raster if l == index]),
-            "float": _events(float_spikes[index]) if comparable else None,
+            "float": _events(float_spikes[index]) if float_view else None,
             "traced": traced,
             "membrane_integer": integer[:, traced].round(4).tolist(),
             "membrane_float": (float_membranes[index][:, traced].round(4).tolist()
-                               if comparable else None),
+                               if float_view else None),
             "rate_golden": float(trace.spikes[index].mean()),
-            "rate_float": float_rates[index] if comparable else None,
+            "rate_float": float_rates[index] if float_view else None,
         }
         layers.append(view)
     return {"sample": sample, "label": int(labels[sample]), "timesteps": net.timesteps,

@@ -383,3 +383,66 @@ def test_build_command_takes_a_nir_graph_and_refuses_nir_options_for_model_pt(tm
                  "--samples", "0", "--data", "mnist-subset"]) == 2
     assert "--data and --timesteps are for NIR models" in capsys.readouterr().err
     assert not (tmp_path / "hw2").exists()
+
+
+def test_a_norse_li_readout_imports_and_builds_bit_exact(digits, tmp_path):
+    """Norse's ``LIBoxCell`` readout (exported as a NIR ``LI``): the imported float model
+    gives the hidden layer's spikes exactly and the readout's membranes to float rounding;
+    the 8-bit build checks the readout's membranes on the RTL, and classifies as Norse
+    does (largest membrane summed over time)."""
+    import norse.torch as nt
+
+    train, labels, test, test_labels = digits
+    torch.manual_seed(5)
+    net = nt.SequentialState(
+        torch.nn.Linear(784, 48),
+        nt.LIFBoxCell(nt.LIFBoxParameters(tau_mem_inv=torch.tensor(200.0),
+                                          v_th=torch.tensor(0.1))),
+        torch.nn.Linear(48, 10), nt.LIBoxCell(nt.LIBoxParameters(tau_mem_inv=torch.tensor(100.0))))
+
+    def forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        states: list = [None] * 4
+        hidden, out = [], []
+        for step in x:
+            h = net[0](step)
+            h, states[1] = net[1](h, states[1])
+            hidden.append(h)
+            v, states[3] = net[3](net[2](h), states[3])
+            out.append(v)
+        return torch.stack(hidden), torch.stack(out)
+
+    optimiser = torch.optim.Adam(net.parameters(), lr=2e-3)
+    for step in range(12):
+        batch = slice(step * 32, step * 32 + 32)
+        loss = torch.nn.functional.cross_entropy(forward(train[:, batch])[1].sum(0),
+                                                 labels[batch])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    path = tmp_path / "norse_li.nir"
+    with torch.no_grad():
+        spikes, membranes = forward(test)
+        nir.write(path, nt.to_nir(net, torch.zeros(784)), compression=None)
+    assert isinstance(read_graph(path).nodes["3"], nir.LI)
+    npz = tmp_path / "test.npz"
+    np.savez(npz, inputs=test.permute(1, 0, 2).numpy().astype(np.uint8), labels=test_labels)
+    data = SampleData(str(npz))
+    model = import_model(path, ImportOptions("norse"), data)
+    assert model["architecture"][-1] == {"type": "li", "tau": pytest.approx(0.9)}
+    ours = SpikingNetwork(model["architecture"])
+    ours.load_state_dict(model["state_dict"])
+    record: list[torch.Tensor] = []
+    with torch.no_grad():
+        out = ours(test, record)
+    assert torch.equal(record[0], spikes)
+    assert float(spikes.mean()) > 0.01
+    torch.testing.assert_close(out, membranes, rtol=1e-5, atol=1e-5)
+
+    report = build(path, tmp_path / "hw", BuildOptions(
+        weight_bits=8, samples=RTL_SAMPLES, nir=ImportOptions("norse"), test_data=data))
+    assert report["rtl"]["mismatches"] == 0
+    assert set(report["rtl"]["layer_mismatches"].values()) == {0}
+    own = float((membranes.sum(0).argmax(-1).numpy() == test_labels).mean())
+    assert report["accuracy"]["float"] == pytest.approx(own)
+    assert report["rtl"]["accuracy"] == report["rtl"]["golden_accuracy"]
+    assert abs(report["accuracy"]["fixed"] - own) <= 0.05

@@ -94,7 +94,7 @@ def test_a_float_li_readout_quantizes_to_the_ir_readout():
     with torch.no_grad():
         hidden: list[torch.Tensor] = []
         float_out = float_net(x, hidden)
-    assert len(hidden) == 2 and torch.equal(hidden[-1], float_out)
+    assert len(hidden) == 1        # the spikes of the LIF layer; the readout's are the output
     trace = golden.run(net, x.numpy().astype(np.uint8))
     # the hidden spikes agree where no membrane sits at the threshold; the readout's
     # membranes then agree to the rounding of 12-bit weights

@@ -58,6 +58,9 @@ class HostLink(wiring.Component):
     def __init__(self, net: Network, *, divisor: int, lanes: int = 1,
                  weight_memory: str = "rom", membrane_memory: str = "bram") -> None:
         self.net = net.validate()
+        if not net.layers[-1].fires:
+            raise ValueError(f"layer {net.layers[-1].name} is a readout; the host link "
+                             f"(protocol v{VERSION}) returns spike counts only")
         if net.input_features >= EOT:
             raise ValueError(f"{net.input_features} inputs do not fit the 16-bit addresses")
         if net.timesteps > 255 or net.output_features // net.vote_group > 255:

@@ -14,8 +14,11 @@ and runs of dense synapses are rewritten as single synapses (:mod:`.linear`). No
   discretisation (:mod:`snnhw.interop.conventions`): the per-neuron gain, leak current and
   threshold are folded into that synapse's weights and bias, so the layer keeps one decay
   and one threshold.
+* ``LI`` directly after a dense synapse, as the last neurons of the graph -> ``li`` (a
+  leaky-integrator readout), with the same discretisation: gain and leak current folded
+  into the synapse, the membranes in the exporter's own units.
 
-Anything else (CubaLIF, LI readouts, recurrence, delays, branches that are not linear, other
+Anything else (CubaLIF, CubaLI, recurrence, delays, branches that are not linear, other
 pooling) is refused in one line naming the node, its type and what is supported.
 """
 
@@ -36,7 +39,7 @@ from .linear import collapse_linear
 __all__ = ["ImportOptions", "NIR_NODES", "read_graph", "to_architecture"]
 
 NIR_NODES = ("Input", "Output", "Affine", "Linear", "Conv2d", "AvgPool2d", "SumPool2d",
-             "Flatten", "Scale", "LIF", "IF", "Threshold")
+             "Flatten", "Scale", "LIF", "IF", "Threshold", "LI")
 _SUPPORTED = ", ".join(NIR_NODES)
 # parameters of one layer's neurons agree when they differ by no more than this (relative)
 _UNIFORM_RTOL = 1e-6
@@ -162,6 +165,7 @@ class _Network:
         self.as_map = False
         self.open_synapse: int | None = None
         self.pool_gain = 1.0
+        self.readout: str | None = None     # the LI node read, which must be the last neurons
 
     def synapse(self, spec: dict[str, Any], weight: np.ndarray, bias: np.ndarray | None,
                 node: str) -> None:
@@ -211,6 +215,9 @@ def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptio
             features = int(np.prod(net.shape))
         elif isinstance(node, nir.Output):
             break
+        elif net.readout is not None:
+            raise SnnhwError(f"{here}: follows the LI readout ({net.readout.split(': ')[-1]}); "
+                             f"an LI readout must be the last node before the Output")
         elif isinstance(node, (nir.Affine, nir.Linear)):
             _dense(net, node, name, here)
         elif isinstance(node, nir.Conv2d):
@@ -226,13 +233,15 @@ def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptio
             _scale_rows(net, _array(node.scale), here)
         elif isinstance(node, (nir.LIF, nir.IF, nir.Threshold)):
             _neurons(net, node, here, convention, dt, options.reset or convention.reset)
+        elif isinstance(node, nir.LI):
+            _readout(net, node, here, convention, dt)
         else:
             raise SnnhwError(f"{here}: not importable; snnhw reads {_SUPPORTED} (in a chain)")
     if net.open_synapse is not None:
         raise SnnhwError(f"{where}: the graph ends with a synapse without neurons; snnhw "
-                         f"builds networks whose output layer spikes")
-    if not any(spec["type"] == "lif" for spec in net.arch):
-        raise SnnhwError(f"{where}: no neuron layer (LIF, IF or Threshold) in the graph")
+                         f"builds networks whose output layer spikes or is an LI readout")
+    if not any(spec["type"] in ("lif", "li") for spec in net.arch):
+        raise SnnhwError(f"{where}: no neuron layer (LIF, IF, Threshold or LI) in the graph")
     state = {}
     for index, weight in net.weights.items():
         state[f"layers.{index}.weight"] = torch.tensor(weight, dtype=torch.float32)
@@ -376,6 +385,58 @@ def _scale_rows(net: _Network, scale: np.ndarray, here: str) -> None:
         net.biases[index] = net.biases[index] * rows
 
 
+def _decay(net: _Network, node: Any, here: str, convention: Convention, dt: float | None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(beta, gain, leak_current)`` per neuron of a LIF or LI node, the exporter's
+    discretisation of its ``tau``, ``r`` and ``v_leak``."""
+    if dt is None and convention.discretisation != "exp":
+        raise SnnhwError(f"{here}: a NIR file carries no time step: pass --dt (seconds), "
+                         f"or --from snntorch|norse|sinabs for that exporter's own")
+    tau = _per_output(net, _array(node.tau), "tau", here)
+    if not np.all(tau > 0):
+        raise SnnhwError(f"{here}: tau {tau.min():g}; time constants > 0 are required")
+    return convention.lif(tau, _per_output(net, _array(node.r), "r", here),
+                          _per_output(net, _array(node.v_leak), "v_leak", here), dt)
+
+
+def _uniform_decay(beta: np.ndarray, here: str, dt: float | None) -> float:
+    """The layer's one decay per step, in [0, 1]."""
+    decay = float(beta.mean())
+    if not np.allclose(beta, decay, rtol=_UNIFORM_RTOL, atol=1e-12):
+        raise SnnhwError(f"{here}: the decay differs between neurons ({beta.min():g} .. "
+                         f"{beta.max():g}); snnhw gives one decay to a layer")
+    if not 0.0 <= decay <= 1.0 + 1e-12:
+        raise SnnhwError(f"{here}: decay {decay:g} per step (tau against dt = {dt}); snnhw "
+                         f"needs 0 <= decay <= 1 (tau >= dt)")
+    return min(decay, 1.0)
+
+
+def _fold_rows(net: _Network, rows: np.ndarray, offset: np.ndarray) -> None:
+    """The open synapse's output ``y`` becomes ``rows * y + offset`` (per output row)."""
+    index = net.open_synapse
+    assert index is not None
+    weight, bias = net.weights[index], net.biases[index]
+    net.weights[index] = weight * rows.reshape((-1,) + (1,) * (weight.ndim - 1))
+    if bias is not None or np.any(offset != 0):
+        base = bias if bias is not None else np.zeros_like(rows)
+        net.biases[index] = rows * base + offset
+    net.open_synapse = None
+
+
+def _readout(net: _Network, node: Any, here: str, convention: Convention,
+             dt: float | None) -> None:
+    """An LI node: a leaky-integrator readout after a dense synapse, ``u = beta u + gain I +
+    leak_current`` in the exporter's units."""
+    if net.open_synapse is None or net.arch[net.open_synapse]["type"] != "dense":
+        raise SnnhwError(f"{here}: an LI readout must follow a dense synapse (Affine or "
+                         f"Linear); snnhw builds leaky-integrator readouts of dense layers")
+    beta, gain, leak = _decay(net, node, here, convention, dt)
+    decay = _uniform_decay(beta, here, dt)
+    _fold_rows(net, gain, leak)
+    net.arch.append({"type": "li", "tau": decay})
+    net.readout = here
+
+
 def _neurons(net: _Network, node: Any, here: str, convention: Convention, dt: float | None,
              reset: str) -> None:
     import nir
@@ -385,15 +446,7 @@ def _neurons(net: _Network, node: Any, here: str, convention: Convention, dt: fl
     if reset not in ("zero", "subtract"):
         raise SnnhwError(f"--reset {reset!r}: allowed: zero, subtract")
     if isinstance(node, nir.LIF):
-        if dt is None and convention.discretisation != "exp":
-            raise SnnhwError(f"{here}: a NIR file carries no time step: pass --dt (seconds), "
-                             f"or --from snntorch|norse|sinabs for that exporter's own")
-        tau = _per_output(net, _array(node.tau), "tau", here)
-        if not np.all(tau > 0):
-            raise SnnhwError(f"{here}: tau {tau.min():g}; time constants > 0 are required")
-        beta, gain, leak = convention.lif(tau, _per_output(net, _array(node.r), "r", here),
-                                          _per_output(net, _array(node.v_leak), "v_leak",
-                                                      here), dt)
+        beta, gain, leak = _decay(net, node, here, convention, dt)
         threshold = _per_output(net, _array(node.v_threshold), "v_threshold", here)
         v_reset = _per_output(net, _array(node.v_reset), "v_reset", here)
     elif isinstance(node, nir.IF):
@@ -405,14 +458,7 @@ def _neurons(net: _Network, node: Any, here: str, convention: Convention, dt: fl
         threshold = _per_output(net, _array(node.threshold), "threshold", here)
         gain, beta = np.ones_like(threshold), np.zeros_like(threshold)
         leak, v_reset = np.zeros_like(threshold), np.zeros_like(threshold)
-    decay = float(beta.mean())
-    if not np.allclose(beta, decay, rtol=_UNIFORM_RTOL, atol=1e-12):
-        raise SnnhwError(f"{here}: the decay differs between neurons ({beta.min():g} .. "
-                         f"{beta.max():g}); snnhw gives one decay to a layer")
-    if not 0.0 <= decay <= 1.0 + 1e-12:
-        raise SnnhwError(f"{here}: decay {decay:g} per step (tau against dt = {dt}); snnhw "
-                         f"needs 0 <= decay <= 1 (tau >= dt)")
-    decay = min(decay, 1.0)
+    decay = _uniform_decay(beta, here, dt)
     if not np.all(threshold > 0):
         raise SnnhwError(f"{here}: v_threshold {threshold.min():g}; thresholds > 0 are "
                          f"required")
@@ -423,13 +469,6 @@ def _neurons(net: _Network, node: Any, here: str, convention: Convention, dt: fl
                          f"(u = beta u + I - threshold); snnhw's subtraction reset leaks it "
                          f"(u = beta (u - threshold) + I): use --reset zero, or IF neurons")
     common = float(threshold[0]) if np.all(threshold == threshold[0]) else 1.0
-    index = net.open_synapse
-    weight, bias = net.weights[index], net.biases[index]
     # u / s with s = threshold / common keeps every spike: rows scaled by gain / s
-    rows = gain * common / threshold
-    net.weights[index] = weight * rows.reshape((-1,) + (1,) * (weight.ndim - 1))
-    if bias is not None or np.any(leak != 0):
-        base = bias if bias is not None else np.zeros_like(gain)
-        net.biases[index] = (gain * base + leak) * common / threshold
+    _fold_rows(net, gain * common / threshold, leak * common / threshold)
     net.arch.append({"type": "lif", "tau": decay, "threshold": common, "reset": reset})
-    net.open_synapse = None

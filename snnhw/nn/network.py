@@ -192,8 +192,8 @@ class SpikingNetwork(torch.nn.Module):
         return lif(synapse(x))
 
     def forward(self, x: torch.Tensor, record: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Run all layers; if ``record`` is a list, the spikes of every LIF layer (and a
-        readout's membranes) are appended.
+        """Run all layers; if ``record`` is a list, the spikes of every LIF layer are appended
+        (not a readout's membranes: they are the output).
 
         With a ``fixed_point`` spec, each dense -> LIF pair runs the quantized arithmetic
         (quantization-aware training, see ``snnhw.nn.qat``).
@@ -216,7 +216,7 @@ class SpikingNetwork(torch.nn.Module):
                 if isinstance(layer, AvgPool2d):
                     pool = int(layer.kernel_size)
                 i += 1
-            if record is not None and isinstance(layers[i - 1], (LIF, LI)):
+            if record is not None and isinstance(layers[i - 1], LIF):
                 record.append(x)
         return x
 
