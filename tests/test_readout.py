@@ -164,3 +164,36 @@ def test_readout_on_cocotb_icarus_agrees_and_catches_a_wrong_membrane(tmp_path):
         first = result["first_mismatches"][0]
         assert (first["sample"], first["timestep"], first["neuron"]) == (0, 1, 2)
         assert first["rtl"] == first["golden"] + 1
+
+
+def test_an_li_readout_exports_to_nir_and_imports_back_to_the_same_membranes(tmp_path):
+    import nir
+
+    from snnhw.interop.importer import SampleData, import_model
+    from snnhw.interop.nir_read import ImportOptions, read_graph
+    from snnhw.interop.nir_write import write_nir
+
+    torch.manual_seed(1)
+    arch = [{"type": "dense", "in_features": 20, "out_features": 12, "bias": True},
+            {"type": "lif", "tau": 0.8, "threshold": 0.5, "reset": "zero"},
+            {"type": "dense", "in_features": 12, "out_features": 5, "bias": True},
+            {"type": "li", "tau": 0.75}]
+    net = SpikingNetwork(arch)
+    model = {"name": "li", "architecture": arch, "state_dict": net.state_dict(),
+             "encoding": {"type": "bernoulli", "timesteps": 6, "seed": 0},
+             "dataset": {"name": "none"}}
+    path = write_nir(model, tmp_path / "li.nir")
+    assert isinstance(read_graph(path).nodes["li3"], nir.LI)
+    x = (torch.rand(6, 32, 20) < 0.5).float()
+    np.savez(tmp_path / "x.npz", inputs=x.permute(1, 0, 2).numpy().astype(np.uint8),
+             labels=np.zeros(32, dtype=np.int64))
+    back = import_model(path, ImportOptions("snnhw"), SampleData(str(tmp_path / "x.npz")))
+    assert [s["type"] for s in back["architecture"]] == ["dense", "lif", "dense", "li"]
+    again = SpikingNetwork(back["architecture"])
+    again.load_state_dict(back["state_dict"])
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), net(x), rtol=1e-5, atol=1e-5)
+    no_leak = [*arch[:3], {"type": "li", "tau": 1.0}]
+    with pytest.raises(SnnhwError, match="no NIR LI form"):
+        write_nir({**model, "architecture": no_leak}, tmp_path / "no_leak.nir")
+    assert not (tmp_path / "no_leak.nir").exists()

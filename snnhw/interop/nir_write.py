@@ -7,7 +7,8 @@ neurons, ``IF`` (``tau = 1``) or ``LIF`` written in NIR's continuous time at the
 by ``dt / tau_nir = 1 - beta``, so the synapse before is written ``1 / (1 - beta)`` times
 larger: that is exact in NIR's terms and is what Norse (which ignores ``r``) runs; snnTorch
 reads ``r dt / tau`` as an input scale and divides its threshold by it (with a warning), the
-same neuron again. Load in Norse with ``norse.torch.from_nir(graph, dt=<the dt written>)``;
+same neuron again. A last ``li`` readout is written as ``LI`` the same way (``tau_nir = dt /
+(1 - beta)``, ``r = 1``, ``v_leak = 0``; no leak has no LI form). Load in Norse with ``norse.torch.from_nir(graph, dt=<the dt written>)``;
 the graph's metadata records ``dt``.
 
 Average pooling is written as ``AvgPool2d`` (snnTorch's importer reads it) or, with
@@ -116,6 +117,17 @@ def to_graph(model: dict[str, Any], dt: float = DEFAULT_DT, pool: str = "avg",
                                  v_threshold=threshold * ones, v_reset=0 * ones)
             add(f"lif{index}", neuron)
             pending = None
+        elif kind == "li":
+            if pending is None:
+                raise SnnhwError(f"{here}: a readout without a synapse before it")
+            beta = float(spec["tau"])
+            if beta >= 1.0:
+                raise SnnhwError(f"{here}: an li readout without leak (tau=1) has no NIR LI "
+                                 f"form (its time constant would be infinite)")
+            _add_synapse(add, pending, 1.0 / (1.0 - beta))
+            ones = np.ones(shape, dtype=np.float32)
+            add(f"li{index}", nir.LI(tau=(dt / (1.0 - beta)) * ones, r=ones, v_leak=0 * ones))
+            pending = None
         elif kind == "avgpool2d":
             k = int(spec["kernel_size"])
             kind_of_pool = nir.AvgPool2d if pool == "avg" else nir.SumPool2d
@@ -129,7 +141,8 @@ def to_graph(model: dict[str, Any], dt: float = DEFAULT_DT, pool: str = "avg",
             shape = (int(np.prod(shape)),)
         else:
             raise SnnhwError(f"{here}: has no NIR form; exportable layers: dense, conv2d, "
-                             f"avgpool2d, flatten, dropout (dropped), lif with reset 'zero'")
+                             f"avgpool2d, flatten, dropout (dropped), lif with reset 'zero', "
+                             f"a last li readout with leak")
     add("output", nir.Output(output_type={"output": np.array(shape)}))
     edges = list(zip(order[:-1], order[1:]))
     return nir.NIRGraph(nodes=nodes, edges=edges,
