@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import golden, ir
+from . import SnnhwError, golden, ir
 from .nn.lif import LIF
 from .nn.network import SpikingNetwork
 from .quant import quantize
@@ -60,13 +60,17 @@ def _float_layers(model: dict[str, Any], sample_input: np.ndarray
 def _accuracy_by_bits(model: dict[str, Any], net: ir.Network, spikes: np.ndarray,
                       labels: np.ndarray) -> list[dict[str, float]]:
     """Golden-model accuracy at each of ``ACCURACY_BITS`` (the build's other widths kept), on
-    the first ``ACCURACY_SAMPLES`` test samples."""
+    the first ``ACCURACY_SAMPLES`` test samples; a width the model does not quantize to (a
+    threshold below one LSB of its weights' scale) is left out of the curve."""
     head, truth = spikes[:, :ACCURACY_SAMPLES], labels[:ACCURACY_SAMPLES]
     layer = net.layers[0]
     curve = []
     for bits in ACCURACY_BITS:
-        other = quantize(model, weight_bits=bits, leak_frac_bits=layer.leak_frac_bits,
-                         **({"input_bits": net.input_bits} if layer.direct else {}))
+        try:
+            other = quantize(model, weight_bits=bits, leak_frac_bits=layer.leak_frac_bits,
+                             **({"input_bits": net.input_bits} if layer.direct else {}))
+        except SnnhwError:
+            continue
         predicted = golden.predict(golden.run(other, head).output, other.vote_group)
         curve.append({"bits": bits, "accuracy": float((predicted == truth).mean())})
     return curve

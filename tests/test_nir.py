@@ -446,3 +446,80 @@ def test_a_norse_li_readout_imports_and_builds_bit_exact(digits, tmp_path):
     assert report["accuracy"]["float"] == pytest.approx(own)
     assert report["rtl"]["accuracy"] == report["rtl"]["golden_accuracy"]
     assert abs(report["accuracy"]["fixed"] - own) <= 0.05
+
+
+def test_a_residual_snntorch_net_exported_by_nirtorch_imports_as_one_synapse(digits, tmp_path):
+    """A branched graph from a framework: snnTorch neurons with a residual block
+    (``lif2(fc2(h) + fc3(h) + h)``), exported by NIR's own torch tracer
+    (``nirtorch.torch_to_nir`` with snnTorch's node mapping; snnTorch 1.0's ``export_to_nir``
+    loses a neuron fed by a sum). snnhw folds the two branches and the identity skip into one
+    dense synapse: every layer's spikes equal snnTorch's forward, and the 8-bit build is
+    bit-exact."""
+    import nirtorch
+    import snntorch as snn
+    import snntorch.utils
+    from snntorch.export_nir import _extract_snntorch_module
+
+    train, labels, test, test_labels = digits
+
+    def leaky(n: int) -> torch.nn.Module:
+        return snn.Leaky(beta=torch.full((n,), 0.8), threshold=torch.full((n,), 0.5),
+                         init_hidden=True, reset_mechanism="zero")
+
+    class Residual(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1, self.lif1 = torch.nn.Linear(784, 32), leaky(32)
+            self.fc2, self.fc3, self.lif2 = torch.nn.Linear(32, 32), torch.nn.Linear(32, 32), \
+                leaky(32)
+            self.fc4, self.lif3 = torch.nn.Linear(32, 10), leaky(10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.lif1(self.fc1(x))
+            return self.lif3(self.fc4(self.lif2(self.fc2(h) + self.fc3(h) + h)))
+
+    torch.manual_seed(0)
+    net = Residual()
+
+    def spikes(x: torch.Tensor) -> list[torch.Tensor]:
+        snntorch.utils.reset(net)
+        out: list[list[torch.Tensor]] = [[], [], []]
+        for step in x:
+            h = net.lif1(net.fc1(step))
+            g = net.lif2(net.fc2(h) + net.fc3(h) + h)
+            for k, value in enumerate((h, g, net.lif3(net.fc4(g)))):
+                out[k].append(value)
+        return [torch.stack(o) for o in out]
+
+    optimiser = torch.optim.Adam(net.parameters(), lr=2e-3)
+    for step in range(12):
+        batch = slice(step * 32, step * 32 + 32)
+        loss = torch.nn.functional.cross_entropy(spikes(train[:, batch])[-1].sum(0),
+                                                 labels[batch])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = nirtorch.torch_to_nir(net, {snn.Leaky: _extract_snntorch_module},
+                                      type_check=False)
+    assert {("fc2", "lif2"), ("fc3", "lif2"), ("lif1", "lif2")} <= set(graph.edges)
+    # without type checking the tracer leaves the Output's shape unset (nir.write needs it)
+    graph.nodes["output"] = nir.Output(output_type={"output": np.array([10])})
+    path = tmp_path / "residual.nir"
+    nir.write(path, graph)
+    npz = tmp_path / "test.npz"
+    np.savez(npz, inputs=test.permute(1, 0, 2).numpy().astype(np.uint8), labels=test_labels)
+    data = SampleData(str(npz))
+    model = import_model(path, ImportOptions("snntorch"), data)
+    assert [s["type"] for s in model["architecture"]] == ["dense", "lif"] * 3
+    with torch.no_grad():
+        theirs = spikes(test)
+    ours = _float_spikes(model, test)
+    for layer, (a, b) in enumerate(zip(ours, theirs)):
+        assert int((a != b).sum()) == 0, f"layer {layer}"
+        assert float(b.mean()) > 0.01, f"layer {layer} barely fires: a weak check"
+    report = build(path, tmp_path / "hw", BuildOptions(
+        weight_bits=8, samples=RTL_SAMPLES, nir=ImportOptions("snntorch"), test_data=data))
+    assert report["rtl"]["mismatches"] == 0
+    assert set(report["rtl"]["layer_mismatches"].values()) == {0}
