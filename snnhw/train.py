@@ -13,7 +13,10 @@ optimizer. ``METHODS`` maps each seed paper to its backward pass:
 Losses: ``rate_mse``, the mean squared error between the output rate ``(1/T) sum_t o[t]``
 and the one-hot label (STBP, NeuNorm, Lee, BPSTA); ``count``, HM2-BP's
 ``1/2 sum_i (n_i - y_i)^2`` on output spike counts ``n_i`` with desired counts
-``y = desired_rates * T`` and no error where ``|n_i - y_i| <= margin_rate * T``.
+``y = desired_rates * T`` and no error where ``|n_i - y_i| <= margin_rate * T``;
+``count_ce``, cross-entropy with the output summed over the window as the logits: spike
+counts, or with ``readout = "li"`` (a leaky-integrator output layer, whose output is its
+membranes) the membranes summed, as the hardware reads out such a network.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from .fixedpoint import (
 from .nn import FixedPointSpec, SpikingNetwork, architecture
 from .nn.layers import NEUNORM_ALPHAS
 from .nn.lif import RESETS
+from .nn.network import READOUTS
 from .nn.surrogate import SURROGATES
 from .outdir import check_plain_name
 from .plots import plot_training
@@ -98,7 +102,8 @@ RULES: dict[str, Rule] = {
     "layers": _LAYER_STRINGS, "voting": _integer(1), "width_mult": _POSITIVE, "neunorm": _BOOL,
     "neunorm_alpha": _choice(NEUNORM_ALPHAS),
     "dropout": _number(0, 1, hi_open=True), "pool_neurons": _BOOL, "pool_tau": _number(0, 1),
-    "pool_threshold": _POSITIVE, "tau": _number(0, 1), "threshold": _POSITIVE,
+    "pool_threshold": _POSITIVE, "readout": _choice(READOUTS), "readout_tau": _number(0, 1),
+    "tau": _number(0, 1), "threshold": _POSITIVE,
     "reset": _choice(RESETS), "surrogate": _choice(tuple(SURROGATES)), "width": _POSITIVE,
     "spatial_adjust": _BOOL, "temporal_adjust": _BOOL, "encoding": _choice(ENCODINGS),
     "timesteps": _integer(1), "encoding_seed": _integer(0), "loss": _choice(LOSSES),
@@ -136,6 +141,8 @@ class Recipe:
     pool_neurons: bool = False             # integrate-and-fire neurons after average pooling
     pool_tau: float = 1.0
     pool_threshold: float = 0.75
+    readout: str = "spikes"                # or "li": leaky-integrator output layer (membranes)
+    readout_tau: float = 1.0               # its decay per step (1: it accumulates)
     tau: float = 0.5
     threshold: float = 0.5
     reset: str = "zero"
@@ -175,6 +182,14 @@ class Recipe:
         if self.qat_bits is not None and self.neunorm:
             raise SnnhwError(f"{where}: qat_bits = {self.qat_bits} with neunorm = true: "
                              f"quantization-aware training does not model NeuNorm's term yet; "
+                             f"train in float and build with --fixed N")
+        if self.readout == "li" and self.loss != "count_ce":
+            raise SnnhwError(f"{where}: readout = 'li' with loss = {self.loss!r}: a readout's "
+                             f"output is membranes, trained with loss = 'count_ce' (cross-"
+                             f"entropy on the membranes summed over the window)")
+        if self.readout == "li" and self.qat_bits is not None:
+            raise SnnhwError(f"{where}: readout = 'li' with qat_bits = {self.qat_bits}: "
+                             f"quantization-aware training does not model a readout yet; "
                              f"train in float and build with --fixed N")
         event_data = self.dataset in ("nmnist", "dvs-gesture", "cifar10-dvs")
         if event_data != (self.encoding == "frames"):
@@ -243,7 +258,7 @@ def evaluate_float(net: SpikingNetwork, inputs: np.ndarray, labels: np.ndarray,
 
 
 def _loss(recipe: Recipe, out: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
-    if recipe.loss == "count_ce":       # the spike counts of the window as the logits
+    if recipe.loss == "count_ce":       # the window's spike counts (membrane sums) as logits
         return torch.nn.functional.cross_entropy(out.sum(0).reshape(out.shape[1], -1), labels)
     target = torch.nn.functional.one_hot(labels, classes).to(out.dtype)
     if recipe.loss == "rate_mse":
@@ -288,7 +303,8 @@ def build_architecture(recipe: Recipe, input_shape: list[int], classes: int) -> 
             voting=recipe.voting, width_mult=recipe.width_mult, dropout=recipe.dropout,
             neunorm=recipe.neunorm, neunorm_alpha=recipe.neunorm_alpha,
             pool_neurons=recipe.pool_neurons, pool_tau=recipe.pool_tau,
-            pool_threshold=recipe.pool_threshold, reset=recipe.reset,
+            pool_threshold=recipe.pool_threshold, readout=recipe.readout,
+            readout_tau=recipe.readout_tau, reset=recipe.reset,
             surrogate=recipe.surrogate, width=recipe.width, gradient=METHODS[recipe.method],
             spatial_adjust=recipe.spatial_adjust, temporal_adjust=recipe.temporal_adjust)
     except ValueError as exc:

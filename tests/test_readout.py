@@ -5,6 +5,7 @@ a wrong membrane pinned to its sample, timestep and neuron."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -197,3 +198,33 @@ def test_an_li_readout_exports_to_nir_and_imports_back_to_the_same_membranes(tmp
     with pytest.raises(SnnhwError, match="no NIR LI form"):
         write_nir({**model, "architecture": no_leak}, tmp_path / "no_leak.nir")
     assert not (tmp_path / "no_leak.nir").exists()
+
+
+def test_a_recipe_with_an_li_readout_trains_builds_and_checks_its_membranes(tmp_path):
+    """``readout = "li"`` in a recipe: the float model's output layer is leaky integrators,
+    trained with cross-entropy on the summed membranes; model.pt builds to a readout whose
+    RTL membranes equal the golden ones, the RTL's answers equal the golden model's."""
+    from snnhw.cli import main
+    from snnhw.train import Recipe, train
+
+    with pytest.raises(SnnhwError, match="readout = 'li' with loss = 'rate_mse'"):
+        Recipe(readout="li").check()
+    with pytest.raises(SnnhwError, match="quantization-aware training does not model"):
+        Recipe(readout="li", loss="count_ce", qat_bits=8).check()
+    path = tmp_path / "model.pt"
+    train(Recipe(name="li", layers=["32FC"], timesteps=6, epochs=2, batch_size=50,
+                 readout="li", readout_tau=0.9, loss="count_ce"), path, progress=False)
+    model = torch.load(path, weights_only=True)
+    assert model["architecture"][-1] == {"type": "li", "tau": 0.9}
+    assert model["metrics"]["test_accuracy"] > 0.5
+    out = tmp_path / "hw"
+    assert main(["build", str(path), "--samples", "8", "--lanes", "4", "--out", str(out),
+                 "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["rtl"]["mismatches"] == 0
+    assert report["rtl"]["accuracy"] == report["rtl"]["golden_accuracy"]
+    assert report["cycles_per_timestep"]["measured_mean"] == pytest.approx(
+        report["cycles_per_timestep"]["predicted"])
+    assert abs(report["accuracy"]["fixed"] - report["accuracy"]["float"]) < 0.03
+    net = ir.load(out / "ir")
+    assert net.layers[-1].kind == "li" and net.layers[-1].leak_mult == round(0.9 * 256)

@@ -32,7 +32,7 @@ from .qat import FixedPointSpec, fixed_point_forward
 from .rate_grad import hm2bp_forward, leak_aware_forward
 from .surrogate import SURROGATES
 
-__all__ = ["LAYER_FIELDS", "LAYER_TYPES", "SpikingNetwork", "architecture", "check_architecture",
+__all__ = ["LAYER_FIELDS", "LAYER_TYPES", "READOUTS", "SpikingNetwork", "architecture", "check_architecture",
            "mlp_architecture", "show"]
 
 LayerSpec = dict[str, Any]
@@ -61,6 +61,7 @@ LAYER_FIELDS: dict[str, dict[str, tuple[str, bool, tuple[str, ...]]]] = {
             "spatial_adjust": ("bool", False, ()), "temporal_adjust": ("bool", False, ())},
     "li": {"tau": ("unit", True, ())},
 }
+READOUTS = ("spikes", "li")     # the output layer: LIF neurons, or leaky integrators
 COUNT_MAX = 1 << 24      # features, channels, kernel sizes: far above any FPGA network
 _KIND_TEXT = {"count": f"an integer in 1..{COUNT_MAX}", "size": f"an integer in 0..{COUNT_MAX}", "bool": "true or false",
               "shape": "a list of integers >= 1", "unit": "a number in [0, 1]",
@@ -243,6 +244,7 @@ def architecture(input_shape: list[int], layers: list[str], classes: int, *, tau
                  dropout: float = 0.0, neunorm: bool = False, neunorm_alpha: str = "neuron",
                  pool_neurons: bool = False,
                  pool_tau: float = 1.0, pool_threshold: float = 0.75,
+                 readout: str = "spikes", readout_tau: float = 1.0,
                  **neuron: Any) -> list[LayerSpec]:
     """Descriptors from layer strings; every conv and dense layer is followed by LIF neurons.
 
@@ -253,7 +255,9 @@ def architecture(input_shape: list[int], layers: list[str], classes: int, *, tau
     ``voting > 1``) is appended. ``width_mult`` scales every hidden channel and feature count
     (at least 1). ``dropout`` follows each hidden LIF layer; ``neunorm`` puts a NeuNorm layer
     before every convolution that takes spikes, with its ``alpha`` per ``neunorm_alpha``
-    (``"neuron"`` or ``"channel"``). ``neuron`` holds the LIF options
+    (``"neuron"`` or ``"channel"``). ``readout="li"`` makes the output layer leaky
+    integrators (decay ``readout_tau``; 1: they accumulate) instead of LIF neurons.
+    ``neuron`` holds the LIF options
     (``reset``, ``surrogate``, ``width``, ``gradient``, ``spatial_adjust``,
     ``temporal_adjust``).
     """
@@ -311,7 +315,10 @@ def architecture(input_shape: list[int], layers: list[str], classes: int, *, tau
         shape = [shape[0] * shape[1] * shape[2]]
     arch.append({"type": "dense", "in_features": shape[0], "out_features": classes * voting,
                  "bias": True})
-    arch.append(_neuron(tau, threshold, neuron))
+    if readout not in READOUTS:
+        raise ValueError(f"readout={readout!r}; allowed: {', '.join(READOUTS)}")
+    arch.append(_neuron(tau, threshold, neuron) if readout == "spikes"
+                else {"type": "li", "tau": float(readout_tau)})
     if voting > 1:
         arch.append({"type": "voting", "classes": classes, "group": voting})
     return arch
