@@ -3,14 +3,15 @@
 A UART model drives ``rx`` and decodes ``tx`` bit by bit (8N1, ``divisor`` clock cycles per
 bit). Two tests, each on every sample of ``vectors.npz`` (``$SNNHW_VECTORS``):
 
-* ``link_frames``: the testbench sends protocol v3 frames itself (the weight image first when
+* ``link_frames``: the testbench sends protocol v4 frames itself (the weight image first when
   the identity asks for one) and compares every result frame byte for byte with the one the
-  golden model's output spikes give;
+  golden model's output spikes (a readout's membranes) give;
 * ``link_host_over_pty``: the host code of ``snnhw run`` (:class:`snnhw.run.BoardLink` on a
   pyserial port) talks to the simulated board through a pseudo-terminal; its classes and
   counts must equal the golden model's.
 
-Vectors: ``inputs`` uint8 [T, S, F], ``expected`` uint8 [T, S, N] (golden output spikes),
+Vectors: ``inputs`` uint8 [T, S, F], ``expected`` [T, S, N] (golden output spikes, or a
+readout's membranes),
 ``vote_group``, ``divisor``, ``load`` uint8 [bytes] (the run-time weight image, may be empty).
 Results (``$SNNHW_RESULTS``): JSON with the mismatching samples.
 """
@@ -112,10 +113,11 @@ async def link_frames(dut):
         assert await receiver == bytes([LOADED])
     mismatches = []
     for sample in range(inputs.shape[1]):
-        receiver = cocotb.start_soon(_receive(dut, result_length(classes), divisor))
+        receiver = cocotb.start_soon(_receive(dut, result_length(classes, identity.readout),
+                                              divisor))
         await _send(dut, encode_sample(inputs[:, sample], identity.input_bits), divisor)
         got = await receiver
-        want = result_bytes(_class_counts(expected, sample, group))
+        want = result_bytes(_class_counts(expected, sample, group), identity.readout)
         if got != want:
             mismatches.append({"sample": sample, "got": got.hex(), "want": want.hex()})
     _report("link_frames", {"samples": int(inputs.shape[1]), "mismatches": mismatches})

@@ -32,7 +32,6 @@ from .files import atomic_write
 from .hdl.hostlink import HostLink
 from .hdl.network import loaded_layers, membrane_styles
 from .processes import run
-from .protocol import VERSION as PROTOCOL_VERSION
 from .synth import require_tools, spram_hints
 from .targets import TARGETS, estimate_resources
 
@@ -167,11 +166,6 @@ def build_bitstream(folder: str | Path, board_name: str, *, lanes: int | None = 
     board = BOARDS[board_name]
     folder = Path(folder)
     net, report = open_build(folder, checked=("ir",), need_report=False)
-    if not net.layers[-1].fires:
-        raise SnnhwError(f"--board {board.name}: layer {net.layers[-1].name} is a readout "
-                         f"(membranes, not spikes); the UART host link (protocol v"
-                         f"{PROTOCOL_VERSION}) returns spike counts only, so readouts are "
-                         f"built and verified by snnhw build but have no board top yet")
     lanes = lanes or int(report.get("rtl", {}).get("lanes", 1))
     weight_memory, membrane_memory = _memories(net, board, lanes)
     platform = _platform(board)

@@ -139,7 +139,8 @@ def run_link_cosim(folder: Path, *, top: str, sim: str, inputs: np.ndarray,
                    expected: np.ndarray, vote_group: int, divisor: int,
                    load: bytes = b"") -> dict[str, Any]:
     """Run ``sim/test_link.py`` (UART model and host code over a pty) on the host-link design
-    ``folder/rtl/<top>.v``; ``expected`` are the golden output spikes of ``inputs``, ``load``
+    ``folder/rtl/<top>.v``; ``expected`` are the golden output of ``inputs`` (spikes, or a
+    readout's membranes: ``Trace.output``), ``load``
     the run-time weight image the design asks for (empty when its weights are all in the
     bitstream)."""
     find_simulator(sim)
@@ -150,7 +151,9 @@ def run_link_cosim(folder: Path, *, top: str, sim: str, inputs: np.ndarray,
     bench = importlib.resources.files("snnhw.sim").joinpath("test_link.py")
     (cosim / "test_link.py").write_text(bench.read_text())
     vectors = cosim / "link_vectors.npz"
-    np.savez_compressed(vectors, inputs=inputs.astype(np.uint8), expected=expected.astype(np.uint8),
+    np.savez_compressed(vectors, inputs=inputs.astype(np.uint8),
+                        expected=expected.astype(np.int64 if expected.dtype.kind == "i"
+                                                 else np.uint8),
                         vote_group=vote_group, divisor=divisor,
                         load=np.frombuffer(load, dtype=np.uint8))
     with _make_flags(verilator_makeflags() if sim == "verilator" else ""):

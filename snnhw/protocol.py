@@ -1,13 +1,15 @@
-"""The UART host-link byte protocol, version 3: weights and input events in, class and counts out.
+"""The UART host-link byte protocol, version 4: weights and input events in, class and scores out.
 
 Shared by the hardware (``snnhw.hdl.hostlink``) and the host (``snnhw.run``); the framing is
 written down here once (docs/host-link.md describes the same frames).
 
 Host -> board:
 
-* ``'V'`` (0x56): identify. The board answers with the 13-byte *identity*:
+* ``'V'`` (0x56): identify. The board answers with the 14-byte *identity*:
   ``'V', VERSION, input_features (u16), classes (u8), timesteps (u8), vote_group (u8),
-  lanes (u8), load_bytes (u32), input_bits (u8)``. ``load_bytes`` is the length of the run-time weight image
+  lanes (u8), load_bytes (u32), input_bits (u8), readout (u8)``. ``readout`` is 1 when the
+  output layer is a leaky-integrator readout (membranes, not spikes), else 0.
+  ``load_bytes`` is the length of the run-time weight image
   the board needs before its first sample (``snnhw.hdl.network.weight_load_bytes`` of the
   network at ``lanes`` with ``--weight-memory spram``), 0 when every weight is in the
   bitstream.
@@ -25,10 +27,11 @@ Host -> board:
   whole sample; the other timesteps are a bare ``EOT`` (entries sent there are ignored).
 
 Board -> host, once the network has produced the sample's last output timestep, the *result*:
-``'R', class (u8), count[0] ... count[classes-1] (u16 each), checksum (u8)``, where
-``count[c]`` sums the output spikes of class c's ``vote_group`` neurons over the sample,
-``class`` is the first class with the largest count, and ``checksum`` is the sum of the class
-and count bytes modulo 256.
+``'R', class (u8), score[0] ... score[classes-1], checksum (u8)``, where ``score[c]`` sums
+the output spikes of class c's ``vote_group`` neurons over the sample (u16 each), or for a
+readout their membranes over the sample's timesteps (i32 each, two's complement), ``class``
+is the first class with the largest score, and ``checksum`` is the sum of the class and score
+bytes modulo 256.
 
 All multi-byte fields are big-endian (the weight image inside a ``'W'`` frame is the loader's
 own byte stream, least significant byte of each word first). Bytes other than ``'V'``, ``'W'``
@@ -44,16 +47,16 @@ import numpy as np
 
 __all__ = ["EOT", "IDENTIFY", "IDENTITY_LENGTH", "LOADED", "RESULT", "SAMPLE", "VERSION",
            "WEIGHTS", "Identity", "Result", "decode_identity", "decode_result", "encode_sample",
-           "encode_weights", "identity_bytes", "result_bytes", "result_length"]
+           "encode_weights", "identity_bytes", "result_bytes", "result_length", "score_bytes"]
 
-VERSION = 3
+VERSION = 4
 IDENTIFY = ord("V")
 SAMPLE = ord("S")
 RESULT = ord("R")
 WEIGHTS = ord("W")
 LOADED = ord("L")
 EOT = 0xFFFF
-IDENTITY_LENGTH = 13
+IDENTITY_LENGTH = 14
 
 
 @dataclass(frozen=True)
@@ -68,11 +71,13 @@ class Identity:
     lanes: int = 1
     load_bytes: int = 0
     input_bits: int = 1
+    readout: bool = False
 
 
 @dataclass(frozen=True)
 class Result:
-    """One sample's answer: the class and the spike count of every class."""
+    """One sample's answer: the class and the score of every class (spike counts, or a
+    readout's membrane sums)."""
 
     label: int
     counts: tuple[int, ...]
@@ -109,7 +114,8 @@ def encode_weights(image: bytes) -> bytes:
 def identity_bytes(identity: Identity) -> bytes:
     return bytes([IDENTIFY, identity.version]) + identity.input_features.to_bytes(2, "big") + \
         bytes([identity.classes, identity.timesteps, identity.vote_group, identity.lanes]) + \
-        identity.load_bytes.to_bytes(4, "big") + bytes([identity.input_bits])
+        identity.load_bytes.to_bytes(4, "big") + bytes([identity.input_bits,
+                                                        int(identity.readout)])
 
 
 def decode_identity(raw: bytes) -> Identity:
@@ -123,28 +129,37 @@ def decode_identity(raw: bytes) -> Identity:
         raise ValueError(f"not an identity frame: {raw.hex()}")
     return Identity(version=raw[1], input_features=int.from_bytes(raw[2:4], "big"),
                     classes=raw[4], timesteps=raw[5], vote_group=raw[6], lanes=raw[7],
-                    load_bytes=int.from_bytes(raw[8:12], "big"), input_bits=raw[12])
+                    load_bytes=int.from_bytes(raw[8:12], "big"), input_bits=raw[12],
+                    readout=bool(raw[13]))
 
 
-def result_length(classes: int) -> int:
+def score_bytes(readout: bool) -> int:
+    """Bytes of one class score: u16 spike counts, or a readout's i32 membrane sums."""
+    return 4 if readout else 2
+
+
+def result_length(classes: int, readout: bool = False) -> int:
     """Bytes of a result frame for ``classes`` classes."""
-    return 3 + 2 * classes
+    return 3 + score_bytes(readout) * classes
 
 
-def result_bytes(counts: np.ndarray) -> bytes:
-    """The result frame for per-class counts (what the board sends)."""
+def result_bytes(counts: np.ndarray, readout: bool = False) -> bytes:
+    """The result frame for per-class scores (what the board sends)."""
     counts = [int(c) for c in counts]
     label = int(np.argmax(counts))
-    body = bytes([label]) + b"".join(c.to_bytes(2, "big") for c in counts)
+    width = score_bytes(readout)
+    body = bytes([label]) + b"".join(c.to_bytes(width, "big", signed=readout) for c in counts)
     return bytes([RESULT]) + body + bytes([sum(body) & 0xFF])
 
 
-def decode_result(raw: bytes, classes: int) -> Result:
+def decode_result(raw: bytes, classes: int, readout: bool = False) -> Result:
     """Parse and check a result frame; ``ValueError`` on a bad frame or checksum."""
-    if len(raw) != result_length(classes) or raw[0] != RESULT:
+    if len(raw) != result_length(classes, readout) or raw[0] != RESULT:
         raise ValueError(f"not a result frame for {classes} classes: {raw.hex()}")
     body = raw[1:-1]
     if sum(body) & 0xFF != raw[-1]:
         raise ValueError(f"result checksum {raw[-1]:#04x} does not match {sum(body) & 0xFF:#04x}")
-    counts = tuple(int.from_bytes(body[1 + 2 * c:3 + 2 * c], "big") for c in range(classes))
+    width = score_bytes(readout)
+    counts = tuple(int.from_bytes(body[1 + width * c:1 + width * (c + 1)], "big",
+                                  signed=readout) for c in range(classes))
     return Result(label=body[0], counts=counts)

@@ -1,6 +1,6 @@
 """Run stage: stream samples to a board over the UART host link and score its answers.
 
-:class:`BoardLink` speaks protocol v3 (:mod:`snnhw.protocol`) over any byte stream with
+:class:`BoardLink` speaks protocol v4 (:mod:`snnhw.protocol`) over any byte stream with
 ``read(n)`` and ``write(data)``: a pyserial port for a real board, a pseudo-terminal to the
 cosimulated design in the tests. :func:`run_board` streams a build's test samples and reports
 accuracy (against the labels and against the golden model) and throughput, after sending
@@ -99,9 +99,9 @@ class BoardLink:
             raise SnnhwError(f"sample shape {inputs.shape} does not match the board's network "
                              f"({identity.timesteps} timesteps x {identity.input_features} inputs)")
         self.stream.write(encode_sample(inputs, identity.input_bits))
-        raw = self._read(result_length(identity.classes), "result frame")
+        raw = self._read(result_length(identity.classes, identity.readout), "result frame")
         try:
-            return decode_result(raw, identity.classes)
+            return decode_result(raw, identity.classes, identity.readout)
         except ValueError as exc:
             raise SnnhwError(f"board link: {exc}") from None
 
@@ -131,11 +131,12 @@ def run_board(folder: str | Path, stream: ByteStream, *, samples: int = 100,
     expected = golden.predict(golden.run(net, inputs).output, net.vote_group)
     link = BoardLink(stream)
     identity = link.identify()
-    wanted = (net.input_features, net.timesteps, net.vote_group, net.input_bits)
+    wanted = (net.input_features, net.timesteps, net.vote_group, net.input_bits,
+              not net.layers[-1].fires)
     if (identity.input_features, identity.timesteps, identity.vote_group,
-            identity.input_bits) != wanted:
+            identity.input_bits, identity.readout) != wanted:
         raise SnnhwError(f"the board carries a different network: {identity} vs the build's "
-                         f"{wanted} (inputs, timesteps, vote group, input bits)")
+                         f"{wanted} (inputs, timesteps, vote group, input bits, readout)")
     if identity.load_bytes:
         image = weight_load_bytes(net, identity.lanes, "spram")
         log(f"sending {len(image)} bytes of weights (P={identity.lanes}) ...")

@@ -1,4 +1,4 @@
-"""UART host link: protocol v3 frames, and the link in cocotb against the golden model."""
+"""UART host link: protocol v4 frames, and the link in cocotb against the golden model."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from snnhw.protocol import (
     result_bytes,
 )
 
-from netgen import random_direct_network, random_network
+from netgen import random_direct_network, random_network, random_readout_network
 
 
 def test_sample_frame_layout():
@@ -50,12 +50,25 @@ def test_result_frame_round_trip_and_checksum():
         decode_result(corrupt, 4)
 
 
+def test_a_readout_result_carries_signed_32_bit_scores():
+    """A readout's scores are membrane sums: negative values and more than 16 bits."""
+    scores = np.array([-70_000, -3, 2_000_000, 2_000_000])
+    frame = result_bytes(scores, readout=True)
+    assert len(frame) == 3 + 4 * 4 and frame[:2] == bytes([ord("R"), 2])
+    assert frame[2:6] == (-70_000).to_bytes(4, "big", signed=True)
+    assert decode_result(frame, 4, readout=True).counts == tuple(scores.tolist())
+    with pytest.raises(ValueError, match="not a result frame"):
+        decode_result(frame, 4)
+
+
 def test_identity_frame_round_trip_and_version_check():
     identity = Identity(version=VERSION, input_features=784, classes=10, timesteps=10,
                         vote_group=1, lanes=8, load_bytes=100_352, input_bits=8)
     raw = identity_bytes(identity)
-    assert raw.hex() == "5603" "0310" "0a" "0a" "01" "08" "00018800" "08"
+    assert raw.hex() == "5604" "0310" "0a" "0a" "01" "08" "00018800" "08" "00"
     assert decode_identity(raw) == identity
+    readout = replace(identity, readout=True)
+    assert identity_bytes(readout)[-1] == 1 and decode_identity(identity_bytes(readout)) == readout
     with pytest.raises(ValueError, match="protocol version 1"):
         decode_identity(bytes([ord("V"), 1, 3, 16, 10, 10, 1]))
     with pytest.raises(ValueError, match="protocol version 2"):
@@ -113,3 +126,15 @@ def test_link_carries_a_direct_input(tmp_path, sim):
     net, inputs = random_direct_network(1)
     link = _cosimulate_link(tmp_path, net, inputs, sim)
     assert link.identity.input_bits == net.input_bits > 1
+
+
+def test_link_answers_a_readout_with_its_membrane_sums(tmp_path):
+    """A leaky-integrator readout behind the link (vote group 3, P = 2) on Verilator: the
+    board's class and signed membrane sums per class (here beyond 16 bits, and negative)
+    equal the golden model's, byte for byte, and through the host code of ``snnhw run``."""
+    net, inputs = random_readout_network(4)
+    net = replace(net, vote_group=3).validate()
+    scores = golden.run(net, inputs).values.sum(axis=0)
+    assert scores.min() < 0 and np.abs(scores).max() >= 1 << 16
+    link = _cosimulate_link(tmp_path, net, inputs, "verilator", lanes=2)
+    assert link.identity.readout

@@ -1,4 +1,4 @@
-"""UART host link around the network: protocol v3 of :mod:`snnhw.protocol` in hardware.
+"""UART host link around the network: protocol v4 of :mod:`snnhw.protocol` in hardware.
 
 Data path: ``rx`` -> :class:`UARTReceiver` -> byte decoder -> event FIFO -> :class:`SNNTop`
 -> per-neuron spike counters -> result sender -> :class:`UARTTransmitter` -> ``tx``.
@@ -10,9 +10,11 @@ Data path: ``rx`` -> :class:`UARTReceiver` -> byte decoder -> event FIFO -> :cla
   ``10 * divisor`` cycles; the loader takes a byte every other cycle) and answers ``'L'``; it
   ignores ``'S'`` until then.
 * Counters (``bits(timesteps)`` wide, one per output neuron) add up the output spikes of a
-  sample; after the network's ``timesteps``-th output end-of-timestep the sender scans the
-  classes (summing each class's ``vote_group`` counters, first maximum wins), sends the
-  result frame and clears the counters. While it sends, the network's output is held.
+  sample (a readout's: signed accumulators of its membranes, ``membrane_bits +
+  bits(timesteps)`` wide); after the network's ``timesteps``-th output end-of-timestep the
+  sender scans the classes (summing each class's ``vote_group`` counters, first maximum
+  wins), sends the result frame (u16 counts, a readout's i32 sums) and clears the counters.
+  While it sends, the network's output is held.
 
 The network is far faster than the line: a byte takes ``10 * divisor`` clock cycles, an
 input event at most ``ceil(N/P)`` cycles per layer, so the 16-event FIFO only absorbs a sweep.
@@ -20,7 +22,7 @@ input event at most ``ceil(N/P)`` cycles per layer, so the 16-event FIFO only ab
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -36,6 +38,7 @@ from ..protocol import (
     WEIGHTS,
     Identity,
     identity_bytes,
+    score_bytes,
 )
 from .events import event_layout, value_bits
 from .loader import load_image_length
@@ -58,9 +61,12 @@ class HostLink(wiring.Component):
     def __init__(self, net: Network, *, divisor: int, lanes: int = 1,
                  weight_memory: str = "rom", membrane_memory: str = "bram") -> None:
         self.net = net.validate()
-        if not net.layers[-1].fires:
-            raise ValueError(f"layer {net.layers[-1].name} is a readout; the host link "
-                             f"(protocol v{VERSION}) returns spike counts only")
+        last = net.layers[-1]
+        self.readout = not last.fires
+        if self.readout and last.membrane_bits + (net.timesteps * net.vote_group).bit_length() > 32:
+            raise ValueError(f"layer {last.name}: {net.timesteps} timesteps of "
+                             f"{last.membrane_bits}-bit membranes (vote group "
+                             f"{net.vote_group}) may not fit the result's 32-bit scores")
         if net.input_features >= EOT:
             raise ValueError(f"{net.input_features} inputs do not fit the 16-bit addresses")
         if net.timesteps > 255 or net.output_features // net.vote_group > 255:
@@ -80,7 +86,7 @@ class HostLink(wiring.Component):
                                  classes=net.output_features // net.vote_group,
                                  timesteps=net.timesteps, vote_group=net.vote_group,
                                  lanes=lanes, load_bytes=self.load_bytes,
-                                 input_bits=net.input_bits)
+                                 input_bits=net.input_bits, readout=self.readout)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
     def elaborate(self, platform) -> Module:
@@ -166,9 +172,13 @@ class HostLink(wiring.Component):
                             m.d.comb += [event.index.eq(held_address),
                                          event.value.eq(rx.o.payload), push.eq(1)]
 
-        # --- output spike counters --------------------------------------------------------------
-        count_bits = max(1, steps.bit_length())
-        counters = Array(Signal(count_bits, name=f"count{n}") for n in range(net.output_features))
+        # --- output spike counters (a readout's membrane sums) -----------------------------------
+        readout = self.readout
+        membrane_bits = net.layers[-1].membrane_bits
+        count_shape = (signed(membrane_bits + steps.bit_length()) if readout
+                       else unsigned(max(1, steps.bit_length())))
+        counters = Array(Signal(count_shape, name=f"count{n}")
+                         for n in range(net.output_features))
         out_steps = Signal(range(max(2, steps)))
         sending = Signal()
         start_result = Signal()
@@ -182,24 +192,27 @@ class HostLink(wiring.Component):
                 with m.Else():
                     m.d.sync += out_steps.eq(out_steps + 1)
             with m.Else():
-                m.d.sync += counters[snn.o.payload.index].eq(counters[snn.o.payload.index] + 1)
+                index = snn.o.payload.index
+                added = snn.o.payload.value.as_signed() if readout else 1
+                m.d.sync += counters[index].eq(counters[index] + added)
         with m.If(clear):
             m.d.sync += [c.eq(0) for c in counters]
 
         # --- sender: identity or result frame ---------------------------------------------------
-        sum_bits = max(1, (steps * group).bit_length())
+        width = score_bytes(readout)            # bytes of one class's score in the result
+        sum_shape = signed(8 * width) if readout else unsigned(max(1, (steps * group).bit_length()))
         selected = Signal(range(max(2, classes)))
-        class_sum = Signal(sum_bits)
+        class_sum = Signal(sum_shape)
         m.d.comb += class_sum.eq(sum(
             counters[selected * group + k] if classes > 1 else counters[k] for k in range(group)))
         best = Signal(range(max(2, classes)))
-        best_sum = Signal(sum_bits)
-        byte_index = Signal(range(max(IDENTITY_LENGTH, 4 + 2 * classes)))
+        best_sum = Signal(sum_shape)
+        byte_index = Signal(range(max(IDENTITY_LENGTH, 4 + width * classes)))
         checksum = Signal(8)
         identity = identity_bytes(self.identity)
         # one constant word, sliced by byte_index (a continuous assignment in Verilog)
         identity_word = Const(int.from_bytes(identity, "little"), 8 * len(identity))
-        last_result_byte = 2 + 2 * classes
+        last_result_byte = 2 + width * classes
         byte = Signal(8)
         with m.FSM(name="sender"):
             with m.State("idle"):
@@ -232,8 +245,12 @@ class HostLink(wiring.Component):
                 with m.Else():
                     m.d.sync += selected.eq(selected + 1)
             with m.State("result"):
-                # bytes: 'R', class, (hi, lo) per class, checksum; selected tracks the class
-                pair = byte_index - 2
+                # bytes: 'R', class, the score of each class (most significant byte first),
+                # checksum; selected tracks the class, position the byte within its score
+                position = Signal(range(width))
+                m.d.comb += position.eq((byte_index - 2)[:(width - 1).bit_length()])
+                score = Cat(class_sum, Const(0, 8 * width))[:8 * width]
+                score_byte = Array(score[8 * k:8 * k + 8] for k in reversed(range(width)))
                 with m.If(byte_index == 0):
                     m.d.comb += byte.eq(RESULT)
                 with m.Elif(byte_index == 1):
@@ -241,13 +258,13 @@ class HostLink(wiring.Component):
                 with m.Elif(byte_index == last_result_byte):
                     m.d.comb += byte.eq(checksum)
                 with m.Else():
-                    m.d.comb += byte.eq(Mux(pair[0], class_sum[:8], class_sum >> 8))
+                    m.d.comb += byte.eq(score_byte[position])
                 m.d.comb += [tx.i.payload.eq(byte), tx.i.valid.eq(1)]
                 with m.If(tx.i.ready):
                     m.d.sync += byte_index.eq(byte_index + 1)
                     with m.If((byte_index != 0) & (byte_index != last_result_byte)):
                         m.d.sync += checksum.eq(checksum + byte)
-                    with m.If((byte_index >= 2) & pair[0]):
+                    with m.If((byte_index >= 2) & (position == width - 1)):
                         m.d.sync += selected.eq(selected + 1)
                     with m.If(byte_index == last_result_byte):
                         m.d.comb += clear.eq(1)
