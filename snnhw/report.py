@@ -67,7 +67,8 @@ def memory_bits(net: Network) -> dict[str, int]:
 def activity(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -> dict[str, Any]:
     """Per-sample means of SOPs (synaptic updates, a direct layer's MACs among them), spikes
     and memory traffic, and the energy estimate, for the golden model's inputs ``[T, S, F]``
-    and every layer's spikes."""
+    and every layer's output events (``Trace.spikes``; a readout's are not counted as
+    spikes)."""
     steps, samples, _ = inputs.shape
     sops = 0.0
     macs = 0.0                 # a direct-encoding layer's updates: value times weight
@@ -78,7 +79,8 @@ def activity(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -
         events = np.count_nonzero(x, axis=(0, 1))
         layer_sops = float((events * layer.fan_out()).sum()) / samples
         sops += layer_sops
-        spikes += float(out.sum(dtype=np.int64)) / samples
+        if layer.fires:        # a readout's events carry membranes, not spikes
+            spikes += float(out.sum(dtype=np.int64)) / samples
         # per update: weight read, membrane read and write (and a direct layer's current
         # write); per neuron and sweep: membrane read and write, bias (and current) read;
         # behind an input replay: each event written once and read at every later timestep

@@ -242,3 +242,12 @@ def test_a_recipe_with_an_li_readout_trains_builds_and_checks_its_membranes(tmp_
     assert abs(report["accuracy"]["fixed"] - report["accuracy"]["float"]) < 0.03
     net = ir.load(out / "ir")
     assert net.layers[-1].kind == "li" and net.layers[-1].leak_mult == round(0.9 * 256)
+
+
+def test_a_readouts_events_are_not_counted_as_spikes():
+    from snnhw.report import activity
+
+    net, inputs = random_readout_network(1)
+    trace = golden.run(net, inputs)
+    spiking = sum(float(s.sum()) for s in trace.spikes[:-1]) / inputs.shape[1]
+    assert activity(net, inputs, trace.spikes)["spikes_per_sample"] == pytest.approx(spiking)
