@@ -78,16 +78,26 @@ def test_a_readout_must_be_the_last_layer():
         replace(net, layers=early).validate()
 
 
+def _float_readout_model(sizes: tuple[int, int, int], *, tau: float, threshold: float,
+                         readout_tau: float, timesteps: int
+                         ) -> tuple[SpikingNetwork, dict]:
+    """A random float MLP ``sizes[0]-sizes[1]-sizes[2]``, LIF then an LI readout, and its
+    model.pt payload."""
+    arch = [{"type": "dense", "in_features": sizes[0], "out_features": sizes[1], "bias": True},
+            {"type": "lif", "tau": tau, "threshold": threshold, "reset": "zero"},
+            {"type": "dense", "in_features": sizes[1], "out_features": sizes[2], "bias": True},
+            {"type": "li", "tau": readout_tau}]
+    net = SpikingNetwork(arch)
+    return net, {"name": "li", "architecture": arch, "state_dict": net.state_dict(),
+                 "encoding": {"type": "bernoulli", "timesteps": timesteps, "seed": 0},
+                 "dataset": {"name": "none"}}
+
+
 def test_a_float_li_readout_quantizes_to_the_ir_readout():
     torch.manual_seed(0)
-    arch = [{"type": "dense", "in_features": 12, "out_features": 16, "bias": True},
-            {"type": "lif", "tau": 0.75, "threshold": 1.0, "reset": "zero"},
-            {"type": "dense", "in_features": 16, "out_features": 4, "bias": True},
-            {"type": "li", "tau": 0.5}]
-    float_net = SpikingNetwork(arch)
-    model = {"name": "li", "architecture": arch, "state_dict": float_net.state_dict(),
-             "encoding": {"type": "bernoulli", "timesteps": 8, "seed": 0},
-             "dataset": {"name": "none"}}
+    float_net, model = _float_readout_model((12, 16, 4), tau=0.75, threshold=1.0,
+                                            readout_tau=0.5, timesteps=8)
+    arch = model["architecture"]
     net = quantize(model, weight_bits=12)
     readout = net.layers[-1]
     assert isinstance(readout, ir.LIReadoutLayer) and readout.leak_mult == 128
@@ -189,14 +199,9 @@ def test_an_li_readout_exports_to_nir_and_imports_back_to_the_same_membranes(tmp
     from snnhw.interop.nir_write import write_nir
 
     torch.manual_seed(1)
-    arch = [{"type": "dense", "in_features": 20, "out_features": 12, "bias": True},
-            {"type": "lif", "tau": 0.8, "threshold": 0.5, "reset": "zero"},
-            {"type": "dense", "in_features": 12, "out_features": 5, "bias": True},
-            {"type": "li", "tau": 0.75}]
-    net = SpikingNetwork(arch)
-    model = {"name": "li", "architecture": arch, "state_dict": net.state_dict(),
-             "encoding": {"type": "bernoulli", "timesteps": 6, "seed": 0},
-             "dataset": {"name": "none"}}
+    net, model = _float_readout_model((20, 12, 5), tau=0.8, threshold=0.5, readout_tau=0.75,
+                                      timesteps=6)
+    arch = model["architecture"]
     path = write_nir(model, tmp_path / "li.nir")
     assert isinstance(read_graph(path).nodes["li3"], nir.LI)
     x = (torch.rand(6, 32, 20) < 0.5).float()
