@@ -269,6 +269,7 @@ def test_convolution_branches_and_a_skip_import_as_one_convolution(tmp_path):
     ("spiking_branch", "joins 2 branches; snnhw merges only linear branches"),
     ("maxpool_shape", "a Flatten node must come before a dense layer"),
     ("no_neurons", "ends with a synapse without neurons"),
+    ("li_not_last", "node 'fc2' (Affine): follows the LI readout 'li'"),
 ])
 def test_graphs_snnhw_cannot_build_are_refused_naming_the_node(case, message, tmp_path):
     n = 10
@@ -299,6 +300,10 @@ def test_graphs_snnhw_cannot_build_are_refused_naming_the_node(case, message, tm
     elif case == "maxpool_shape":
         graph = _graph(("input", nir.Input(input_type={"input": np.array([1, 28, 28])})),
                        ("fc", _affine(784, n)), ("lif", _lif(n)), out)
+    elif case == "li_not_last":
+        graph = _graph(inp, ("fc", _affine(784, n)), ("li", nir.LI(
+            tau=np.full(n, 1e-3), r=np.ones(n), v_leak=np.zeros(n))), ("fc2", _affine(n, n)),
+            ("lif", _lif(n)), out)
     else:
         graph = _graph(inp, ("fc", _affine(784, n)), out)
     path = tmp_path / "g.nir"

@@ -165,7 +165,7 @@ class _Network:
         self.as_map = False
         self.open_synapse: int | None = None
         self.pool_gain = 1.0
-        self.readout: str | None = None     # the LI node read, which must be the last neurons
+        self.readout: str | None = None     # the LI node's name: the last neurons
 
     def synapse(self, spec: dict[str, Any], weight: np.ndarray, bias: np.ndarray | None,
                 node: str) -> None:
@@ -216,8 +216,8 @@ def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptio
         elif isinstance(node, nir.Output):
             break
         elif net.readout is not None:
-            raise SnnhwError(f"{here}: follows the LI readout ({net.readout.split(': ')[-1]}); "
-                             f"an LI readout must be the last node before the Output")
+            raise SnnhwError(f"{here}: follows the LI readout {net.readout!r}; an LI "
+                             f"readout must be the last node before the Output")
         elif isinstance(node, (nir.Affine, nir.Linear)):
             _dense(net, node, name, here)
         elif isinstance(node, nir.Conv2d):
@@ -235,6 +235,7 @@ def to_architecture(graph: Any, where: str, options: ImportOptions = ImportOptio
             _neurons(net, node, here, convention, dt, options.reset or convention.reset)
         elif isinstance(node, nir.LI):
             _readout(net, node, here, convention, dt)
+            net.readout = name
         else:
             raise SnnhwError(f"{here}: not importable; snnhw reads {_SUPPORTED} (in a chain)")
     if net.open_synapse is not None:
@@ -434,7 +435,6 @@ def _readout(net: _Network, node: Any, here: str, convention: Convention,
     decay = _uniform_decay(beta, here, dt)
     _fold_rows(net, gain, leak)
     net.arch.append({"type": "li", "tau": decay})
-    net.readout = here
 
 
 def _neurons(net: _Network, node: Any, here: str, convention: Convention, dt: float | None,
