@@ -114,13 +114,11 @@ def _job(row: str, qat_bits: int | None, extra: dict[str, Any]) -> dict[str, Any
 
 
 def _qat_trains(row: str) -> bool:
-    """Whether quantization-aware training runs for the row's recipe (not with NeuNorm or a
-    readout)."""
+    """Whether quantization-aware training runs for the row's recipe (not with NeuNorm)."""
     from snnhw.train import load_recipe
 
     recipe_name, overrides, _ = ROWS[row]
-    recipe = load_recipe(ROOT / "train" / f"{recipe_name}.toml", overrides)
-    return not recipe.neunorm and recipe.readout == "spikes"
+    return not load_recipe(ROOT / "train" / f"{recipe_name}.toml", overrides).neunorm
 
 
 def _int_keys(result: dict[str, Any]) -> dict[str, Any]:
@@ -296,7 +294,7 @@ def _document(table: list[str], payload: dict[str, Any]) -> str:
         "`snnhw build --fixed N` of a network trained with `qat_bits = N` (a separate run). "
         "*n/a*: no such fixed-point model: the hardware does not build that network (a "
         "per-neuron NeuNorm alpha), or quantization-aware training does not model it "
-        "(NeuNorm, an LI readout). *spikes / sample*: all LIF layers of the float network. "
+        "(NeuNorm). *spikes / sample*: all LIF layers of the float network. "
         "*train s*: wall time of the float run on one CPU thread"
         f" ({payload['jobs']} runs in parallel on {payload['machine']['cpus']} cores; it "
         "depends on what else the machine ran, so it is context: training speed is measured "

@@ -187,10 +187,6 @@ class Recipe:
             raise SnnhwError(f"{where}: readout = 'li' with loss = {self.loss!r}: a readout's "
                              f"output is membranes, trained with loss = 'count_ce' (cross-"
                              f"entropy on the membranes summed over the window)")
-        if self.readout == "li" and self.qat_bits is not None:
-            raise SnnhwError(f"{where}: readout = 'li' with qat_bits = {self.qat_bits}: "
-                             f"quantization-aware training does not model a readout yet; "
-                             f"train in float and build with --fixed N")
         event_data = self.dataset in ("nmnist", "dvs-gesture", "cifar10-dvs")
         if event_data != (self.encoding == "frames"):
             raise SnnhwError(f"{where}: encoding = {self.encoding!r} does not go with dataset "

@@ -111,3 +111,35 @@ def test_qat_forward_of_a_conv_net_is_the_golden_model(bits, encoding):
         got = got.reshape(want.shape).numpy()
         assert 0 < want.mean() < 1, f"layer {layer} is silent or saturated"
         assert np.array_equal(got, want), f"layer {layer}: {(got != want).sum()} spikes differ"
+
+
+@pytest.mark.parametrize("layers, encoding", [(["4C3", "AP2"], "bernoulli"),
+                                              (["4C3", "AP2"], "direct"), ([], "direct")])
+def test_qat_forward_of_a_readout_is_the_golden_model(layers, encoding):
+    """An LI readout under QAT (behind a pooled convolution, or alone on a direct input):
+    its membranes, in units of the readout's scale, are the golden model's exactly, and the
+    hidden layers' spikes too."""
+    torch.manual_seed(7)
+    arch = architecture([1, 12, 12] if layers else [144], layers, 5, tau=0.75, threshold=0.6,
+                        readout="li", readout_tau=0.5)
+    float_net = SpikingNetwork(arch).double()
+    model = {"name": "qatli", "architecture": arch, "state_dict": float_net.state_dict(),
+             "encoding": {"type": encoding, "timesteps": 6, "seed": 3}, "dataset": {}}
+    net = quantize(model, weight_bits=6)
+    assert net.layers[-1].kind == "li"
+    rng = np.random.default_rng(7)
+    pixels = (rng.integers(0, 256, (30, 144)) * (rng.random((30, 144)) < 0.6)).astype(np.uint8)
+    encoded = encode_numpy(pixels, net.encoding)
+    trace = golden.run(net, integer_inputs(net, encoded))
+    qat_net = SpikingNetwork(arch, fixed_point=FixedPointSpec(
+        weight_bits=6, input_bits=8 if encoding == "direct" else 1)).double().eval()
+    qat_net.load_state_dict(model["state_dict"])
+    record: list[torch.Tensor] = []
+    with torch.no_grad():
+        out = qat_net(torch.from_numpy(encoded.astype(np.float64)), record)
+    membranes = (out / net.layers[-1].scale).reshape(trace.values.shape).numpy()
+    assert np.array_equal(np.round(membranes), trace.values)
+    assert np.abs(membranes - np.round(membranes)).max() < 1e-9
+    assert len(np.unique(trace.values)) > 10
+    for layer, (want, got) in enumerate(zip(trace.spikes, record)):
+        assert np.array_equal(got.reshape(want.shape).numpy(), want), f"layer {layer}"

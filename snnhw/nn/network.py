@@ -28,7 +28,7 @@ import torch
 
 from .layers import NEUNORM_ALPHAS, AvgPool2d, Conv2d, Dropout, Flatten, NeuNorm, Reshape, Voting
 from .lif import GRADIENTS, LI, LIF, RESETS
-from .qat import FixedPointSpec, fixed_point_forward
+from .qat import FixedPointSpec, fixed_point_forward, fixed_point_readout
 from .rate_grad import hm2bp_forward, leak_aware_forward
 from .surrogate import SURROGATES
 
@@ -196,8 +196,8 @@ class SpikingNetwork(torch.nn.Module):
         """Run all layers; if ``record`` is a list, the spikes of every LIF layer are appended
         (not a readout's membranes: they are the output).
 
-        With a ``fixed_point`` spec, each dense -> LIF pair runs the quantized arithmetic
-        (quantization-aware training, see ``snnhw.nn.qat``).
+        With a ``fixed_point`` spec, each dense or conv -> LIF pair and a dense -> LI readout
+        run the quantized arithmetic (quantization-aware training, see ``snnhw.nn.qat``).
         """
         layers = list(self.layers)
         pool = 1            # the average pool just applied (QAT folds it into the weights)
@@ -206,7 +206,13 @@ class SpikingNetwork(torch.nn.Module):
         while i < len(layers):
             layer = layers[i]
             nxt = layers[i + 1] if i + 1 < len(layers) else None
-            if isinstance(layer, _SYNAPSES) and isinstance(nxt, LIF):
+            if (isinstance(layer, torch.nn.Linear) and isinstance(nxt, LI)
+                    and self.fixed_point is not None):
+                x = fixed_point_readout(layer, nxt, x, self.fixed_point, pool=pool,
+                                        direct=first and self.fixed_point.input_bits > 1)
+                pool, first = 1, False
+                i += 2
+            elif isinstance(layer, _SYNAPSES) and isinstance(nxt, LIF):
                 direct = (first and self.fixed_point is not None
                           and self.fixed_point.input_bits > 1)
                 x = self._pair(layer, nxt, x, pool=pool, direct=direct)

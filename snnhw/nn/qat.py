@@ -30,9 +30,9 @@ from ..fixedpoint import (
     signed_range,
 )
 from .layers import multistep
-from .lif import LIF
+from .lif import LI, LIF
 
-__all__ = ["FixedPointSpec", "fixed_point_forward", "integer_lif_steps"]
+__all__ = ["FixedPointSpec", "fixed_point_forward", "fixed_point_readout", "integer_lif_steps"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,42 @@ def fixed_point_forward(synapse: torch.nn.Module, lif: LIF, x: torch.Tensor,
         fire=lambda u: lif.fire((u - threshold) * scale),
         toward_zero=_trunc_ste)
     return spikes
+
+
+def fixed_point_readout(synapse: torch.nn.Linear, readout: LI, x: torch.Tensor,
+                        spec: FixedPointSpec, *, pool: int = 1, direct: bool = False
+                        ) -> torch.Tensor:
+    """Membranes ``[T, B, out]`` of a dense -> LI readout pair on its inputs ``x``, as the
+    golden model computes them after quantization (``snnhw.ir.LIReadoutLayer``: the weights'
+    scale alone, no threshold), in float membrane units (the integers times the scale), so
+    the loss sees the float model's scale; rounding has straight-through gradients.
+    ``pool`` and ``direct`` as for :func:`fixed_point_forward`."""
+    weight = synapse.weight / (pool * pool)
+    bias = synapse.bias if synapse.bias is not None else weight.new_zeros(weight.shape[0])
+    weight_scale = layer_scale(float(weight.detach().abs().max()), spec.weight_bits, 1.0)
+    w_int = _round_ste(weight / weight_scale)
+    top = input_max(spec.input_bits) if direct else 1
+    scale = weight_scale / top
+    b_int = _round_ste(bias / scale)
+    leak_mult = leak_multiplier(readout.tau, spec.leak_frac_bits)
+    bits = spec.membrane_bits
+    if bits is None:
+        rows = w_int.detach().cpu().numpy().astype("int64")
+        bits = membrane_bits_for(
+            max_input=max_step_input(rows, b_int.detach().cpu().numpy().astype("int64"),
+                                     events_per_input=pool * pool * top),
+            threshold=0, leak_mult=leak_mult, leak_frac_bits=spec.leak_frac_bits,
+            timesteps=x.shape[0])
+    lo, hi = signed_range(bits)
+    if direct:
+        x = _round_ste(x.clamp(0, 1) * top)
+    elif pool > 1:
+        x = x * (pool * pool)            # exact: block means of spikes times k**2
+    membranes, _ = integer_lif_steps(
+        x @ w_int.T, b_int, threshold=0, leak_mult=leak_mult,
+        leak_frac_bits=spec.leak_frac_bits, membrane_min=lo, membrane_max=hi, reset="zero",
+        fire=None, toward_zero=_trunc_ste)
+    return membranes * scale
 
 
 def integer_lif_steps(currents: torch.Tensor, bias: torch.Tensor, *,
