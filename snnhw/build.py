@@ -105,6 +105,11 @@ class RTLCheck:
         return self.results.get("full_rate", {})
 
 
+def _compared(net: ir.Network) -> str:
+    """What the RTL check compares: spikes, and a readout's membranes."""
+    return "spikes" if net.layers[-1].fires else "spikes and readout membranes"
+
+
 def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: str | None,
                    lanes: int = 1, stall: float = 0.3, seed: int = 1,
                    weight_memory: str = "rom", membrane_memory: str = "bram",
@@ -140,7 +145,7 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
             bar.update(bar.total - bar.n)
         shutil.rmtree(folder / "sim_build", ignore_errors=True)
         check = RTLCheck(trace, estimate, results)
-        log(f"RTL vs golden: {check.mismatches} mismatching spikes in "
+        log(f"RTL vs golden: {check.mismatches} mismatching {_compared(net)} in "
             f"{len(net.layers)} layers over {inputs.shape[1]} samples (with and without "
             f"stalls)")
         return check
@@ -156,8 +161,8 @@ def verify_network(net: ir.Network, inputs: np.ndarray, folder: Path, *, sim: st
             advance(bar.total, bar.total)
         shutil.rmtree(folder / "sim_build", ignore_errors=True)
         check = RTLCheck(trace, estimate, results)
-        log(f"RTL vs golden: {check.mismatches} mismatching spikes over {inputs.shape[1]} "
-            f"samples (with and without stalls)")
+        log(f"RTL vs golden: {check.mismatches} mismatching {_compared(net)} over "
+            f"{inputs.shape[1]} samples (with and without stalls)")
         return check
     return RTLCheck(trace, estimate, results)
 
