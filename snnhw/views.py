@@ -91,8 +91,8 @@ def collect(model: dict[str, Any], net: ir.Network, encoded: np.ndarray, spikes:
     for index, layer in enumerate(net.layers):
         gold = trace.spikes[index][:, sample]
         # membranes in threshold units; a readout's (no threshold) in the model's units
-        integer = golden.membranes(layer, x)[:, 0] / (
-            layer.threshold if layer.fires else 1 / layer.scale)
+        unit = 1 / layer.threshold if layer.fires else layer.scale
+        integer = golden.membranes(layer, x)[:, 0] * unit
         float_view = comparable and layer.fires
         x = trace.spikes[index][:, sample:sample + 1]
         counts = gold.sum(axis=0, dtype=np.int64)

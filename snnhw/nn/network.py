@@ -28,7 +28,7 @@ import torch
 
 from .layers import NEUNORM_ALPHAS, AvgPool2d, Conv2d, Dropout, Flatten, NeuNorm, Reshape, Voting
 from .lif import GRADIENTS, LI, LIF, RESETS
-from .qat import FixedPointSpec, fixed_point_forward, fixed_point_readout
+from .qat import FixedPointSpec, fixed_point_forward
 from .rate_grad import hm2bp_forward, leak_aware_forward
 from .surrogate import SURROGATES
 
@@ -208,7 +208,7 @@ class SpikingNetwork(torch.nn.Module):
             nxt = layers[i + 1] if i + 1 < len(layers) else None
             if (isinstance(layer, torch.nn.Linear) and isinstance(nxt, LI)
                     and self.fixed_point is not None):
-                x = fixed_point_readout(layer, nxt, x, self.fixed_point, pool=pool,
+                x = fixed_point_forward(layer, nxt, x, self.fixed_point, pool=pool,
                                         direct=first and self.fixed_point.input_bits > 1)
                 pool, first = 1, False
                 i += 2

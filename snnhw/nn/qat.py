@@ -32,7 +32,7 @@ from ..fixedpoint import (
 from .layers import multistep
 from .lif import LI, LIF
 
-__all__ = ["FixedPointSpec", "fixed_point_forward", "fixed_point_readout", "integer_lif_steps"]
+__all__ = ["FixedPointSpec", "fixed_point_forward", "integer_lif_steps"]
 
 
 @dataclass(frozen=True)
@@ -58,25 +58,30 @@ def _trunc_ste(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.trunc(x) - x).detach()
 
 
-def fixed_point_forward(synapse: torch.nn.Module, lif: LIF, x: torch.Tensor,
+def fixed_point_forward(synapse: torch.nn.Module, lif: LIF | LI, x: torch.Tensor,
                         spec: FixedPointSpec, *, pool: int = 1, direct: bool = False
                         ) -> torch.Tensor:
-    """Spikes ``[T, B, ...]`` of one dense or conv -> LIF pair on its inputs ``x``.
+    """Spikes ``[T, B, ...]`` of one dense or conv -> LIF pair on its inputs ``x``; for a
+    dense -> LI readout (``snnhw.ir.LIReadoutLayer``: the weights' scale alone, no threshold)
+    its membranes, in float membrane units (the integers times the scale) so that the loss
+    sees the float model's scale.
 
     ``pool``: the ``k x k`` average pool that produced ``x`` (its ``1/k**2`` goes into the
     weights and ``x * k**2`` is the sum pool, as the quantizer does); ``direct``: ``x`` are a
     direct-encoding layer's real inputs in [0, 1], taken as ``spec.input_bits``-bit integers.
     """
+    readout = isinstance(lif, LI)
     weight = synapse.weight / (pool * pool)
     bias = synapse.bias if synapse.bias is not None else weight.new_zeros(weight.shape[0])
     w64 = weight.detach().double().cpu().numpy()
-    weight_scale = layer_scale(float(abs(w64).max()), spec.weight_bits, lif.threshold)
+    weight_scale = layer_scale(float(abs(w64).max()), spec.weight_bits,
+                               1.0 if readout else lif.threshold)
     w_int = _round_ste(weight / weight_scale)
     top = input_max(spec.input_bits) if direct else 1
     scale = weight_scale / top
     b_int = _round_ste(bias / scale)
-    threshold = int(round_half_away(lif.threshold / scale))
-    if threshold < 1:
+    threshold = 0 if readout else int(round_half_away(lif.threshold / scale))
+    if threshold < 1 and not readout:
         raise ValueError(f"threshold {lif.threshold} rounds to {threshold} LSBs at scale "
                          f"{scale:.3g}; it must be >= 1")
     leak_mult = leak_multiplier(lif.tau, spec.leak_frac_bits)
@@ -99,48 +104,13 @@ def fixed_point_forward(synapse: torch.nn.Module, lif: LIF, x: torch.Tensor,
         b_int = b_int[:, None, None]
     else:
         currents = x @ w_int.T
-    spikes, _ = integer_lif_steps(
+    out, _ = integer_lif_steps(
         currents, b_int, threshold=threshold, leak_mult=leak_mult,
-        leak_frac_bits=spec.leak_frac_bits, membrane_min=lo, membrane_max=hi, reset=lif.reset,
-        fire=lambda u: lif.fire((u - threshold) * scale),
+        leak_frac_bits=spec.leak_frac_bits, membrane_min=lo, membrane_max=hi,
+        reset="zero" if readout else lif.reset,
+        fire=None if readout else lambda u: lif.fire((u - threshold) * scale),
         toward_zero=_trunc_ste)
-    return spikes
-
-
-def fixed_point_readout(synapse: torch.nn.Linear, readout: LI, x: torch.Tensor,
-                        spec: FixedPointSpec, *, pool: int = 1, direct: bool = False
-                        ) -> torch.Tensor:
-    """Membranes ``[T, B, out]`` of a dense -> LI readout pair on its inputs ``x``, as the
-    golden model computes them after quantization (``snnhw.ir.LIReadoutLayer``: the weights'
-    scale alone, no threshold), in float membrane units (the integers times the scale), so
-    the loss sees the float model's scale; rounding has straight-through gradients.
-    ``pool`` and ``direct`` as for :func:`fixed_point_forward`."""
-    weight = synapse.weight / (pool * pool)
-    bias = synapse.bias if synapse.bias is not None else weight.new_zeros(weight.shape[0])
-    weight_scale = layer_scale(float(weight.detach().abs().max()), spec.weight_bits, 1.0)
-    w_int = _round_ste(weight / weight_scale)
-    top = input_max(spec.input_bits) if direct else 1
-    scale = weight_scale / top
-    b_int = _round_ste(bias / scale)
-    leak_mult = leak_multiplier(readout.tau, spec.leak_frac_bits)
-    bits = spec.membrane_bits
-    if bits is None:
-        rows = w_int.detach().cpu().numpy().astype("int64")
-        bits = membrane_bits_for(
-            max_input=max_step_input(rows, b_int.detach().cpu().numpy().astype("int64"),
-                                     events_per_input=pool * pool * top),
-            threshold=0, leak_mult=leak_mult, leak_frac_bits=spec.leak_frac_bits,
-            timesteps=x.shape[0])
-    lo, hi = signed_range(bits)
-    if direct:
-        x = _round_ste(x.clamp(0, 1) * top)
-    elif pool > 1:
-        x = x * (pool * pool)            # exact: block means of spikes times k**2
-    membranes, _ = integer_lif_steps(
-        x @ w_int.T, b_int, threshold=0, leak_mult=leak_mult,
-        leak_frac_bits=spec.leak_frac_bits, membrane_min=lo, membrane_max=hi, reset="zero",
-        fire=None, toward_zero=_trunc_ste)
-    return membranes * scale
+    return out * scale if readout else out
 
 
 def integer_lif_steps(currents: torch.Tensor, bias: torch.Tensor, *,
