@@ -62,24 +62,55 @@ def test_hm2bp_gradients_follow_the_macro_and_micro_levels():
     assert float(dense.weight.grad.abs().sum()) > 0
 
 
-def test_leak_aware_derivative_is_one_over_vth_times_one_plus_eps():
+def test_leak_aware_factor_is_one_over_vth_times_one_plus_eps():
     rng = np.random.default_rng(2)
-    dense = torch.nn.Linear(6, 5).double()
-    lif = LIF(tau=0.9, threshold=0.5, gradient="leak_aware")
-    x = _spike_trains(rng, (10, 4, 6)).requires_grad_(True)
-    out = leak_aware_forward(dense, lif, x)
-    spikes = out.detach()
-    grad_count = torch.from_numpy(rng.normal(size=(4, 5)))
-    (out.sum(0) * grad_count).sum().backward()
+    spikes = _spike_trains(rng, (10, 4, 5))
     filtered = sum(0.9 ** (9 - t) * spikes[t] for t in range(10))
     gamma = spikes.sum(0)
     eps = torch.where(gamma > 0, math.log(0.9) * filtered / gamma.clamp(min=1), 0 * gamma)
-    d_net = grad_count * (1 + eps) / 0.5
     torch.testing.assert_close(leak_aware_factor(spikes, 0.9, 0.5), (1 + eps) / 0.5)
-    torch.testing.assert_close(dense.weight.grad, d_net.T @ x.detach().sum(0))
-    torch.testing.assert_close(dense.bias.grad, 10 * d_net.sum(0))
-    torch.testing.assert_close(x.grad[3], d_net @ dense.weight.detach())
     assert 0 < float(gamma.sum()) < gamma.numel() * 10
+
+
+def test_leak_aware_error_of_a_current_is_that_of_the_next_spike():
+    """Lee et al.'s backward, spike by spike: the current of step t gets f dL/do[s], s the
+    first spike at or after t (none: no error), f the neuron's leak-aware factor."""
+    rng = np.random.default_rng(3)
+    dense = torch.nn.Linear(6, 5).double()
+    lif = LIF(tau=0.9, threshold=0.5, gradient="leak_aware")
+    x = _spike_trains(rng, (12, 4, 6)).requires_grad_(True)
+    seen: list[torch.Tensor] = []
+
+    def synapse(inputs: torch.Tensor) -> torch.Tensor:   # dense, its output kept
+        seen.append(dense(inputs))
+        seen[0].retain_grad()
+        return seen[0]
+
+    out = leak_aware_forward(synapse, lif, x)
+    current = seen[0]
+    spikes = out.detach()
+    torch.testing.assert_close(spikes, lif(current.detach()))
+    grad_out = torch.from_numpy(rng.normal(size=spikes.shape))
+    (out * grad_out).sum().backward()
+    factor = leak_aware_factor(spikes, 0.9, 0.5)
+    want = torch.zeros_like(spikes)
+    steps, batch, neurons = spikes.shape
+    for b in range(batch):
+        for i in range(neurons):
+            for t in range(steps):
+                later = [s for s in range(t, steps) if spikes[s, b, i] > 0]
+                if later:
+                    want[t, b, i] = factor[b, i] * grad_out[later[0], b, i]
+    torch.testing.assert_close(current.grad, want)
+    torch.testing.assert_close(dense.weight.grad, torch.einsum("tbi,tbj->ij", want, x.detach()))
+    torch.testing.assert_close(x.grad, want @ dense.weight.detach())
+    silent = spikes.sum(0) == 0
+    after_last = torch.zeros_like(spikes, dtype=torch.bool)   # steps after a neuron's last spike
+    for t in range(steps):
+        after_last[t] = spikes[t:].sum(0) == 0
+    assert silent.any() and (~silent).any() and after_last.any() and (~after_last).any()
+    assert float(current.grad[after_last].abs().max()) == 0.0
+    assert float(current.grad[~after_last].abs().min()) > 0.0
 
 
 def test_bpsta_spatial_adjustment_is_one_over_u_on_spikes_only():
@@ -156,7 +187,8 @@ METHODS = {
     "stbp_gaussian": {"surrogate": "gaussian", "width": 0.3},
     "hm2bp": {"method": "hm2bp", "loss": "count", "tau": 0.9, "threshold": 0.5,
               "timesteps": 10, "layers": ["64FC"], "epochs": 4},
-    "leak_aware": {"method": "leak_aware", "tau": 0.99, "threshold": 1.0, "dropout": 0.1},
+    "leak_aware": {"method": "leak_aware", "tau": 0.99, "threshold": 1.0, "dropout": 0.1,
+                   "readout": "li", "readout_tau": 0.0, "loss": "count_ce"},
     "bpsta": {"method": "bpsta", "tau": 0.9, "voting": 10},
     "neunorm": {"method": "neunorm", "layers": ["4C3", "4C3", "AP2"], "neunorm": True,
                 "encoding": "direct", "voting": 5, "tau": 0.25, "timesteps": 3, "epochs": 2,

@@ -1,24 +1,31 @@
 """Layer-level backward passes that are not surrogate BPTT: HM2-BP and the leak-aware derivative.
 
-Both methods relate a neuron's spike count ``n_i = sum_t o_i[t]`` over the window to its
-inputs in closed form, and backpropagate through that relation instead of unrolling time.
-Here a synapse -> LIF pair runs its forward pass exactly (float LIF, or the integer
-arithmetic under quantization-aware training) and returns
+Both run a synapse -> LIF pair's forward pass exactly (float LIF, or the integer arithmetic
+under quantization-aware training) and replace its backward.
+
+Leak-aware derivative (Lee, Sarwar, Panda, Srinivasan, Roy, Front. Neurosci. 14:119, 2020,
+eq. 8-11): a neuron's output relates to its input current through
+
+    f_i = (1 / V_th) (1 + ln(tau) * a_i / gamma_i)
+
+``a_i`` the leaky-filtered spike count ``a <- tau a + o`` at the end of the window and
+``gamma_i`` the spike count (no correction where ``gamma_i = 0``). Applied as the authors'
+code applies it (github.com/chan8972/Enabling_Spikebased_Backpropagation, read, not copied):
+spike by spike, ``dL/du[t] = f dL/do[t] o[t] + (1 - o[t]) dL/du[t+1]``, the membrane's leak
+passed straight through and the path stopped by the reset, so the current of step ``t``
+gets the error of the next spike it led to, and a neuron that stays silent gets none.
+Gradients reach the synapse through the current, so any linear synapse works (dense, conv,
+pooling).
+
+HM2-BP relates a neuron's spike count ``n_i = sum_t o_i[t]`` over the window to its inputs in
+closed form and backpropagates through that relation instead of unrolling time: the pair
+returns
 
     o + (p - p.detach()) / T
 
 where ``p`` is a differentiable proxy of the count whose derivatives are the method's. The
 forward value is the exact spike train; the backward pass gets ``dL/dp = mean_t dL/do[t]``,
 which equals ``dL/dn`` for every loss of counts or rates.
-
-Leak-aware derivative (Lee, Sarwar, Panda, Srinivasan, Roy, Front. Neurosci. 14:119, 2020,
-eq. 8-11): with ``net_i = sum_t I_i[t]`` the total input current,
-
-    dn_i / dnet_i = (1 / V_th) (1 + ln(tau) * a_i / gamma_i)
-
-``a_i`` the leaky-filtered spike count ``a <- tau a + o`` at the end of the window and
-``gamma_i`` the spike count (no correction where ``gamma_i = 0``). Gradients reach the
-synapse through ``net``, so any linear synapse works (dense, conv, pooling).
 
 HM2-BP (Jin, Zhang, Li, NeurIPS 2018). Macro level: ``n_i ~ a_i / V_th`` with
 ``a_i = sum_j w_ij e_ij + b_i c_i``, where the spike-train-level PSP ``e_ij`` sums, over
@@ -72,6 +79,33 @@ def leak_aware_factor(spikes: torch.Tensor, tau: float, threshold: float) -> tor
     return (1.0 + correction) / threshold
 
 
+class _LeakAwareSpikes(torch.autograd.Function):
+    """The exact spikes ``o`` forward; backward the leak-aware derivative applied spike by
+    spike: ``dL/dI[t] = dL/du[t] = f dL/do[t] o[t] + (1 - o[t]) dL/du[t+1]``, ``f`` the
+    per-neuron factor (:func:`leak_aware_factor`). An input current reaches the error of the
+    next spike it led to, through the membrane with the leak passed straight through and
+    stopped by the reset; a step with no spike at or after it gets none."""
+
+    @staticmethod
+    def forward(ctx, current: torch.Tensor, spikes: torch.Tensor,  # type: ignore[override]
+                factor: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(spikes, factor)
+        return spikes.clone()
+
+    @staticmethod
+    def backward(ctx, grad_spikes: torch.Tensor):  # type: ignore[override]
+        spikes, factor = ctx.saved_tensors
+        direct = grad_spikes * spikes * factor
+        keep = 1.0 - spikes
+        grad_current = torch.empty_like(direct)
+        g_, d_, k_ = grad_current.unbind(0), direct.unbind(0), keep.unbind(0)
+        last = spikes.shape[0] - 1
+        g_[last].copy_(d_[last])
+        for t in range(last - 1, -1, -1):
+            torch.addcmul(d_[t], k_[t], g_[t + 1], out=g_[t])
+        return grad_current, None, None
+
+
 def leak_aware_forward(synapse: torch.nn.Module, lif: LIF, x: torch.Tensor,
                        spikes: SpikeFn | None = None) -> torch.Tensor:
     """Spikes ``[T, B, ...]`` of ``synapse -> lif`` on ``x``, with the leak-aware backward.
@@ -81,7 +115,7 @@ def leak_aware_forward(synapse: torch.nn.Module, lif: LIF, x: torch.Tensor,
     current = synapse(x)   # the multi-step layers take [T, B, ...] themselves
     out = _exact_spikes(lif, current.detach(), spikes)
     factor = leak_aware_factor(out, lif.tau, lif.threshold)
-    return _attach(out, factor * current.sum(0))
+    return _LeakAwareSpikes.apply(current, out, factor)
 
 
 def hm2bp_kernel(spikes: torch.Tensor, tau: float) -> torch.Tensor:
