@@ -8,7 +8,7 @@ import torch
 
 from snnhw.data import bernoulli_numpy, bernoulli_torch
 from snnhw.nn import LIF, SpikingNetwork, mlp_architecture, spike
-from snnhw.nn.layers import AvgPool2d
+from snnhw.nn.layers import AvgPool2d, Conv2d
 from snnhw.nn.surrogate import rectangular
 
 
@@ -90,6 +90,34 @@ def test_pooling_equals_avg_pool2d_bit_for_bit_on_spikes(k, shape):
     torch.testing.assert_close(pooled, reference, rtol=0, atol=0)
     torch.testing.assert_close(ours, spikes.grad, rtol=0, atol=0)
     assert float(pooled.sum()) > 0
+
+
+@pytest.mark.parametrize("c_in, c_out, kernel, stride, padding, bias, size", [
+    (1, 4, 5, 1, 2, True, 12), (3, 2, 3, 2, 1, False, 9), (2, 3, 7, 2, 0, True, 16),
+    (4, 1, 1, 1, 0, True, 5)])
+def test_conv2d_gradients_equal_torch_conv2d(c_in, c_out, kernel, stride, padding, bias, size):
+    """The weight gradient computed as a convolution equals torch's in float64 (and the
+    values and the input gradient are torch's), on [T, B, C, H, W] and on [N, C, H, W]."""
+    torch.manual_seed(c_in * 10 + kernel)
+    conv = Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=bias).double()
+    for shape in ((3, 2, c_in, size, size), (5, c_in, size, size)):
+        x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+        x_ref = x.detach().clone().requires_grad_(True)
+        y = conv(x)
+        flat = x_ref.reshape(-1, *shape[-3:])
+        y_ref = torch.nn.functional.conv2d(flat, conv.weight, conv.bias, stride, padding)
+        y_ref = y_ref.reshape(*shape[:-3], *y_ref.shape[1:])
+        assert torch.equal(y, y_ref)
+        grad = torch.randn_like(y)
+        w_grad, *b_grad = torch.autograd.grad(y_ref, [conv.weight] + ([conv.bias] if bias else []),
+                                              grad, retain_graph=True)
+        x_grad_ref, = torch.autograd.grad(y_ref, x_ref, grad)
+        conv.zero_grad()
+        y.backward(grad)
+        torch.testing.assert_close(conv.weight.grad, w_grad, rtol=1e-12, atol=1e-12)
+        if bias:
+            torch.testing.assert_close(conv.bias.grad, b_grad[0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(x.grad, x_grad_ref, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -22,11 +22,56 @@ def multistep(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return y.reshape(steps, batch, *y.shape[1:])
 
 
+class _Convolution(torch.autograd.Function):
+    """``conv2d`` (groups 1, no dilation, zero padding) whose weight gradient is itself a
+    convolution: the padded input against the output gradient with the batch as channels,
+    the stride as dilation. On a CPU that is several times faster than
+    ``convolution_backward``'s weight gradient for few input channels (a network's first
+    layer on spikes or pixels: 6 ms against 19 ms for 250 maps, 1 -> 16 channels, 5x5) and
+    no slower for more; the same sums in another order."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor,  # type: ignore[override]
+                bias: torch.Tensor | None, stride: tuple[int, int],
+                padding: tuple[int, int]) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = (stride, padding, bias is not None)
+        return torch.nn.functional.conv2d(x, weight, bias, stride, padding)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        stride, padding, has_bias = ctx.geometry
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.nn.grad.conv2d_input(x.shape, weight, grad, stride, padding)
+        if ctx.needs_input_grad[1]:
+            padded = torch.nn.functional.pad(x, (padding[1], padding[1], padding[0], padding[0]))
+            # [C_in, C_out, >= K, >= K]: wanted[co, ci, ky, kx] = sum over n, oy, ox of
+            # grad[n, co, oy, ox] * padded[n, ci, oy * stride + ky, ox * stride + kx]
+            full = torch.nn.functional.conv2d(padded.transpose(0, 1), grad.transpose(0, 1),
+                                              dilation=stride)
+            grad_weight = full[:, :, :weight.shape[2], :weight.shape[3]].transpose(0, 1)
+            grad_weight = grad_weight.contiguous()
+        if has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad.sum((0, 2, 3))
+        return grad_x, grad_weight, grad_bias, None, None
+
+
 class Conv2d(torch.nn.Conv2d):
-    """2-D convolution of ``[T, B, C, H, W]`` spikes or currents (weights shared over time)."""
+    """2-D convolution of ``[T, B, C, H, W]`` spikes or currents (weights shared over time),
+    or of ``[N, C, H, W]``; zero padding, no groups or dilation (what the hardware builds)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *,
+                 stride: int = 1, padding: int = 0, bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride,
+                         padding=padding, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return multistep(super().forward, x) if x.dim() == 5 else super().forward(x)
+        return multistep(self._convolve, x) if x.dim() == 5 else self._convolve(x)
+
+    def _convolve(self, x: torch.Tensor) -> torch.Tensor:
+        return _Convolution.apply(x, self.weight, self.bias, self.stride, self.padding)
 
 
 class _BlockMean(torch.autograd.Function):

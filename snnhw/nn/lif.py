@@ -95,8 +95,8 @@ class _FusedLIF(torch.autograd.Function):
         tau, threshold, zero_reset, surrogate, width = ctx.settings
         slope = SURROGATES[surrogate](membranes - threshold, width)
         direct = grad_spikes * slope
-        if zero_reset:
-            carry = (1.0 - fired.to(slope.dtype)).sub_(membranes * slope).mul_(tau)
+        if zero_reset:   # (1 - o) - u s, as -u s + (1 - o): the same sums, one new tensor
+            carry = torch.mul(membranes, slope).neg_().add_(~fired).mul_(tau)
         else:
             carry = (1.0 - threshold * slope).mul_(tau)
         grad_current = torch.empty_like(membranes)

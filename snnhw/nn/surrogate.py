@@ -56,7 +56,8 @@ def gaussian(x: torch.Tensor, a: float) -> torch.Tensor:
 
 def arctan(x: torch.Tensor, a: float) -> torch.Tensor:
     """``(a/2) / (1 + (pi a x / 2)^2)``: the derivative of ``arctan(pi a x / 2) / pi + 1/2``."""
-    return (a / 2) / (1 + (math.pi / 2 * a * x) ** 2)
+    # one new tensor, then in place: the same operations as (a/2) / (1 + (c x)^2)
+    return (math.pi / 2 * a * x).square_().add_(1).reciprocal_().mul_(a / 2)
 
 
 def fast_sigmoid(x: torch.Tensor, a: float) -> torch.Tensor:
