@@ -99,13 +99,20 @@ class _FusedLIF(torch.autograd.Function):
             carry = torch.mul(membranes, slope).neg_().add_(~fired).mul_(tau)
         else:
             carry = (1.0 - threshold * slope).mul_(tau)
-        grad_current = torch.empty_like(membranes)
-        g_, d_, k_ = grad_current.unbind(0), direct.unbind(0), carry.unbind(0)
-        last = membranes.shape[0] - 1
-        g_[last].copy_(d_[last])
-        for t in range(last - 1, -1, -1):
-            torch.addcmul(d_[t], k_[t], g_[t + 1], out=g_[t])
-        return grad_current, None, None, None, None, None
+        return carry_back(direct, carry), None, None, None, None, None
+
+
+def carry_back(direct: torch.Tensor, carry: torch.Tensor) -> torch.Tensor:
+    """The error of every step's membrane, ``[T, ...]``: ``g[T-1] = d[T-1]`` and
+    ``g[t] = d[t] + k[t] g[t+1]`` backward in time (``d``: ``direct``, the error through this
+    step's spike; ``k``: ``carry``, ``du[t+1]/du[t]``), one fused multiply-add per step."""
+    grad = torch.empty_like(direct)
+    g_, d_, k_ = grad.unbind(0), direct.unbind(0), carry.unbind(0)
+    last = direct.shape[0] - 1
+    g_[last].copy_(d_[last])
+    for t in range(last - 1, -1, -1):
+        torch.addcmul(d_[t], k_[t], g_[t + 1], out=g_[t])
+    return grad
 
 
 class LIF(torch.nn.Module):

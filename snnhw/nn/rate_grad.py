@@ -51,7 +51,7 @@ from typing import Callable
 
 import torch
 
-from .lif import LIF
+from .lif import LIF, carry_back
 
 __all__ = ["hm2bp_forward", "hm2bp_kernel", "leak_aware_factor", "leak_aware_forward"]
 
@@ -95,15 +95,7 @@ class _LeakAwareSpikes(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_spikes: torch.Tensor):  # type: ignore[override]
         spikes, factor = ctx.saved_tensors
-        direct = grad_spikes * spikes * factor
-        keep = 1.0 - spikes
-        grad_current = torch.empty_like(direct)
-        g_, d_, k_ = grad_current.unbind(0), direct.unbind(0), keep.unbind(0)
-        last = spikes.shape[0] - 1
-        g_[last].copy_(d_[last])
-        for t in range(last - 1, -1, -1):
-            torch.addcmul(d_[t], k_[t], g_[t + 1], out=g_[t])
-        return grad_current, None, None
+        return carry_back(grad_spikes * spikes * factor, 1.0 - spikes), None, None
 
 
 def leak_aware_forward(synapse: torch.nn.Module, lif: LIF, x: torch.Tensor,
