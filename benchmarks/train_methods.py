@@ -125,19 +125,17 @@ def _seed_job(row: str, seed: int, extra: dict[str, Any]) -> float:
     return metrics["test_accuracy"]
 
 
-def _recipe_seed(row: str) -> int:
+def _recipe(row: str):
+    """The row's recipe, overrides applied."""
     from snnhw.train import load_recipe
 
     recipe_name, overrides, _ = ROWS[row]
-    return load_recipe(ROOT / "train" / f"{recipe_name}.toml", overrides).seed
+    return load_recipe(ROOT / "train" / f"{recipe_name}.toml", overrides)
 
 
 def _qat_trains(row: str) -> bool:
     """Whether quantization-aware training runs for the row's recipe (not with NeuNorm)."""
-    from snnhw.train import load_recipe
-
-    recipe_name, overrides, _ = ROWS[row]
-    return not load_recipe(ROOT / "train" / f"{recipe_name}.toml", overrides).neunorm
+    return not _recipe(row).neunorm
 
 
 def _int_keys(result: dict[str, Any]) -> dict[str, Any]:
@@ -201,7 +199,7 @@ def main() -> None:
                     if (row, bits) in qat_results},
             "qat_float": {bits: qat_results[row, bits]["float"] for bits in BITS
                           if (row, bits) in qat_results},
-            "seed_floats": {_recipe_seed(row): base["float"], **{seed: seed_results[row, seed]
+            "seed_floats": {_recipe(row).seed: base["float"], **{seed: seed_results[row, seed]
                                                  for seed in args.seeds
                                                  if (row, seed) in seed_results}},
             "paper": ROWS[row][2]}
