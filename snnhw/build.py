@@ -268,6 +268,12 @@ def _configuration(model: dict[str, Any], net: ir.Network, spikes: np.ndarray,
     throughput bound of the first ``CHOICE_SAMPLES`` test samples). A network that fits no
     configuration of the target raises :class:`DoesNotFit`, naming the weight widths
     (``--fixed``) that would fit as well."""
+    if options.membrane_memory == "banked" and "banked" not in membrane_styles(
+            net, options.lanes or 1, options.weight_memory or "rom", "banked"):
+        raise SnnhwError(f"--membrane-memory banked: no layer of {net.name} can bank its "
+                         f"membranes (layers: {', '.join(l.name for l in net.layers)}); banked "
+                         f"takes a convolution over spikes with a kernel of 2 or more, no "
+                         f"NeuNorm term, its weights in ROM: use --membrane-memory bram")
     if options.target is None:
         return (options.lanes or 1, options.weight_memory or "rom",
                 options.membrane_memory or "bram", None)

@@ -328,11 +328,13 @@ def _add_build_options(p: argparse.ArgumentParser, target: str | None = None) ->
                    help="rom: weights in the bitstream; spram: the largest layer's weights "
                         "written at run time, so Yosys maps them onto iCE40 UP SPRAM (default: "
                         "chosen for --target, else rom)")
-    p.add_argument("--membrane-memory", default=None, choices=["bram", "spram"],
-                   help="bram: membranes in block RAM, one update per clock; spram: the "
-                        "largest layers' membranes in single-ported memories Yosys maps onto "
-                        "iCE40 UP SPRAM, those cores taking two clocks per update (default: "
-                        "chosen for --target, else bram)")
+    p.add_argument("--membrane-memory", default=None, choices=["bram", "banked", "spram"],
+                   help="bram: membranes in block RAM, one update per clock; banked: each "
+                        "convolution over spikes keeps its membranes in K block-RAM banks and "
+                        "updates a whole kernel row (K taps) per clock; spram: the largest "
+                        "layers' membranes in single-ported memories Yosys maps onto iCE40 UP "
+                        "SPRAM, those cores taking two clocks per update (default: chosen for "
+                        "--target, else bram)")
     p.add_argument("--samples", type=_integer(0), default=None,
                    help="test samples checked spike for spike on the RTL (default: all; 0 "
                         "skips)")

@@ -4,7 +4,8 @@ An event-level model of each :class:`snnhw.hdl.LIFCore` with P lanes and ``G = c
 neuron groups (N: a dense layer's outputs, a convolution's channels; see its docstring):
 
 * a spike event accepted at cycle ``c`` occupies the core until ``c + G`` (a convolution:
-  ``c + K*K*G``, every kernel tap, on the map or not); events that pooling drops never
+  ``c + K*K*G``, every kernel tap, on the map or not; with banked membranes ``c + K*G``,
+  a kernel row per clock); events that pooling drops never
   reach the core, the others pass the re-indexing pipeline (``MAPPER_LATENCY``) first;
 * an end-of-timestep event accepted at ``c`` starts the sweep over the membrane words
   (``G`` for a dense layer, ``G * OH * OW`` for a convolution): word g reaches the output
@@ -59,10 +60,12 @@ class CycleEstimate:
     eot_cycles: np.ndarray
 
 
-def _geometry(layer: Layer, lanes: int) -> tuple[int, int, int]:
-    """(groups G, output positions, kernel taps) of a layer's core."""
+def _geometry(layer: Layer, lanes: int, membrane: str = "bram") -> tuple[int, int, int]:
+    """(groups G, output positions, clocks per input event and group: kernel taps, or kernel
+    rows with ``"banked"`` membranes) of a layer's core."""
     channels = layer.out_channels if isinstance(layer, ConvLIFLayer) else layer.out_features
-    taps = layer.kernel_size ** 2 if isinstance(layer, ConvLIFLayer) else 1
+    taps = (layer.kernel_size ** (1 if membrane == "banked" else 2)
+            if isinstance(layer, ConvLIFLayer) else 1)
     return -(-channels // lanes), layer.out_features // channels, taps
 
 
@@ -78,12 +81,13 @@ def _kept_by_pooling(layer: Layer) -> np.ndarray:
 
 
 def _core(layer: Layer, lanes: int, arrivals: list[tuple[int, int]], outputs: np.ndarray,
-          step_parity: int | None = None) -> list[tuple[int, int]]:
+          step_parity: int | None = None, membrane: str = "bram") -> list[tuple[int, int]]:
     """One core. ``arrivals``: (cycle available, input index or -1 for end-of-timestep), in
     order. ``outputs``: its spikes ``[K, N]`` per timestep. Returns its output events
     likewise, in the order the sweep sends them (membrane word, then lane).
-    ``step_parity``: a single-ported core, moving on the cycles of that parity only."""
-    group_count, positions, taps = _geometry(layer, lanes)
+    ``step_parity``: a single-ported core, moving on the cycles of that parity only;
+    ``membrane``: its membrane style."""
+    group_count, positions, taps = _geometry(layer, lanes, membrane)
     reached = _kept_by_pooling(layer)       # the others never reach the core
     latency = MAPPER_LATENCY if needs_mapper(layer) else 0
     clocks = 1 if step_parity is None else 2          # cycles per step of the core
@@ -141,10 +145,11 @@ def estimate(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray],
     for frame in order(inputs):
         events += [(0, int(j)) for j in np.flatnonzero(frame)] + [(0, -1)]
     parities = step_parities(net, membranes)
+    styles = membranes or ["bram"] * len(net.layers)
     for k, (layer, spikes) in enumerate(zip(net.layers, layer_spikes)):
         if k > 0:
             events = [(cycle + FIFO_LATENCY, index) for cycle, index in events]
-        events = _core(layer, lanes, events, order(spikes), parities[k])
+        events = _core(layer, lanes, events, order(spikes), parities[k], styles[k])
     eots = np.array([cycle + 1 for cycle, index in events if index < 0])
     per_step = np.diff(np.concatenate([[0], eots]))
     return CycleEstimate(total=int(eots[-1]), per_timestep_mean=float(eots[-1] / len(eots)),
@@ -154,18 +159,23 @@ def estimate(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray],
 def bound(net: Network, inputs: np.ndarray, layer_spikes: list[np.ndarray], lanes: int = 1,
           membranes: Sequence[str] | None = None) -> float:
     """Throughput bound in cycles per timestep, mean over the run: per layer and timestep
-    ``updates * G / N_pos + W + PIPELINE_DEPTH``, with ``updates`` the synaptic updates of
-    its input events (``fan_out``; the events the hardware receives), ``N_pos`` the neurons per group position (a dense
-    layer's outputs, a convolution's channels), ``G = ceil(N_pos / P)`` and ``W`` the
-    membrane words the sweep visits, twice that for a core with single-ported membranes
-    (``membranes``: the layers' styles); per timestep the slowest layer, since the layers
-    work on successive timesteps at once."""
+    ``updates * G / (N_pos * R) + W + PIPELINE_DEPTH``, with ``updates`` the synaptic updates of
+    its input events (``fan_out``; the events the hardware receives), ``N_pos`` the neurons
+    per group position (a dense layer's outputs, a convolution's channels),
+    ``G = ceil(N_pos / P)``, ``R`` the kernel taps a clock can update per lane (K with
+    ``"banked"`` membranes, else 1) and ``W`` the membrane words the sweep visits, twice that
+    for a core with single-ported membranes (``membranes``: the layers' styles); per timestep
+    the slowest layer, since the layers work on successive timesteps at once."""
     per_layer = []
     clocks = [1 if p is None else 2 for p in step_parities(net, membranes)]
-    for layer, x, c in zip(net.layers, [net.core_inputs(inputs)] + layer_spikes[:-1], clocks):
+    styles = membranes or ["bram"] * len(net.layers)
+    for layer, x, c, style in zip(net.layers, [net.core_inputs(inputs)] + layer_spikes[:-1],
+                                  clocks, styles):
         group_count, positions, _ = _geometry(layer, lanes)
         channels = layer.out_features // positions
         updates = (x != 0).astype(np.int64) @ layer.fan_out()         # [T, S]
         words = group_count * positions
-        per_layer.append(c * (updates * group_count / channels + words + PIPELINE_DEPTH))
+        taps = layer.kernel_size if style == "banked" else 1
+        per_layer.append(c * (updates * group_count / (channels * taps) + words
+                              + PIPELINE_DEPTH))
     return float(np.max(per_layer, axis=0).mean())

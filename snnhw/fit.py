@@ -3,8 +3,9 @@ estimates.
 
 ``snnhw build model.pt --target ice40-up5k`` considers every lane count (``LANES``) with
 every weight memory the device offers (``rom`` everywhere; ``spram`` where it has SPRAM) and
-every membrane memory (``bram``; ``spram`` where it has SPRAM: single-ported, so those cores
-take two clocks per update) and takes the fastest configuration whose estimated resources fit:
+every membrane memory (``bram``; ``banked``: a convolution's membranes in K block-RAM banks,
+a kernel row per clock; ``spram`` where it has SPRAM: single-ported, so those cores take two
+clocks per update) and takes the fastest configuration whose estimated resources fit:
 block RAMs and SPRAMs
 (:func:`snnhw.targets.estimate_resources`), logic cells (:func:`snnhw.targets.estimate_logic`).
 Speed is the throughput bound in cycles per timestep (:func:`snnhw.cycles.bound`, on the test
@@ -56,7 +57,8 @@ class Configuration:
 
     def describe(self) -> str:
         return (f"P={self.lanes}, {self.weight_memory} weights"
-                + (", spram membranes" if self.membrane_memory == "spram" else ""))
+                + (f", {self.membrane_memory} membranes" if self.membrane_memory != "bram"
+                   else ""))
 
 
 @dataclass(frozen=True)
@@ -93,15 +95,15 @@ def configurations(net: ir.Network, target: Target,
     count with the layers' membrane styles (:func:`snnhw.hdl.network.membrane_styles`);
     without it, most lanes first (the bound never grows with the lanes)."""
     memories = ("rom", "spram") if target.sprams else ("rom",)
-    membrane_memories = ("bram", "spram") if target.sprams else ("bram",)
+    membrane_memories = ("bram", "banked") + (("spram",) if target.sprams else ())
     points = []
     for lanes in LANES:
-        cells = estimate_logic(net, target, lanes=lanes)
         for memory in memories:
             for membranes in membrane_memories:
                 styles = membrane_styles(net, lanes, memory, membranes)
-                if membranes == "spram" and "spram" not in styles:
-                    continue            # no layer's membranes fit the SPRAMs left
+                if membranes != "bram" and membranes not in styles:
+                    continue            # no layer's membranes fit the SPRAMs left, or bank
+                cells = estimate_logic(net, target, lanes=lanes, membranes=styles)
                 cycles = cycles_per_timestep(lanes, styles) if cycles_per_timestep else None
                 estimate = estimate_resources(net, target, lanes=lanes, weight_memory=memory,
                                               membrane_memory=membranes)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import ir
-from .hdl.layout import membrane_words, weight_depth
+from .hdl.layout import bank_words, membrane_words, weight_depth
 from .hdl.network import membrane_styles, weight_styles
 from .hdl.single_port import SPRAM_DEPTH, SPRAM_WIDTH, sprams_for
 from .report import memory_bits
@@ -82,7 +82,8 @@ def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
     With ``weight_memory="spram"`` the run-time loaded weights (see
     :func:`snnhw.hdl.network.weight_styles`) go to SPRAM (16K x 16 bits each) where the target
     has it, to block RAM otherwise; with ``membrane_memory="spram"`` the membranes of the
-    layers :func:`snnhw.hdl.network.membrane_styles` names likewise."""
+    layers :func:`snnhw.hdl.network.membrane_styles` names likewise; ``"banked"`` membranes
+    and their row-wide weight words as laid out (K banks, words K taps x P lanes wide)."""
     styles = weight_styles(net, lanes, weight_memory)
     membranes = membrane_styles(net, lanes, weight_memory, membrane_memory)
     needed = 0
@@ -90,12 +91,18 @@ def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
     for layer, style, membrane in zip(net.layers, styles, membranes):
         if style == "loaded" and target.sprams:
             sprams += sprams_for(weight_depth(layer, lanes), lanes * layer.weight_bits)
+        elif membrane == "banked":
+            needed += _blocks_for(weight_depth(layer, lanes, rows=True),
+                                  layer.kernel_size * lanes * layer.weight_bits, target)
         else:
             needed += _blocks_for(layer.weight.size, layer.weight_bits, target)
         # membranes (with a NeuNorm term's states), a direct layer's input currents or the
         # replay buffer of its input events
         if membrane == "spram" and target.sprams:
             sprams += sprams_for(membrane_words(layer, lanes), lanes * layer.state_bits)
+        elif membrane == "banked":
+            needed += layer.kernel_size * _blocks_for(bank_words(layer, lanes),
+                                                      lanes * layer.state_bits, target)
         else:
             needed += _blocks_for(layer.out_features, layer.state_bits, target)
         if layer.replays_input:
@@ -124,9 +131,16 @@ LOGIC_MODEL: dict[str, dict[str, float]] = {
 }
 
 
-def estimate_logic(net: ir.Network, target: Target, *, lanes: int = 1) -> int:
+def estimate_logic(net: ir.Network, target: Target, *, lanes: int = 1,
+                   membranes: list[str] | None = None) -> int:
     """Logic cells (LUTs + flip-flops) the network's cores are estimated to take on
-    ``target`` with ``lanes`` lanes per core (:data:`LOGIC_MODEL`)."""
+    ``target`` with ``lanes`` lanes per core (:data:`LOGIC_MODEL`); a core with ``"banked"``
+    membranes (``membranes``: the layers' styles) counts each further bank's weight register
+    and adder as lane bits too."""
     model = LOGIC_MODEL[target.family]
-    lane_bits = sum(l.weight_bits + l.state_bits + l.membrane_bits for l in net.layers)
+    styles = membranes or ["bram"] * len(net.layers)
+    lane_bits = sum(l.weight_bits + l.state_bits + l.membrane_bits
+                    + ((l.kernel_size - 1) * (l.weight_bits + l.accumulator_bits)
+                       if style == "banked" else 0)
+                    for l, style in zip(net.layers, styles))
     return round(model["per_layer"] * len(net.layers) + model["per_lane_bit"] * lanes * lane_bits)

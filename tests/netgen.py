@@ -67,19 +67,21 @@ def _exact_accumulator(layer):
 
 
 def random_conv_layer(rng: np.random.Generator, name: str, in_shape: tuple[int, int, int],
-                      pool: int = 1) -> ir.ConvLIFLayer:
-    """A random convolution over ``in_shape`` events: 1-4 channels, kernels 1..5 (7 when the
-    map allows), strides 1 and 2, padding below the kernel, optional pooling."""
+                      pool: int = 1, kernels: tuple[int, ...] = (1, 2, 3, 3, 5, 7),
+                      max_channels: int = 4) -> ir.ConvLIFLayer:
+    """A random convolution over ``in_shape`` events: 1..``max_channels`` channels, kernels
+    from ``kernels`` (as the map allows), strides 1 and 2, padding below the kernel,
+    optional pooling."""
     c, h, w = in_shape
     hp, wp = h // pool, w // pool
     for _ in range(100):
-        kernel = int(rng.choice([1, 2, 3, 3, 5, 7]))
+        kernel = int(rng.choice(kernels))
         padding = int(rng.integers(0, kernel))
         stride = int(rng.choice([1, 2]))
         if (hp + 2 * padding - kernel) >= 0 and (wp + 2 * padding - kernel) >= 0:
             break
     weight_bits = int(rng.integers(2, 17))
-    out_channels = int(rng.integers(1, 5))
+    out_channels = int(rng.integers(1, max_channels + 1))
     layer = ir.ConvLIFLayer(name=name, in_shape=in_shape, out_channels=out_channels,
                             kernel_size=kernel, stride=stride, padding=padding, pool=pool,
                             weight=_weights(rng, weight_bits, (out_channels, c, kernel, kernel)),
@@ -151,6 +153,44 @@ def direct_values(rng: np.random.Generator, net: Network, samples: int) -> np.nd
     values = np.where(rng.random(values.shape) < 0.2, top, values)
     values = np.where(rng.random(values.shape) < 0.5, 0, values)
     return np.broadcast_to(values, (net.timesteps,) + values.shape).astype(np.uint8).copy()
+
+
+def random_banked_network(seed: int) -> tuple[Network, np.ndarray]:
+    """A random conv [-> pool -> conv] -> [pool ->] dense network whose convolutions can all
+    bank their membranes (kernels 2, 3, 5, 7, no NeuNorm term), on maps up to 3 x 13 x 13 so
+    that an output row spans several words of a bank, and dense random input spikes."""
+    rng = np.random.default_rng([seed, 13])
+    timesteps = int(rng.integers(1, 4))
+    shape = (int(rng.integers(1, 4)), int(rng.integers(4, 14)), int(rng.integers(4, 14)))
+    kernels = (2, 3, 5, 7)
+
+    def lively(layer: ir.ConvLIFLayer) -> ir.ConvLIFLayer:
+        """Mostly excitatory weights and a low threshold: the convolutions fire (a spike is
+        what the check compares), with inhibitory taps and saturation still about."""
+        weight = np.where(rng.random(layer.weight.shape) < 0.75, np.abs(layer.weight),
+                          layer.weight).clip(*signed_range(layer.weight_bits))
+        threshold = int(rng.integers(1, max(2, layer.membrane_range[1] // 4)))
+        return _exact_accumulator(replace(layer, weight=weight.astype(np.int64),
+                                          threshold=threshold))
+    layers = [lively(random_conv_layer(rng, "conv0", shape, kernels=kernels, max_channels=6))]
+    prev = layers[-1].out_shape
+    if rng.random() < 0.5 and min(prev[1:]) >= 2:
+        pool = 2 if min(prev[1:]) >= 4 and rng.random() < 0.5 else 1
+        if min(prev[1:]) // pool >= 2:
+            layers.append(lively(random_conv_layer(rng, "conv1", prev, pool, kernels=kernels)))
+            prev = layers[-1].out_shape
+    n = int(rng.integers(1, 9))
+    weight_bits = int(rng.integers(2, 17))
+    dense = LIFLayer(name=f"fc{len(layers)}", in_features=int(np.prod(prev)), out_features=n,
+                     weight=_weights(rng, weight_bits, (n, int(np.prod(prev)))),
+                     **_neurons(rng, weight_bits, n))
+    layers.append(_exact_accumulator(dense))
+    net = Network(name=f"banked{seed}", timesteps=timesteps, input_features=int(np.prod(shape)),
+                  layers=tuple(layers), encoding={"type": "random"}, dataset={},
+                  source={"seed": seed}).validate()
+    inputs = (rng.random((timesteps, int(rng.integers(2, 4)), net.input_features))
+              < rng.uniform(0.3, 0.8)).astype(np.uint8)
+    return net, inputs
 
 
 def random_direct_network(seed: int) -> tuple[Network, np.ndarray]:

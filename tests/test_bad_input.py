@@ -285,6 +285,8 @@ CLI_CASES = [
     (["build", "M", "--membrane-bits", "5"], "does not fit a 5-bit membrane"),
     (["build", "M", "--leak-bits", "20"], "--leak-bits 20: out of range; allowed 0..16"),
     (["build", "M", "--sim", "modelsim"], "invalid choice: 'modelsim'"),
+    (["build", "M", "--membrane-memory", "banked"],
+     "--membrane-memory banked: no layer of small can bank its membranes (layers: fc0, fc1)"),
     (["run", "D", "--port", "/dev/null", "--samples", "0"], "--samples: 0 is out of range"),
     (["run", "D", "--port", "/dev/null", "--baud", "-5"], "--baud: -5 is out of range"),
     (["run", "D", "--port", "/dev/null", "--baud", "0"], "--baud: 0 is out of range"),

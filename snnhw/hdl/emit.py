@@ -54,8 +54,9 @@ def _images(net: Network, lanes: int, styles: list[str], membranes: list[str]
     for layer, style, membrane in zip(net.layers, styles, membranes):
         if membrane == "spram":
             images[(f"{layer.name}.membranes", "words")] = None
-        width = lanes * layer.weight_bits
-        words = weight_words(layer, lanes)
+        rows = membrane == "banked"       # a kernel row per weight word
+        width = lanes * layer.weight_bits * (layer.kernel_size if rows else 1)
+        words = weight_words(layer, lanes, rows=rows)
         if style == "loaded":
             images[(f"{layer.name}.weights", "words")] = None
         else:

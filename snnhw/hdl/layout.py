@@ -6,7 +6,9 @@ and there are ``G = ceil(N / P)`` groups, the last one padded with zero weights 
 
 * weights: word ``j*G + g`` packs the weights from input j to group g's P neurons, lane 0 in
   the least significant ``weight_bits``; a convolution's groups are P output channels and its
-  word ``((c*K + ky)*K + kx)*G + g`` packs the kernel taps ``[g*P + lane, c, ky, kx]``;
+  word ``((c*K + ky)*K + kx)*G + g`` packs the kernel taps ``[g*P + lane, c, ky, kx]``; with
+  banked membranes (one kernel row per clock, :func:`banks_rows`) word ``(c*K + ky)*G + g``
+  packs a whole kernel row, tap ``kx`` in bits ``kx*P*weight_bits`` up;
 * biases: word ``g`` packs group g's P biases (``membrane_bits`` each);
 * fire levels: word ``g`` packs group g's P values ``threshold - bias`` (``membrane_bits + 1``
   each): a neuron fires when its membrane before the bias reaches it, which the core compares
@@ -14,7 +16,10 @@ and there are ``G = ceil(N / P)`` groups, the last one padded with zero weights 
 * membranes: word ``g`` packs group g's P accumulators (``accumulator_bits`` each); a
   convolution's word ``g*OH*OW + pos`` packs the accumulators of channels ``g*P .. g*P+P-1``
   at output position ``pos = oy*OW + ox``. With a NeuNorm term, the P states ``a``
-  (``aux_bits`` each) follow the P accumulators in the same word;
+  (``aux_bits`` each) follow the P accumulators in the same word. Banked membranes: K
+  memories (banks), bank ``ox mod K`` holding position ``(oy, ox)`` at word
+  ``(g*OH + oy)*Q + ox div K``, ``Q = ceil(OW / K)``: the K taps of a kernel row reach K
+  consecutive output columns (stride 2: at most ``ceil(K / 2)``), so K different banks;
 * aux kernel (a NeuNorm term): word ``(ky*K + kx)*G + g`` packs the taps
   ``aux_weight[g*P + lane, ky, kx]`` (``aux_weight_bits`` each).
 
@@ -28,8 +33,8 @@ import numpy as np
 
 from ..ir import ConvLIFLayer, Layer
 
-__all__ = ["LANES", "aux_kernel_words", "bias_words", "fire_level_words", "groups", "membrane_words", "pack",
-           "weight_depth", "weight_words"]
+__all__ = ["LANES", "aux_kernel_words", "bank_words", "banks_rows", "bias_words",
+           "fire_level_words", "groups", "membrane_words", "pack", "weight_depth", "weight_words"]
 
 LANES = (1, 2, 4, 8, 16)
 
@@ -58,10 +63,18 @@ def _channels(layer: Layer) -> int:
     return layer.out_channels if isinstance(layer, ConvLIFLayer) else layer.out_features
 
 
-def weight_depth(layer: Layer, lanes: int) -> int:
-    """Words of the weight memory: one per (synapse or kernel tap, group)."""
-    inputs = (layer.in_shape[0] * layer.kernel_size ** 2 if isinstance(layer, ConvLIFLayer)
-              else layer.synapses)
+def banks_rows(layer: Layer) -> bool:
+    """Whether a core can bank the layer's membranes and take a kernel row per clock: a
+    convolution over spikes (not a direct input), kernel 2 or more, no NeuNorm term."""
+    return (isinstance(layer, ConvLIFLayer) and layer.kernel_size > 1 and not layer.direct
+            and not layer.neunorm)
+
+
+def weight_depth(layer: Layer, lanes: int, rows: bool = False) -> int:
+    """Words of the weight memory: one per (synapse or kernel tap, group); ``rows``: one per
+    (kernel row, group), K taps wide (banked membranes)."""
+    inputs = (layer.in_shape[0] * layer.kernel_size ** (1 if rows else 2)
+              if isinstance(layer, ConvLIFLayer) else layer.synapses)
     return inputs * groups(_channels(layer), lanes)
 
 
@@ -70,15 +83,28 @@ def membrane_words(layer: Layer, lanes: int) -> int:
     return groups(_channels(layer), lanes) * (layer.out_features // _channels(layer))
 
 
-def weight_words(layer: Layer, lanes: int) -> list[int]:
-    """Weight memory contents, address ``j*G + g`` (a convolution: ``j = (c*K + ky)*K + kx``)."""
+def bank_words(layer: ConvLIFLayer, lanes: int) -> int:
+    """Words of each of the K membrane banks: ``G * OH * ceil(OW / K)``."""
+    _, out_h, out_w = layer.out_shape
+    return groups(layer.out_channels, lanes) * out_h * -(-out_w // layer.kernel_size)
+
+
+def weight_words(layer: Layer, lanes: int, rows: bool = False) -> list[int]:
+    """Weight memory contents, address ``j*G + g`` (a convolution: ``j = (c*K + ky)*K + kx``);
+    ``rows``: address ``(c*K + ky)*G + g``, the K taps of the row side by side."""
     if isinstance(layer, ConvLIFLayer):
-        rows = layer.weight.transpose(1, 2, 3, 0).reshape(-1, layer.out_channels)
+        taps = layer.weight.transpose(1, 2, 3, 0).reshape(-1, layer.out_channels)
     else:
-        rows = layer.weight.T
-    w = _padded(rows, lanes)                           # [in, G*P]
-    return [pack(row[g * lanes:(g + 1) * lanes], layer.weight_bits)
-            for row in w for g in range(w.shape[1] // lanes)]
+        taps = layer.weight.T
+    w = _padded(taps, lanes)                           # [in, G*P]
+    words = [pack(row[g * lanes:(g + 1) * lanes], layer.weight_bits)
+             for row in w for g in range(w.shape[1] // lanes)]
+    if not rows:
+        return words
+    k, g_count, tap_bits = layer.kernel_size, groups(layer.out_channels, lanes), \
+        lanes * layer.weight_bits
+    return [sum(words[(row * k + kx) * g_count + g] << (kx * tap_bits) for kx in range(k))
+            for row in range(len(words) // (k * g_count)) for g in range(g_count)]
 
 
 def bias_words(layer: Layer, lanes: int) -> list[int]:

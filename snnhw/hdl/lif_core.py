@@ -91,6 +91,8 @@ from .events import event_signature, value_bits
 from .layout import (
     LANES,
     aux_kernel_words,
+    bank_words,
+    banks_rows,
     bias_words,
     fire_level_words,
     groups,
@@ -102,9 +104,30 @@ from .mapper import map_event_layout
 from .single_port import SinglePortMemory
 from .weight_memory import WeightMemory, load_layout
 
-__all__ = ["LIFCore", "MEMBRANE_STYLES"]
+__all__ = ["LIFCore", "MEMBRANE_STYLES", "row_taps"]
 
-MEMBRANE_STYLES = ("bram", "spram")
+MEMBRANE_STYLES = ("bram", "spram", "banked")
+
+
+def row_taps(layer: ConvLIFLayer) -> list[list[tuple[int, int, int]]]:
+    """Banked membranes: per input column x (of the pooled map), per bank b, the kernel row's
+    tap ``kx`` whose output column ``ox = (x + padding - kx) / stride`` lies in bank b
+    (``ox mod K == b``), that column's word in the bank's row (``ox div K``) and whether it
+    is on the map (0, 0, 0 if none is). The row's output columns run from
+    ``lo = ceil((x + padding - K + 1) / stride)`` to ``hi = floor((x + padding) / stride)``, at
+    most K consecutive columns, so each bank gets at most one."""
+    k, stride, pad = layer.kernel_size, layer.stride, layer.padding
+    out_w = layer.out_shape[2]
+    table = []
+    for x in range(layer.pooled_shape[2]):
+        lo, hi = -((k - 1 - x - pad) // stride), (x + pad) // stride
+        row = []
+        for bank in range(k):
+            ox = lo + (bank - lo) % k
+            on = ox <= hi and 0 <= ox < out_w
+            row.append((x + pad - stride * ox, ox // k, 1) if on else (0, 0, 0))
+        table.append(row)
+    return table
 
 
 class LIFCore(wiring.Component):
@@ -159,6 +182,9 @@ class LIFCore(wiring.Component):
         if membrane_memory not in MEMBRANE_STYLES:
             raise ValueError(f"membrane_memory must be one of {MEMBRANE_STYLES}, got "
                              f"{membrane_memory!r}")
+        if membrane_memory == "banked" and not (banks_rows(layer) and weight_memory == "rom"):
+            raise ValueError(f"layer {layer.name!r}: banked membranes need a convolution over "
+                             f"spikes with a kernel of 2 or more, no NeuNorm term and ROM weights")
         self.lanes = lanes
         self.weight_memory = weight_memory
         self.membrane_memory = membrane_memory
@@ -171,7 +197,7 @@ class LIFCore(wiring.Component):
         ports = {"i": In(inputs), "o": Out(event_signature(
             layer.out_features, layer.membrane_bits if self.readout else 0))}
         if weight_memory == "loaded":
-            depth = weight_depth(layer, lanes)
+            depth = weight_depth(layer, lanes)   # (never banked)
             ports["load"] = In(stream.Signature(load_layout(depth, lanes * layer.weight_bits)))
         if membrane_memory == "spram":
             ports |= {"run": In(1, init=1), "cleared": Out(1), "advance": Out(1)}
@@ -184,23 +210,26 @@ class LIFCore(wiring.Component):
         conv = self.conv
         g_count = groups(layer.out_channels if conv else layer.out_features, p)
         positions = layer.out_features // layer.out_channels if conv else 1   # OH * OW
-        taps = layer.kernel_size ** 2 if conv else 1
+        banked = self.membrane_memory == "banked"
+        # weight words an input event reads per group: every kernel tap, or (banked) row
+        taps = (layer.kernel_size ** (1 if banked else 2)) if conv else 1
         words = membrane_words(layer, p)
         wb, mb, ab = layer.weight_bits, layer.membrane_bits, layer.accumulator_bits
         aux = layer.neunorm
         xb = layer.aux_bits if aux else 0          # bits of a NeuNorm state, per lane
         m_lo, m_hi = layer.membrane_range
 
-        depth = weight_depth(layer, p)
+        depth = weight_depth(layer, p, rows=banked)
+        bank_count = layer.kernel_size if banked else 1
         # with images, the constant memories are built empty: snnhw.hdl.emit loads their
         # contents from memory images, so Amaranth never handles 10^5 initial words
-        weights = WeightMemory(depth=depth, width=p * wb, style=self.weight_memory,
-                               init=weight_words(layer, p)
+        weights = WeightMemory(depth=depth, width=bank_count * p * wb, style=self.weight_memory,
+                               init=weight_words(layer, p, rows=banked)
                                if self.weight_memory == "rom" and not self.images else None)
-        # lanes' accumulators, then (NeuNorm) their states
+        # lanes' accumulators, then (NeuNorm) their states; one memory per bank
         single_port = self.membrane_memory == "spram"
         ports = self._membrane_ports(m, words, p * (ab + xb))
-        mem_rd, mem_wr, o_ready = ports.read, ports.write, ports.o_ready
+        mem_rds, mem_wrs, o_ready = ports.reads, ports.writes, ports.o_ready
         moving, offered = ports.moving, ports.offered
         if self.weight_memory == "loaded" and single_port:
             m.d.comb += [weights.load.payload.eq(self.load.payload),
@@ -283,6 +312,22 @@ class LIFCore(wiring.Component):
         o_group = Signal.like(a_group)
         o_last = Signal()
         o_obase = Signal.like(a_obase)
+        # banked membranes, per bank: the word an update reads and writes (A..C), whether it
+        # lands on the map (A..C), which tap of the row's weight word it adds (A..E) and that
+        # tap's weights (C); the bank a sweep word is in (A..D). Unbanked: the one memory.
+        if banked:
+            a_bank, b_bank, e_bank, c_bank, d_bank = (
+                Signal(range(bank_count), name=f"{st}_bank") for st in "abecd")
+            a_baddr, b_baddr, e_baddr, c_baddr = (
+                [Signal.like(a_maddr, name=f"{st}_addr{b}") for b in range(bank_count)]
+                for st in "abec")
+            a_bwrite, b_bwrite, e_bwrite, c_bwrite = (
+                [Signal(name=f"{st}_write{b}") for b in range(bank_count)] for st in "abec")
+            a_tap, b_tap, e_tap = ([Signal(range(bank_count), name=f"{st}_tap{b}")
+                                    for b in range(bank_count)] for st in "abe")
+            c_bweights = [Signal(p * wb, name=f"c_weights{b}") for b in range(bank_count)]
+        else:
+            e_baddr, c_baddr, c_bwrite = [e_maddr], [c_maddr], [c_write]
 
         sweeping = Signal()                # a sweep is under way (in any stage)
         emit_eot = Signal()                # the sweep is done; send the end-of-timestep event
@@ -293,20 +338,32 @@ class LIFCore(wiring.Component):
         stall = Signal()
         fire = Signal(p)                   # stage D: the group's fire bits
         fire_next = Signal(p)              # stage C: the same, from the unsaturated sums
-        sums = []
+        sums = [[] for _ in range(bank_count)]    # per bank, each lane's accumulate sum
         carried = []
+        state_width = p * (ab + xb)
+        # the word a sweep reads: its bank's
+        sweep_word = (Cat(*(rd.data for rd in mem_rds)).word_select(c_bank, state_width)
+                      if banked else mem_rds[0].data)
         memb = []            # each lane's saturated membrane in D (a readout sends them)
         states = []          # NeuNorm: each lane's state after an event (C) or a sweep (D)
         for lane in range(p):
-            weight = c_weights[lane * wb:(lane + 1) * wb].as_signed()
-            membrane = mem_rd.data[lane * ab:(lane + 1) * ab].as_signed()
+            membrane = sweep_word[lane * ab:(lane + 1) * ab].as_signed()
             bias = b_rd.data[lane * mb:(lane + 1) * mb].as_signed()
-            # stage C: accumulate sum, or biased and saturated membrane for stage D
-            total = Signal(signed(ab), name=f"sum{lane}")
+            # stage C: accumulate sums (one per bank), or biased and saturated membrane for D
+            for bank in range(bank_count):
+                if banked:
+                    weight = c_bweights[bank][lane * wb:(lane + 1) * wb].as_signed()
+                    read = mem_rds[bank].data[lane * ab:(lane + 1) * ab].as_signed()
+                else:
+                    weight = c_weights[lane * wb:(lane + 1) * wb].as_signed()
+                    read = membrane
+                total = Signal(signed(ab), name=f"sum{bank}_{lane}" if banked else f"sum{lane}")
+                m.d.comb += total.eq(read + (weight * c_value if direct else weight))
+                sums[bank].append(total)
             if aux:
                 # the NeuNorm state: an event adds its aux tap; the sweep takes a >> F off the
                 # accumulator before the bias and the compare, and leaks a in D
-                state = mem_rd.data[p * ab + lane * xb:p * ab + (lane + 1) * xb].as_signed()
+                state = sweep_word[p * ab + lane * xb:p * ab + (lane + 1) * xb].as_signed()
                 tap = c_kernel[lane * kb:(lane + 1) * kb].as_signed()
                 state_sum = Signal(signed(xb), name=f"state_sum{lane}")
                 adjusted = Signal(signed(max(ab, xb - layer.aux_frac_bits, 1) + 1),
@@ -326,10 +383,7 @@ class LIFCore(wiring.Component):
                 adjusted = membrane
             u_pre = Signal(signed(max(len(adjusted), mb) + 1), name=f"u_pre{lane}")
             u_next = Signal(signed(mb), name=f"u_next{lane}")
-            m.d.comb += [
-                total.eq(membrane + (weight * c_value if direct else weight)),
-                u_pre.eq(adjusted + bias),
-            ]
+            m.d.comb += u_pre.eq(adjusted + bias)
             # saturation to [m_lo, m_hi] = [-2^(mb-1), 2^(mb-1) - 1]: out of range exactly
             # when the bits from mb-1 up to the sign are not all equal (plain logic, no compare)
             top = u_pre[mb - 1:]
@@ -377,7 +431,6 @@ class LIFCore(wiring.Component):
                 m.d.comb += next_value.eq(Mux(last_timestep, 0, leaked + current))
             else:
                 m.d.comb += next_value.eq(Mux(last_timestep, 0, leaked))
-            sums.append(total)
             carried.append(next_value)
 
         # spikes of the group in stage O leave lowest lane first, one per clock. The spikes
@@ -430,16 +483,20 @@ class LIFCore(wiring.Component):
         # the write: back-to-back events on one group read the updated value.
         m.d.comb += [
             weights.addr.eq(a_waddr),
-            mem_rd.addr.eq(e_maddr),
             b_rd.addr.eq(e_group),
             *([] if readout else [f_rd.addr.eq(e_group), f_rd.en.eq(~stall)]),
-            mem_rd.en.eq(~stall),
             b_rd.en.eq(~stall),
-            mem_wr.addr.eq(Mux(d_valid, d_maddr, c_maddr)),
-            mem_wr.en.eq(d_valid | (c_valid & ~c_sweep & c_write)),
-            mem_wr.data.eq(Mux(d_valid, Cat(*carried, *[s for _, s in states]),
-                               Cat(*sums, *[s for s, _ in states]))),
         ]
+        for bank, (mem_rd, mem_wr) in enumerate(zip(mem_rds, mem_wrs)):
+            swept = (d_bank == bank) if banked else 1       # the sweep writes its word's bank
+            m.d.comb += [
+                mem_rd.addr.eq(e_baddr[bank]),
+                mem_rd.en.eq(~stall),
+                mem_wr.addr.eq(Mux(d_valid, d_maddr, c_baddr[bank])),
+                mem_wr.en.eq((d_valid & swept) | (c_valid & ~c_sweep & c_bwrite[bank])),
+                mem_wr.data.eq(Mux(d_valid, Cat(*carried, *[s for _, s in states]),
+                                   Cat(*sums[bank], *[s for s, _ in states]))),
+            ]
         if aux:
             m.d.comb += k_rd.addr.eq(a_kaddr)
             with m.If(~stall):
@@ -470,7 +527,7 @@ class LIFCore(wiring.Component):
                          e_last.eq(b_last), e_maddr.eq(b_maddr), e_write.eq(b_write),
                          e_obase.eq(b_obase),
                          c_valid.eq(e_valid), c_sweep.eq(e_sweep), c_group.eq(e_group),
-                         c_last.eq(e_last), c_weights.eq(weights.data), c_maddr.eq(e_maddr),
+                         c_last.eq(e_last), c_maddr.eq(e_maddr),
                          c_write.eq(e_write), c_obase.eq(e_obase),
                          d_valid.eq(c_valid & c_sweep), d_group.eq(c_group),
                          d_last.eq(c_last), d_maddr.eq(c_maddr), d_obase.eq(c_obase),
@@ -478,11 +535,53 @@ class LIFCore(wiring.Component):
                          o_obase.eq(d_obase)]
             if direct:
                 m.d.sync += [b_value.eq(a_value), e_value.eq(b_value), c_value.eq(e_value)]
+            if banked:   # each bank's tap of the row word chosen in E
+                m.d.sync += [b_bank.eq(a_bank), e_bank.eq(b_bank), c_bank.eq(e_bank),
+                             d_bank.eq(c_bank)]
+                for bank in range(bank_count):
+                    m.d.sync += [
+                        b_baddr[bank].eq(a_baddr[bank]), e_baddr[bank].eq(b_baddr[bank]),
+                        c_baddr[bank].eq(e_baddr[bank]), b_bwrite[bank].eq(a_bwrite[bank]),
+                        e_bwrite[bank].eq(b_bwrite[bank]), c_bwrite[bank].eq(e_bwrite[bank]),
+                        b_tap[bank].eq(a_tap[bank]), e_tap[bank].eq(b_tap[bank]),
+                        c_bweights[bank].eq(weights.data.word_select(e_tap[bank], p * wb))]
+            else:
+                m.d.sync += c_weights.eq(weights.data)
 
         # stage A sequencing: an input event reads its taps x groups weight words in address
         # order (a convolution: kernel row, column, then group); the end-of-timestep event
         # starts the sweep over every membrane word
-        if conv:
+        if banked:
+            k_size, stride, pad = layer.kernel_size, layer.stride, layer.padding
+            _, out_h, out_w = layer.out_shape
+            _, in_h, _ = layer.pooled_shape
+            q_words = -(-out_w // k_size)        # words of one output row in a bank
+            ev_y = Signal.like(self.i.payload.y)
+            a_ky = Signal(range(max(2, k_size)))
+            # per bank, from the event's column: its tap, its word in the row, whether on the map
+            ev_tap = [Signal(range(k_size), name=f"ev_tap{b}") for b in range(k_size)]
+            ev_q = [Signal(range(max(2, q_words)), name=f"ev_q{b}") for b in range(k_size)]
+            ev_on = [Signal(name=f"ev_on{b}") for b in range(k_size)]
+            oy_n = Signal(range(-k_size, in_h + pad + 1), name="oy_n")
+            oy = Signal(range(max(2, out_h)))
+            step = (stride - 1).bit_length()
+            m.d.comb += [oy_n.eq(ev_y + pad - a_ky), oy.eq(oy_n[step:])]
+            on_row = ~oy_n[-1] & (oy_n[step:] < out_h)
+            if stride > 1:
+                on_row = on_row & (oy_n[:step] == 0)
+            # the sweep's word: output row (g*OH + oy) of every bank, then column ox
+            a_sox = Signal(range(max(2, out_w)))
+            a_sq = Signal(range(max(2, q_words)))
+            a_srow = Signal(range(words + q_words))     # (g*OH + oy) * Q
+            m.d.comb += [
+                a_maddr.eq(Mux(a_sweep, a_srow + a_sq, times_constant(a_group, out_h * q_words)
+                               + times_constant(oy, q_words))),
+                a_write.eq(on_row),
+            ]
+            for b in range(k_size):
+                m.d.comb += [a_baddr[b].eq(a_maddr + Mux(a_sweep, 0, ev_q[b])),
+                             a_bwrite[b].eq(on_row & ev_on[b]), a_tap[b].eq(ev_tap[b])]
+        elif conv:
             k_size, stride, pad = layer.kernel_size, layer.stride, layer.padding
             _, out_h, out_w = layer.out_shape
             ev_y = Signal.like(self.i.payload.y)
@@ -518,13 +617,23 @@ class LIFCore(wiring.Component):
                 m.d.sync += a_kaddr.eq(0)
             if direct:
                 m.d.sync += a_value.eq(self.i.payload.value)
-            if conv:
+            if banked:
+                m.d.sync += [a_ky.eq(0), ev_y.eq(self.i.payload.y)]
+                with m.Switch(self.i.payload.x):
+                    for x, row in enumerate(row_taps(layer)):
+                        with m.Case(x):
+                            m.d.sync += [s.eq(v) for b, (tap, q, on) in enumerate(row)
+                                         for s, v in ((ev_tap[b], tap), (ev_q[b], q),
+                                                      (ev_on[b], on))]
+            elif conv:
                 m.d.sync += [a_ky.eq(0), a_kx.eq(0), ev_y.eq(self.i.payload.y),
                              ev_x.eq(self.i.payload.x)]
         with m.Elif(accept & self.i.payload.eot):
             m.d.sync += [a_valid.eq(1), a_sweep.eq(1), a_group.eq(0), a_pos.eq(0), a_word.eq(0),
                          a_obase.eq(0), a_left.eq(words - 1), a_last.eq(words == 1),
                          sweeping.eq(1)]
+            if banked:
+                m.d.sync += [a_sox.eq(0), a_bank.eq(0), a_sq.eq(0), a_srow.eq(0)]
         with m.Elif(a_valid & ~stall):
             with m.If(a_last):
                 m.d.sync += a_valid.eq(0)
@@ -539,9 +648,19 @@ class LIFCore(wiring.Component):
                                      a_obase.eq(a_obase + (p - 1) * positions + 1)]
                     with m.Else():
                         m.d.sync += [a_pos.eq(a_pos + 1), a_obase.eq(a_obase + 1)]
+                    if banked:   # column ox in bank ox mod K, word ox div K of the row
+                        with m.If(a_sox == out_w - 1):
+                            m.d.sync += [a_sox.eq(0), a_bank.eq(0), a_sq.eq(0),
+                                         a_srow.eq(a_srow + q_words)]
+                        with m.Elif(a_bank == k_size - 1):
+                            m.d.sync += [a_sox.eq(a_sox + 1), a_bank.eq(0), a_sq.eq(a_sq + 1)]
+                        with m.Else():
+                            m.d.sync += [a_sox.eq(a_sox + 1), a_bank.eq(a_bank + 1)]
                 with m.Elif(a_group == g_count - 1):
                     m.d.sync += a_group.eq(0)
-                    if conv:
+                    if banked:
+                        m.d.sync += a_ky.eq(a_ky + 1)
+                    elif conv:
                         with m.If(a_kx == k_size - 1):
                             m.d.sync += [a_kx.eq(0), a_ky.eq(a_ky + 1)]
                         with m.Else():
@@ -562,18 +681,24 @@ class LIFCore(wiring.Component):
         return EnableInserter({"sync": self.advance})(m) if single_port else m
 
     def _membrane_ports(self, m: Module, words: int, width: int) -> SimpleNamespace:
-        """The membrane memory (``words`` x ``width`` bits) as a read port (``read``: addr,
-        en, data) and a write port (``write``), and how the core's handshakes go with it:
+        """The membrane memory (``words`` x ``width`` bits; banked: K banks of
+        :func:`~.layout.bank_words` words) as read ports (``reads``: addr, en, data) and write
+        ports (``writes``), one each per bank, and how the core's handshakes go with them:
         ``moving(v)`` gates a handshake to the clocks the core moves on, ``offered(v)`` the
-        output's valid, ``o_ready`` says the output was taken. Two ports of a block RAM, or
-        (single port) a :class:`SinglePortMemory` at half rate on a clock domain of its own."""
-        if self.membrane_memory == "bram":
-            membranes = memory.Memory(shape=unsigned(width), depth=words, init=[])
-            m.submodules.membranes = membranes
-            # (named as the core's ports: Amaranth names the Verilog after them)
-            mem_wr = membranes.write_port()
-            mem_rd = membranes.read_port(transparent_for=(mem_wr,))
-            return SimpleNamespace(read=mem_rd, write=mem_wr, o_ready=self.o.ready,
+        output's valid, ``o_ready`` says the output was taken. Two ports of a block RAM per
+        bank, or (single port) a :class:`SinglePortMemory` at half rate on a clock domain of
+        its own."""
+        if self.membrane_memory in ("bram", "banked"):
+            banked = self.membrane_memory == "banked"
+            reads, writes = [], []
+            for bank in range(self.layer.kernel_size if banked else 1):
+                membranes = memory.Memory(shape=unsigned(width), init=[], depth=bank_words(
+                    self.layer, self.lanes) if banked else words)
+                m.submodules[f"membranes{bank}" if banked else "membranes"] = membranes
+                # (named as the core's ports: Amaranth names the Verilog after them)
+                writes.append(membranes.write_port())
+                reads.append(membranes.read_port(transparent_for=(writes[-1],)))
+            return SimpleNamespace(reads=reads, writes=writes, o_ready=self.o.ready,
                                    moving=lambda v: v, offered=lambda v: v)
         # on its own clock domain (the same clock): the core's registers move only when it
         # advances, the memory's port every clock
@@ -592,6 +717,6 @@ class LIFCore(wiring.Component):
         m.d.membranes += sent.eq(Mux(ram.advance, 0, sent | (self.o.valid & self.o.ready)))
         m.d.comb += o_ready.eq(sent | self.o.ready)
         return SimpleNamespace(
-            read=SimpleNamespace(addr=ram.rd_addr, en=ram.rd_en, data=ram.rd_data),
-            write=SimpleNamespace(addr=ram.wr_addr, en=ram.wr_en, data=ram.wr_data),
+            reads=[SimpleNamespace(addr=ram.rd_addr, en=ram.rd_en, data=ram.rd_data)],
+            writes=[SimpleNamespace(addr=ram.wr_addr, en=ram.wr_en, data=ram.wr_data)],
             o_ready=o_ready, moving=lambda v: v & ram.advance, offered=lambda v: v & ~sent)

@@ -10,7 +10,9 @@ clock), or with ``"spram"`` those of the layers with the most membrane bits in s
 memories Yosys maps onto iCE40 UP SPRAM (:func:`membrane_styles`): those cores take two clocks
 per update (:class:`.single_port.SinglePortMemory`) and clear their membranes after a reset;
 the network takes events once every such core is cleared (and every weight loaded), and
-starts them all on the same clock.
+starts them all on the same clock. With ``"banked"``, every convolution over spikes
+(:func:`.layout.banks_rows`; ROM weights) keeps its membranes in K block-RAM banks by output
+column and takes a whole kernel row of an input event per clock; the other layers ``"bram"``.
 
 A direct-encoding first layer whose input is cheaper to keep than its currents gets an
 :class:`.replay.InputReplay` in front (``Layer.replays_input``).
@@ -28,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..ir import ConvLIFLayer, Layer, Network, needs_mapper
 from .events import event_layout, event_signature, value_bits
-from .layout import membrane_words, weight_depth, weight_words
+from .layout import banks_rows, membrane_words, weight_depth, weight_words
 from .lif_core import MEMBRANE_STYLES, LIFCore
 from .loader import WeightLoader, load_image
 from .mapper import EventMapper
@@ -58,13 +60,17 @@ def weight_styles(net: Network, lanes: int, weight_memory: str) -> list[str]:
 
 def membrane_styles(net: Network, lanes: int, weight_memory: str = "rom",
                     membrane_memory: str = "bram") -> list[str]:
-    """Membrane memory style of every layer core: ``"bram"`` everywhere, or with ``"spram"``
+    """Membrane memory style of every layer core: ``"bram"`` everywhere; with ``"spram"``
     the layers with the most membrane bits ``"spram"``, largest first, each as long as its
     SPRAMs (:func:`.single_port.sprams_for`) fit in the ``SPRAMS`` the run-time loaded
-    weights leave; the rest ``"bram"``."""
+    weights leave; with ``"banked"`` every layer that can (:func:`.layout.banks_rows`, ROM
+    weights) ``"banked"``; the rest ``"bram"``."""
     if membrane_memory not in MEMBRANE_MEMORY:
         raise ValueError(f"membrane_memory must be one of {MEMBRANE_MEMORY}, got "
                          f"{membrane_memory!r}")
+    if membrane_memory == "banked":
+        return ["banked" if banks_rows(layer) and weights == "rom" else "bram"
+                for layer, weights in zip(net.layers, weight_styles(net, lanes, weight_memory))]
     styles = ["bram"] * len(net.layers)
     if membrane_memory == "spram":
         left = SPRAMS - sum(sprams_for(depth, width)
