@@ -23,7 +23,7 @@ from snnhw.hdl.lif_core import LIFCore, row_taps
 from netgen import random_banked_network, random_conv_network, small_conv_network
 
 SEEDS = list(range(16))
-CI_SEEDS = [0, 2, 3, 5, 8, 9, 12, 14]
+CI_SEEDS = [0, 3, 5, 9, 14]         # kernels 2, 3, 5, 7, strides 1 and 2, P = 1, 8, 16
 
 
 def test_row_taps_give_every_bank_the_tap_that_lands_in_it():
