@@ -25,6 +25,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from snnhw.golden import run  # noqa: E402
+from snnhw.hdl import membrane_styles  # noqa: E402
 
 from netgen import fuzz_cases  # noqa: E402
 from test_fuzz_rtl import check_case  # noqa: E402
@@ -49,7 +50,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             checked = check_case(case, Path(tmp))
         totals.update(networks=1, **checked)
+        banked = membrane_styles(case.net, case.lanes, case.weight_memory,
+                                 case.membrane_memory).count("banked")
         covered.update([f"lanes={case.lanes}", f"weights={case.weight_memory}"]
+                       + ["banked conv layers"] * banked
                        + [f"reset={layer.reset}" for layer in case.net.layers]
                        + [f"{layer.kind} layers" for layer in case.net.layers]
                        + [f"stride-{layer.stride} conv layers" for layer in case.net.layers

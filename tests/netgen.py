@@ -270,13 +270,15 @@ INPUT_BITS = (1, 1, 2, 8)                # spikes, or a direct input of 2 or 8 b
 
 @dataclass(frozen=True)
 class FuzzCase:
-    """One fuzzed check: a network, its input spikes ``[T, S, F]`` and the hardware form."""
+    """One fuzzed check: a network, its input spikes ``[T, S, F]`` and the hardware form
+    (``membrane_memory="banked"`` banks the convolutions that can, :func:`membrane_styles`)."""
 
     net: Network
     inputs: np.ndarray
     lanes: int
     weight_memory: str
     stall_seed: int
+    membrane_memory: str = "bram"
 
 
 def _fuzz_neurons(draw, rng: np.random.Generator, name: str, shape: tuple[int, ...]) -> dict:
@@ -348,7 +350,7 @@ def fuzz_cases(draw) -> FuzzCase:
     first layer takes spikes or a direct 2- or 8-bit input, 1-4 samples of 1-6 timesteps whose
     inputs are random, all-silent, all-firing (direct: every value at its maximum) or random
     with empty timesteps (spikes only), and lanes 1..16 with ROM or run-time loaded
-    weights."""
+    weights, the convolutions' membranes in one memory or banked."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="contents_seed"))
     timesteps = draw(st.integers(1, 6), label="timesteps")
     front = draw(st.sampled_from(FRONTS), label="front")
@@ -398,7 +400,9 @@ def fuzz_cases(draw) -> FuzzCase:
     return FuzzCase(net=net, inputs=inputs, lanes=draw(st.sampled_from(LANES), label="lanes"),
                     weight_memory=draw(st.sampled_from(["rom", "spram"]),
                                        label="weight_memory"),
-                    stall_seed=draw(st.integers(0, 2**16), label="stall_seed"))
+                    stall_seed=draw(st.integers(0, 2**16), label="stall_seed"),
+                    membrane_memory=draw(st.sampled_from(["bram", "banked"]),
+                                         label="membrane_memory"))
 
 
 def save_case(case: FuzzCase, folder: Path) -> Path:
@@ -410,7 +414,8 @@ def save_case(case: FuzzCase, folder: Path) -> Path:
     np.save(staging / "inputs.npy", case.inputs)
     (staging / "case.json").write_text(json.dumps(
         {"lanes": case.lanes, "weight_memory": case.weight_memory,
-         "stall_seed": case.stall_seed}, indent=2) + "\n")
+         "membrane_memory": case.membrane_memory, "stall_seed": case.stall_seed},
+        indent=2) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return folder
@@ -421,7 +426,8 @@ def load_case(folder: Path) -> FuzzCase:
     form = json.loads((folder / "case.json").read_text())
     return FuzzCase(net=ir.load(folder / "ir"), inputs=np.load(folder / "inputs.npy"),
                     lanes=form["lanes"], weight_memory=form["weight_memory"],
-                    stall_seed=form["stall_seed"])
+                    stall_seed=form["stall_seed"],
+                    membrane_memory=form.get("membrane_memory", "bram"))
 
 
 def small_conv_network(seed: int = 0) -> tuple[Network, np.ndarray]:

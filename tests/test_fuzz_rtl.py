@@ -31,7 +31,7 @@ def check_case(case: FuzzCase, folder: Path) -> dict[str, int]:
     checked (samples, timesteps, layers, events)."""
     check = verify_network(case.net, case.inputs, folder, sim="fast", lanes=case.lanes,
                            stall=0.3, seed=case.stall_seed, weight_memory=case.weight_memory,
-                           log=lambda line: None)
+                           membrane_memory=case.membrane_memory, log=lambda line: None)
     expected_events = [int(s.sum()) for s in check.trace.spikes]
     for name, result in check.results.items():
         if result["mismatches"] or result["layer_events"] != expected_events:
@@ -58,8 +58,8 @@ def test_saved_case_reads_back(case):
     with tempfile.TemporaryDirectory() as tmp:
         back = load_case(save_case(case, Path(tmp) / "case"))
     assert (back.inputs == case.inputs).all() and back.inputs.shape == case.inputs.shape
-    assert (back.lanes, back.weight_memory, back.stall_seed) == (
-        case.lanes, case.weight_memory, case.stall_seed)
+    assert (back.lanes, back.weight_memory, back.stall_seed, back.membrane_memory) == (
+        case.lanes, case.weight_memory, case.stall_seed, case.membrane_memory)
     assert (back.net.timesteps, back.net.input_features) == (
         case.net.timesteps, case.net.input_features)
     assert len(back.net.layers) == len(case.net.layers)
