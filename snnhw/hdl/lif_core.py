@@ -54,6 +54,17 @@ the end-of-timestep event: ``N`` output events per timestep.
 Cycles per timestep: ``G`` per input event, ``6 + sum_g max(1, spikes in g)`` for the sweep,
 1 for the end-of-timestep event, plus output stalls (``snnhw.cycles`` models it exactly).
 
+**Banked membranes** (``membrane_memory="banked"``, a convolution over spikes with K >= 2 and
+no NeuNorm term, :func:`~snnhw.hdl.layout.banks_rows`): the membranes sit in K memories, bank
+``ox mod K`` holding output column ox (layout in :mod:`snnhw.hdl.layout`), and a weight word
+holds a whole kernel row (K taps x P lanes). An input event reads one word per (kernel row,
+group) instead of per (tap, group): the row's taps reach K consecutive output columns (stride
+2: every other one), one per bank, so stage E gives each bank its tap of the row (chosen by a
+per-column table, :func:`row_taps`, registered when the event is taken) and stage C adds K x P
+weights into K banks at once, each bank at its own word. The sweep visits the words in the
+same order as unbanked, one bank per clock (the bank's word chosen in C), so its output order
+and cycles do not change. Cycles per input event: ``K * G`` instead of ``K * K * G``.
+
 **Single-ported membranes** (``membrane_memory="spram"``, the iCE40 UP SPRAM form): the
 membranes sit in a :class:`~snnhw.hdl.single_port.SinglePortMemory`, which writes on the
 first clock of each step and reads on the second; every other register of the core (its other
@@ -145,10 +156,11 @@ class LIFCore(wiring.Component):
         ``"rom"`` (weights in the bitstream) or ``"loaded"`` (written at run time through
         ``load``; iCE40 UP SPRAM), see :mod:`snnhw.hdl.weight_memory`.
     membrane_memory:
-        ``"bram"`` (a read port and a write port: one update per clock) or ``"spram"`` (one
-        read/write port, the form of iCE40 UP SPRAM: :class:`.single_port.SinglePortMemory`;
-        the core then takes two clocks per step, so its cycles double, and clears the
-        membranes after a reset before it takes events).
+        ``"bram"`` (a read port and a write port: one update per clock), ``"banked"`` (K such
+        memories by output column: a kernel row per clock; a convolution over spikes with
+        ROM weights only) or ``"spram"`` (one read/write port, the form of iCE40 UP SPRAM:
+        :class:`.single_port.SinglePortMemory`; the core then takes two clocks per step, so
+        its cycles double, and clears the membranes after a reset before it takes events).
     images:
         Build the weight, bias and fire-level memories empty, for :mod:`snnhw.hdl.emit` to
         load from memory images (``$readmemh``); without, their contents are Amaranth's.
