@@ -368,6 +368,10 @@ def section(payload: dict) -> str:
         if r["not_fitting"]:
             lines.append(f"\n- does not fit, {r['target']} ({r.get('membranes', 'bram')} "
                          f"membranes): {r['not_fitting']}")
+    if not payload["demo"]:
+        lines.append(f"\n- beside it, the dense demo (784-128-10, T = 10) at P = "
+                     f"{payload['lanes']}, {bits} bits: its rows in the table at the top of "
+                     f"this page (`benchmarks/hw_sweep.py`)")
     for r in payload["demo"]:
         if r["fits"] and r["us_per_image"]:
             lines.append(f"\n- beside it, the dense demo (784-128-10, T = 10) at P = "
