@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import ir
-from .hdl.layout import bank_words, membrane_words, weight_depth
+from .hdl.layout import bank_words, membrane_words, weight_depth, weight_width
 from .hdl.network import membrane_styles, weight_styles
 from .hdl.single_port import SPRAM_DEPTH, SPRAM_WIDTH, sprams_for
 from .report import memory_bits
@@ -93,7 +93,7 @@ def estimate_resources(net: ir.Network, target: Target, *, lanes: int = 1,
             sprams += sprams_for(weight_depth(layer, lanes), lanes * layer.weight_bits)
         elif membrane == "banked":
             needed += _blocks_for(weight_depth(layer, lanes, rows=True),
-                                  layer.kernel_size * lanes * layer.weight_bits, target)
+                                  weight_width(layer, lanes, rows=True), target)
         else:
             needed += _blocks_for(layer.weight.size, layer.weight_bits, target)
         # membranes (with a NeuNorm term's states), a direct layer's input currents or the

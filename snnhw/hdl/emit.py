@@ -27,7 +27,7 @@ from amaranth.lib import wiring
 
 from .. import cache
 from ..ir import Network
-from .layout import aux_kernel_words, bias_words, fire_level_words, weight_words
+from .layout import aux_kernel_words, bias_words, fire_level_words, weight_width, weight_words
 from .network import SNNTop, membrane_styles, weight_styles
 from .weight_memory import bank_depth
 
@@ -55,7 +55,7 @@ def _images(net: Network, lanes: int, styles: list[str], membranes: list[str]
         if membrane == "spram":
             images[(f"{layer.name}.membranes", "words")] = None
         rows = membrane == "banked"       # a kernel row per weight word
-        width = lanes * layer.weight_bits * (layer.kernel_size if rows else 1)
+        width = weight_width(layer, lanes, rows=rows)
         words = weight_words(layer, lanes, rows=rows)
         if style == "loaded":
             images[(f"{layer.name}.weights", "words")] = None

@@ -34,7 +34,8 @@ import numpy as np
 from ..ir import ConvLIFLayer, Layer
 
 __all__ = ["LANES", "aux_kernel_words", "bank_words", "banks_rows", "bias_words",
-           "fire_level_words", "groups", "membrane_words", "pack", "weight_depth", "weight_words"]
+           "fire_level_words", "groups", "membrane_words", "pack", "weight_depth", "weight_width",
+           "weight_words"]
 
 LANES = (1, 2, 4, 8, 16)
 
@@ -76,6 +77,11 @@ def weight_depth(layer: Layer, lanes: int, rows: bool = False) -> int:
     inputs = (layer.in_shape[0] * layer.kernel_size ** (1 if rows else 2)
               if isinstance(layer, ConvLIFLayer) else layer.synapses)
     return inputs * groups(_channels(layer), lanes)
+
+
+def weight_width(layer: Layer, lanes: int, rows: bool = False) -> int:
+    """Bits of a weight word: P weights, or (``rows``) the K taps of a kernel row of them."""
+    return lanes * layer.weight_bits * (layer.kernel_size if rows else 1)
 
 
 def membrane_words(layer: Layer, lanes: int) -> int:

@@ -109,6 +109,7 @@ from .layout import (
     groups,
     membrane_words,
     weight_depth,
+    weight_width,
     weight_words,
 )
 from .mapper import map_event_layout
@@ -235,7 +236,8 @@ class LIFCore(wiring.Component):
         bank_count = layer.kernel_size if banked else 1
         # with images, the constant memories are built empty: snnhw.hdl.emit loads their
         # contents from memory images, so Amaranth never handles 10^5 initial words
-        weights = WeightMemory(depth=depth, width=bank_count * p * wb, style=self.weight_memory,
+        weights = WeightMemory(depth=depth, width=weight_width(layer, p, rows=banked),
+                               style=self.weight_memory,
                                init=weight_words(layer, p, rows=banked)
                                if self.weight_memory == "rom" and not self.images else None)
         # lanes' accumulators, then (NeuNorm) their states; one memory per bank
