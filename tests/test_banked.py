@@ -17,8 +17,8 @@ from snnhw import cycles, golden
 from snnhw.build import verify_network
 from snnhw.fit import choose
 from snnhw.hdl import membrane_styles
-from snnhw.hdl.layout import LANES, banks_rows, groups, weight_depth, weight_words
-from snnhw.hdl.lif_core import LIFCore, row_taps
+from snnhw.hdl.layout import LANES, banks_rows, groups, row_taps, weight_depth, weight_words
+from snnhw.hdl.lif_core import LIFCore
 
 from netgen import random_banked_network, random_conv_network, small_conv_network
 

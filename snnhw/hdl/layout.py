@@ -19,7 +19,8 @@ and there are ``G = ceil(N / P)`` groups, the last one padded with zero weights 
   (``aux_bits`` each) follow the P accumulators in the same word. Banked membranes: K
   memories (banks), bank ``ox mod K`` holding position ``(oy, ox)`` at word
   ``(g*OH + oy)*Q + ox div K``, ``Q = ceil(OW / K)``: the K taps of a kernel row reach K
-  consecutive output columns (stride 2: at most ``ceil(K / 2)``), so K different banks;
+  consecutive output columns (stride 2: at most ``ceil(K / 2)``), so K different banks
+  (:func:`row_taps`: which tap and word each bank takes for an input column);
 * aux kernel (a NeuNorm term): word ``(ky*K + kx)*G + g`` packs the taps
   ``aux_weight[g*P + lane, ky, kx]`` (``aux_weight_bits`` each).
 
@@ -34,8 +35,8 @@ import numpy as np
 from ..ir import ConvLIFLayer, Layer
 
 __all__ = ["LANES", "aux_kernel_words", "bank_words", "banks_rows", "bias_words",
-           "fire_level_words", "groups", "membrane_words", "pack", "weight_depth", "weight_width",
-           "weight_words"]
+           "fire_level_words", "groups", "membrane_words", "pack", "row_taps", "weight_depth",
+           "weight_width", "weight_words"]
 
 LANES = (1, 2, 4, 8, 16)
 
@@ -77,6 +78,27 @@ def weight_depth(layer: Layer, lanes: int, rows: bool = False) -> int:
     inputs = (layer.in_shape[0] * layer.kernel_size ** (1 if rows else 2)
               if isinstance(layer, ConvLIFLayer) else layer.synapses)
     return inputs * groups(_channels(layer), lanes)
+
+
+def row_taps(layer: ConvLIFLayer) -> list[list[tuple[int, int, int]]]:
+    """Banked membranes: per input column x (of the pooled map), per bank b, the kernel row's
+    tap ``kx`` whose output column ``ox = (x + padding - kx) / stride`` lies in bank b
+    (``ox mod K == b``), that column's word in the bank's row (``ox div K``) and whether it
+    is on the map (0, 0, 0 if none is). The row's output columns run from
+    ``lo = ceil((x + padding - K + 1) / stride)`` to ``hi = floor((x + padding) / stride)``, at
+    most K consecutive columns, so each bank gets at most one."""
+    k, stride, pad = layer.kernel_size, layer.stride, layer.padding
+    out_w = layer.out_shape[2]
+    table = []
+    for x in range(layer.pooled_shape[2]):
+        lo, hi = -((k - 1 - x - pad) // stride), (x + pad) // stride
+        row = []
+        for bank in range(k):
+            ox = lo + (bank - lo) % k
+            on = ox <= hi and 0 <= ox < out_w
+            row.append((x + pad - stride * ox, ox // k, 1) if on else (0, 0, 0))
+        table.append(row)
+    return table
 
 
 def weight_width(layer: Layer, lanes: int, rows: bool = False) -> int:

@@ -60,8 +60,8 @@ no NeuNorm term, :func:`~snnhw.hdl.layout.banks_rows`): the membranes sit in K m
 holds a whole kernel row (K taps x P lanes). An input event reads one word per (kernel row,
 group) instead of per (tap, group): the row's taps reach K consecutive output columns (stride
 2: every other one), one per bank, so stage E gives each bank its tap of the row (chosen by a
-per-column table, :func:`row_taps`, registered when the event is taken) and stage C adds K x P
-weights into K banks at once, each bank at its own word. The sweep visits the words in the
+per-column table, :func:`~snnhw.hdl.layout.row_taps`, registered when the event is taken)
+and stage C adds K x P weights into K banks at once, each bank at its own word. The sweep visits the words in the
 same order as unbanked, one bank per clock (the bank's word chosen in C), so its output order
 and cycles do not change. Cycles per input event: ``K * G`` instead of ``K * K * G``.
 
@@ -108,6 +108,7 @@ from .layout import (
     fire_level_words,
     groups,
     membrane_words,
+    row_taps,
     weight_depth,
     weight_width,
     weight_words,
@@ -116,30 +117,9 @@ from .mapper import map_event_layout
 from .single_port import SinglePortMemory
 from .weight_memory import WeightMemory, load_layout
 
-__all__ = ["LIFCore", "MEMBRANE_STYLES", "row_taps"]
+__all__ = ["LIFCore", "MEMBRANE_STYLES"]
 
 MEMBRANE_STYLES = ("bram", "spram", "banked")
-
-
-def row_taps(layer: ConvLIFLayer) -> list[list[tuple[int, int, int]]]:
-    """Banked membranes: per input column x (of the pooled map), per bank b, the kernel row's
-    tap ``kx`` whose output column ``ox = (x + padding - kx) / stride`` lies in bank b
-    (``ox mod K == b``), that column's word in the bank's row (``ox div K``) and whether it
-    is on the map (0, 0, 0 if none is). The row's output columns run from
-    ``lo = ceil((x + padding - K + 1) / stride)`` to ``hi = floor((x + padding) / stride)``, at
-    most K consecutive columns, so each bank gets at most one."""
-    k, stride, pad = layer.kernel_size, layer.stride, layer.padding
-    out_w = layer.out_shape[2]
-    table = []
-    for x in range(layer.pooled_shape[2]):
-        lo, hi = -((k - 1 - x - pad) // stride), (x + pad) // stride
-        row = []
-        for bank in range(k):
-            ox = lo + (bank - lo) % k
-            on = ox <= hi and 0 <= ox < out_w
-            row.append((x + pad - stride * ox, ox // k, 1) if on else (0, 0, 0))
-        table.append(row)
-    return table
 
 
 class LIFCore(wiring.Component):
