@@ -1,15 +1,23 @@
 """Cosimulation speed: the cocotb testbench on Icarus and on Verilator against the fast
 compiled harness (Verilator, every layer checked), demo network.
 
-All three run the same Verilog (no stalls) in one run; the table gives each one's simulated
-timesteps and cycles per wall-clock second of the testbench (compile time reported apart) and
-the ratios fast / cocotb-Verilator and Verilator / Icarus. The cocotb testbenches run the
-first ``--samples`` test digits, the fast harness the first ``--fast-samples`` (its run of a
-few samples lasts well under a second, where start-up and the machine's noise would
-dominate); the ratios are of timesteps per second, the same work per timestep.
+All three run the same Verilog (one lane per core, ROM weights, no stalls) in one run; the
+table gives each one's simulated timesteps and cycles per wall-clock second of the testbench
+(compile time reported apart) and the ratios fast / cocotb-Verilator and Verilator / Icarus.
+The cocotb testbenches run the first ``--samples`` test digits, the fast harness the first
+``--fast-samples`` (its run of a few samples lasts well under a second, where start-up and the
+machine's noise would dominate); the ratios are of timesteps per second, the same work per
+timestep. A last row runs what ``snnhw demo`` checks: the configuration it builds for the
+iCE40 UP5K (chosen the same way, :func:`snnhw.fit.choose`) on all ``--demo-samples`` test
+digits, on the fast harness.
+
+Every row is first checked (with and without stalls, as a build checks); its speed is then
+timed on the full-rate run alone, one process on one core: the cocotb rows once (minutes),
+the fast rows ``--repeats`` times (the median; its runs last seconds, where this machine's
+noise shows), the compiled harness taken from :mod:`snnhw.cache`.
 
     python benchmarks/cosim_speed.py [--model build/demo/model.pt] [--samples 4]
-                                     [--fast-samples 100]
+                                     [--fast-samples 100] [--demo-samples 1000] [--repeats 5]
 
 Writes ``benchmarks/results/cosim_speed.json`` and the cosim_speed section of
 docs/performance.md.
@@ -24,10 +32,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from docblock import replace_block
 
-from snnhw.build import load_dataset, verify_network
+from snnhw import cycles, golden
+from snnhw.build import CHOICE_SAMPLES, load_dataset, verify_network
 from snnhw.data import bernoulli_numpy
+from snnhw.fit import choose
+from snnhw.harness import HarnessRun, compile_harness, run_harness, write_vectors
+from snnhw.hdl import output_value_bits, weight_load_bytes
 from snnhw.quant import quantize_file
 from snnhw.train import load_recipe, train
 
@@ -40,6 +53,10 @@ def main() -> None:
                         help="test digits for the cocotb testbenches")
     parser.add_argument("--fast-samples", type=int, default=100,
                         help="test digits for the fast harness")
+    parser.add_argument("--demo-samples", type=int, default=1000,
+                        help="test digits for the demo's own build on the fast harness")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed full-rate runs of each fast row (the median is reported)")
     parser.add_argument("--out", default="benchmarks/results/cosim_speed.json")
     parser.add_argument("--doc", default="docs/performance.md")
     args = parser.parse_args()
@@ -51,18 +68,33 @@ def main() -> None:
             train(load_recipe(path), model_path)
     model, net = quantize_file(model_path, weight_bits=8)
     data = load_dataset(model["dataset"])
-    counts = {"icarus": args.samples, "verilator": args.samples, "fast": args.fast_samples}
-    inputs = bernoulli_numpy(data.x_test[:max(counts.values())], net.timesteps,
-                             int(net.encoding["seed"]))
+    inputs = bernoulli_numpy(data.x_test[:max(args.samples, args.fast_samples,
+                                              args.demo_samples)],
+                             net.timesteps, int(net.encoding["seed"]))
+    head = inputs[:, :CHOICE_SAMPLES]
+    head_spikes = golden.run(net, head).spikes
+    demo = choose(net, "ice40-up5k", lambda lanes, membranes: cycles.bound(
+        net, head, head_spikes, lanes, membranes)).chosen
+    # (simulator, samples, lanes, weight memory, membrane memory)
+    runs = [("icarus", args.samples, 1, "rom", "bram"),
+            ("verilator", args.samples, 1, "rom", "bram"),
+            ("fast", args.fast_samples, 1, "rom", "bram"),
+            ("fast", args.demo_samples, demo.lanes, demo.weight_memory, demo.membrane_memory)]
 
     rows = []
-    for sim, samples in counts.items():
+    for sim, samples, lanes, weights, membranes in runs:
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            check = verify_network(net, inputs[:, :samples], Path(tmp), sim=sim, stall=0.0)
+            check = verify_network(net, inputs[:, :samples], Path(tmp), sim=sim, stall=0.0,
+                                   lanes=lanes, weight_memory=weights,
+                                   membrane_memory=membranes)
             total = time.perf_counter() - started
-        run = check.full_rate
+            run = check.full_rate
+            if sim == "fast":  # the check ran both runs side by side: time the full rate alone
+                run = _time_fast(Path(tmp), net, inputs[:, :samples], check, lanes, weights,
+                                 args.repeats)
         rows.append({"simulator": sim, "samples": samples, "timesteps": net.timesteps,
+                     "lanes": lanes, "weight_memory": weights, "membrane_memory": membranes,
                      "cycles": run["total_cycles"], "mismatches": check.mismatches,
                      "testbench_seconds": run["wall_seconds"],
                      "timesteps_per_second": run["timesteps_per_second"],
@@ -74,10 +106,11 @@ def main() -> None:
     print(f"\ncosimulation speed, {net.name} ({net.input_features}-"
           + "-".join(str(l.out_features) for l in net.layers)
           + f", T={net.timesteps}), no stalls")
-    print(f"{'simulator':<10} {'samples':>8} {'timesteps/s':>12} {'cycles/s':>12} "
-          f"{'testbench s':>12} {'with compile s':>15} {'mismatches':>11}")
+    print(f"{'simulator':<10} {'configuration':<24} {'samples':>8} {'timesteps/s':>12} "
+          f"{'cycles/s':>12} {'testbench s':>12} {'with compile s':>15} {'mismatches':>11}")
     for r in rows:
-        print(f"{r['simulator']:<10} {r['samples']:>8} {r['timesteps_per_second']:>12.2f} "
+        print(f"{r['simulator']:<10} {_configuration(r):<24} {r['samples']:>8} "
+              f"{r['timesteps_per_second']:>12.2f} "
               f"{r['cycles_per_second']:>12.0f} {r['testbench_seconds']:>12.1f} "
               f"{r['end_to_end_seconds']:>15.1f} {r['mismatches']:>11}")
     print(f"Verilator / Icarus (cocotb): {ratio:.1f}x; fast harness / cocotb on Verilator: "
@@ -91,37 +124,72 @@ def main() -> None:
     print(f"wrote {out} and {args.doc}")
 
 
+def _time_fast(folder: Path, net, inputs: np.ndarray, check, lanes: int,
+               weight_memory: str, repeats: int) -> dict:
+    """The fast harness's full-rate run alone on the design ``check`` verified in
+    ``folder``, ``repeats`` times, one after the other; the run with the median wall time
+    (its results, ``"wall_seconds_all"`` every run's)."""
+    load = weight_load_bytes(net, lanes, weight_memory)
+    build = folder / "timing"
+    binary = compile_harness(folder, net, build, has_load=bool(load))
+    value_bits = output_value_bits(net)
+    vectors = write_vectors(build / "vectors.bin", inputs, check.trace.spikes, load,
+                            check.trace.values if value_bits else None, value_bits)
+    budget = HarnessRun(0.0, 1, 2 * check.estimate.total + 10_000)
+    runs = [run_harness(binary, vectors, {"full_rate": budget}, workdir=folder / "cosim",
+                        parallel=False)["full_rate"] for _ in range(repeats)]
+    runs.sort(key=lambda r: r["wall_seconds"])
+    median = runs[len(runs) // 2]
+    if median["mismatches"]:
+        raise SystemExit(f"timed run: {median['mismatches']} mismatches")
+    return {**median, "wall_seconds_all": [r["wall_seconds"] for r in runs]}
+
+
+def _configuration(row: dict) -> str:
+    return (f"P={row['lanes']}, {row['weight_memory']} weights"
+            + (f", {row['membrane_memory']} membranes" if row["membrane_memory"] != "bram"
+               else ""))
+
+
 def _section(net, rows: list[dict], ratio: float, fast_ratio: float) -> str:
     shape = f"{net.input_features}-" + "-".join(str(l.out_features) for l in net.layers)
     lines = [
         "## Cosimulation speed",
         "",
         f"Regenerated by `python benchmarks/cosim_speed.py`: the demo network ({shape}, "
-        f"T = {net.timesteps}, 8-bit weights, P = 1) simulated against the golden model by the "
+        f"T = {net.timesteps}, 8-bit weights) simulated against the golden model by the "
         "cocotb testbench on Icarus and on Verilator (output layer) and by the fast harness "
-        "(Verilator, every layer), no stalls, one core each. *cycles/s*: simulated clock "
-        "cycles per second of the testbench's wall time (compilation apart); the ratios are "
-        "of timesteps per second.",
+        "(Verilator, every layer), no stalls, one core each; the first three rows run the "
+        "same Verilog (one lane per core, ROM weights), the last one the configuration "
+        "`snnhw demo` builds for the iCE40 UP5K on all the test digits it checks. "
+        "*cycles/s*: simulated clock cycles per second of the testbench's wall time "
+        "(compilation apart); the ratios are of timesteps per second.",
         "",
-        "| simulator | samples | timesteps/s | cycles/s | testbench s | with compile s | "
-        "mismatches |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-        *(f"| {r['simulator']} | {r['samples']} | {r['timesteps_per_second']:.2f} | "
-          f"{r['cycles_per_second']:.0f} | {r['testbench_seconds']:.1f} | "
-          f"{r['end_to_end_seconds']:.1f} | {r['mismatches']} |" for r in rows),
+        "| simulator | configuration | samples | timesteps/s | cycles/s | testbench s | "
+        "with compile s | mismatches |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(f"| {r['simulator']} | {_configuration(r)} | {r['samples']} | "
+          f"{r['timesteps_per_second']:.2f} | {r['cycles_per_second']:.0f} | "
+          f"{r['testbench_seconds']:.1f} | {r['end_to_end_seconds']:.1f} | "
+          f"{r['mismatches']} |" for r in rows),
         "",
         f"Verilator over Icarus (cocotb): {ratio:.1f}x; fast harness over cocotb on "
         f"Verilator: {fast_ratio:.1f}x.",
         "",
-        "Where the fast harness's time goes (perf, 2026-12-05): 88 % in the "
-        "design's clocked evaluation, spread over its ~1,450 lines of generated C++ with no "
-        "line above 7.5 % (two cores' pipeline registers, their memories, the FIFO, and the "
-        "first layer's 49 weight banks), 7 % in the harness's own loop. Tried there: "
-        "`-O3 -march=native` (no change) and profile-guided optimisation (about +5 %), not "
-        "kept. The weight banks cost about 1.4x (read through one multiplexer instead of "
-        "the OR of 49 registered words: 4.4 to 4.8 M cycles/s against 3.2 to 3.4 M), but "
-        "the same change ran the ECP5-25K build (8 bits, P = 4) at 70.3 MHz instead of "
-        "102.4 MHz with twice the LUTs, so the hardware's form stays.",
+        "What sets the fast harness's speed: the design's own evaluation per clock (perf, "
+        "P = 1 model: 83 % in the model's clocked evaluation function, spread flat over it, "
+        "9 % in the harness's loop). The lever that moved it is the Verilog's form "
+        "(`snnhw.hdl.emit.SIMPLIFY`): since 2026-12-05 snnhw writes Amaranth's design after "
+        "Yosys's `proc` and `opt -full` instead of Amaranth's own converter's `always` "
+        "blocks over chains of temporaries; on the P = 1 model above that took the fast "
+        "harness from a median 6.6 M cycles/s (6.3-6.8 M) to 10.2 M (7.7-11.5 M), the two "
+        "forms alternating on one machine, 100 samples, 8 runs each, by hand at commit "
+        "f446eba; synthesis maps both to the same block RAMs and DSPs with as many or "
+        "fewer LUTs. Tried before and not kept: `-O3 "
+        "-march=native` for the model (no change), profile-guided optimisation (about +5 %), "
+        "and one multiplexer over the 49 weight banks instead of the OR of their registered "
+        "words (1.4x in simulation, but the ECP5-25K build fell from 102.4 to 70.3 MHz with "
+        "twice the LUTs).",
     ]
     return "\n".join(lines) + "\n"
 
