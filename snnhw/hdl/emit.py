@@ -18,7 +18,8 @@ processes become multiplexers and the logic is simplified (constants folded, equ
 merged, unused ones removed) before ``write_verilog``, where Amaranth's own converter keeps
 every process as an ``always`` block over chains of temporaries. The passes preserve
 behaviour, and synthesis runs them first anyway; the simulators gain most: Verilator
-evaluates the simplified model of the demo network about 1.6x faster per clock.
+evaluates the simplified model of the demo network about 1.5x faster per clock, Icarus
+and the cocotb testbenches gain as well (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def to_verilog(top: wiring.Component, name: str) -> str:
     (``AMARANTH_USE_YOSYS``). Named signals keep their names; Yosys's internal ones are
     written as ``_<n>_``."""
     text = rtlil.convert(top, name=name, emit_src=False)
+    # Amaranth's converter (amaranth.back.verilog) runs a fixed script; its Yosys finder
+    # (private; amaranth is pinned to 0.5) runs the same Yosys with this one
     yosys = find_yosys(lambda version: version >= (0, 40))
     script = [f"read_rtlil <<rtlil\n{text}\nrtlil", *SIMPLIFY, "memory_collect",
               "write_verilog"]
