@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -162,6 +163,25 @@ def test_cached_verilog_is_what_the_generator_writes(kind, seed, tmp_path, monke
     monkeypatch.setenv("SNNHW_CACHE", "off")
     assert cached == verilog_source(other, 2)
     assert cached[0] == first[0] and cached[1] != first[1]
+
+
+def test_every_memory_image_is_loaded_and_every_load_has_its_image(monkeypatch):
+    """Yosys simplifies the Verilog (snnhw.hdl.emit.SIMPLIFY) and removes a memory that
+    nothing reads: a layer whose membrane leaks to 0 whatever its bias keeps its fire levels
+    (threshold - bias) but loses its bias memory, and then gets no image; every other
+    memory with contents loads exactly the images written."""
+    monkeypatch.setenv("SNNHW_CACHE", "off")
+    dense, _ = random_network(0)       # two layers, both leaking by a factor above 0
+    forgetful = dataclasses.replace(dense, layers=(
+        dataclasses.replace(dense.layers[0], leak_mult=0, reset="zero"),
+        *dense.layers[1:])).validate()
+    for net in (dense, random_conv_network(2)[0], forgetful):
+        text, images = verilog_source(net, 2)
+        loaded = re.findall(r'\$readmemh\("\.\./rtl/([^"]+)"', text)
+        assert sorted(loaded) == sorted(images) and images
+    first = forgetful.layers[0].name
+    assert f"{first}_fire_levels.hex" in images and f"{first}_biases.hex" not in images
+    assert f"{dense.layers[0].name}_biases.hex" in verilog_source(dense, 2)[1]
 
 
 def test_makefile_names_the_precompiled_header_fix(bundle):
