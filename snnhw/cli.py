@@ -247,7 +247,8 @@ def _cmd_synth(args: argparse.Namespace) -> None:
             raise SnnhwError("--sim icarus: Icarus 11 cannot parse the ECP5 cell models; "
                              "use --sim fast or --sim verilator for an ECP5 netlist")
         find_simulator("verilator" if args.sim == "fast" else args.sim)
-    section = synthesise(args.folder, target, log=_phases(), router=args.router)
+    section = synthesise(args.folder, target, log=_phases(), router=args.router,
+                         seed=args.seed)
     if section["cells"] is not None:
         fmax = f"{section['fmax_mhz']:.1f} MHz" if section["fmax_mhz"] else "n/a"
         print(f"{section['target']}: fits={section['fits']}, cells={section['cells']} "
@@ -449,6 +450,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--router", default="router1", choices=["router1", "router2"],
                    help="nextpnr's router (default router1); router2 converges on large, "
                         "block-RAM-heavy designs where router1 does not")
+    p.add_argument("--seed", type=int, default=None,
+                   help="nextpnr's placement seed (default 1); another seed places the "
+                        "design anew: try one when routing does not converge")
     p.add_argument("--gate-level", action="store_true",
                    help="also simulate the synthesised netlist (vendor cell models) against "
                         "the golden model on every test sample of the build")

