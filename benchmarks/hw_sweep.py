@@ -8,6 +8,7 @@ accuracy, and regenerates ``docs/performance.md`` (the table beside the publishe
 figures). Targets that cannot hold the memories are listed as not fitting, with the numbers.
 
     python benchmarks/hw_sweep.py [--model build/demo/model.pt] [--lanes 1 4 16] [--bits 4 8]
+                                  [--targets ...] [--seed N]
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", default=["ice40-up5k", "ecp5-25k"],
                         choices=list(TARGETS))
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1,
+                        help="nextpnr's placement seed (snnhw synth --seed; recorded per point)")
     parser.add_argument("--out", default="benchmarks/results/hw_sweep.json")
     parser.add_argument("--doc", default="docs/performance.md")
     parser.add_argument("--gate-level", action="store_true",
@@ -92,6 +95,12 @@ def main() -> None:
     print(f"wrote {out} and {args.doc}")
 
 
+def _commit(row: dict) -> str:
+    """The commit a point was measured at, and its placement seed where it was not 1."""
+    seed = row.get("seed", 1)
+    return (row.get("commit") or "-") + (f" (seed {seed})" if seed != 1 else "")
+
+
 def _write_doc(doc: Path, payload: dict) -> None:
     """The sweep's page, keeping the sections other benchmarks generate (conv_hw.py's)."""
     kept = blocks(doc.read_text()) if doc.is_file() else ""
@@ -109,7 +118,7 @@ def _measure(model: Path, bits: int, lanes: int, memory: str, targets: list[str]
                        log=lambda line: None)
         cycles = report["cycles_per_timestep"]
         for target in targets:
-            syn = synthesise(folder, target, log=lambda line: None)
+            syn = synthesise(folder, target, log=lambda line: None, seed=args.seed)
             gate = None
             if args.gate_level and syn["fits"]:
                 results = gate_level_check(folder, target, samples=args.gate_samples)
@@ -127,7 +136,7 @@ def _measure(model: Path, bits: int, lanes: int, memory: str, targets: list[str]
                 "accuracy_fixed": report["accuracy"]["fixed"],
                 "rtl_mismatches": report["rtl"]["mismatches"],
                 "not_fitting": syn.get("not_fitting"),
-                "gate_level_mismatches": gate, "commit": commit,
+                "gate_level_mismatches": gate, "commit": commit, "seed": syn["seed"],
                 "gate_level_samples": (min(args.gate_samples, args.samples)
                                        if gate is not None else None)})
             print(_row(rows[-1]), flush=True)
@@ -162,7 +171,8 @@ def _document(payload: dict) -> str:
         "largest layer's weights written at run time through the load stream so that Yosys "
         "maps them onto the iCE40 UP5K's SPRAM), cosimulated on "
         f"Verilator for {payload['samples']} samples (RTL mismatches must be 0) and synthesised "
-        "with Yosys + nextpnr (yowasp builds, seed 1, `--timing-allow-fail`); *gate-level*: "
+        "with Yosys + nextpnr (yowasp builds, placement seed 1 unless the commit column names "
+        "another, `--timing-allow-fail`); *gate-level*: "
         "the synthesised netlist with Yosys's cell models (ECP5 DP16KD: snnhw's model, Yosys "
         "has none), simulated against the golden model (`--gate-level`); *commit*: the snnhw commit a point was measured at (points are "
         "re-measured one by one and merged; `-`: measured before the benchmark recorded it). *cycles/ts*: "
@@ -186,7 +196,7 @@ def _document(payload: dict) -> str:
             f"{r['cycles_bound']:.0f} | {r['measured_over_bound']:.3f} | "
             f"{cell(r['us_per_image'], '.0f')} | {r['energy_nj_per_image']:.0f} | "
             f"{100 * r['accuracy_fixed']:.2f} | {r['rtl_mismatches']} | "
-            f"{_gate(r)} | {r.get('commit') or '-'} |")
+            f"{_gate(r)} | {_commit(r)} |")
     not_fitting = sorted({f"{r['target']}: {r['not_fitting']}" for r in payload["rows"]
                           if r["not_fitting"]})
     lines += ["", *[f"- does not fit, {text}" for text in not_fitting], "",
