@@ -50,7 +50,7 @@ IMAGE_DIR = "../rtl"
 SIMPLIFY = ("proc -norom", "opt -full")
 
 
-def to_verilog(top: wiring.Component, name: str) -> str:
+def _to_verilog(top: wiring.Component, name: str) -> str:
     """Verilog of ``top`` as module ``name``: its RTLIL simplified by :data:`SIMPLIFY`,
     memories collected into one cell each, by the Yosys Amaranth uses
     (``AMARANTH_USE_YOSYS``). Named signals keep their names; Yosys's internal ones are
@@ -183,7 +183,7 @@ def verilog_source(net: Network, lanes: int = 1, *, weight_memory: str = "rom",
     files = {_image_file(module, memory): image
              for (module, memory), image in images.items() if image is not None}
     if top is not None:
-        text = _move_init_to_images(to_verilog(top, name), images)
+        text = _move_init_to_images(_to_verilog(top, name), images)
         return text, _referenced_images(text, files)
     # the top of empty memories depends on the IR's structure, not on its weights: a
     # structure generated before comes from the cache
@@ -194,7 +194,7 @@ def verilog_source(net: Network, lanes: int = 1, *, weight_memory: str = "rom",
         return cached.decode(), _referenced_images(cached.decode(), files)
     component = SNNTop(net, lanes=lanes, weight_memory=weight_memory,
                        membrane_memory=membrane_memory, images=True)
-    text = _move_init_to_images(to_verilog(component, name), images)
+    text = _move_init_to_images(_to_verilog(component, name), images)
     cache.write("verilog", cache_key, text.encode())
     return text, _referenced_images(text, files)
 
