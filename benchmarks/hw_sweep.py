@@ -136,7 +136,7 @@ def _measure(model: Path, bits: int, lanes: int, memory: str, targets: list[str]
                 "accuracy_fixed": report["accuracy"]["fixed"],
                 "rtl_mismatches": report["rtl"]["mismatches"],
                 "not_fitting": syn.get("not_fitting"),
-                "gate_level_mismatches": gate, "commit": commit, "seed": syn["seed"],
+                "gate_level_mismatches": gate, "commit": commit, "seed": args.seed,
                 "gate_level_samples": (min(args.gate_samples, args.samples)
                                        if gate is not None else None)})
             print(_row(rows[-1]), flush=True)
