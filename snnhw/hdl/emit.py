@@ -182,21 +182,28 @@ def verilog_source(net: Network, lanes: int = 1, *, weight_memory: str = "rom",
                      membrane_styles(net, lanes, weight_memory, membrane_memory))
     files = {_image_file(module, memory): image
              for (module, memory), image in images.items() if image is not None}
+    text = _verilog_text(net, lanes, weight_memory, membrane_memory, top, name, images)
+    return text, _referenced_images(text, files)
+
+
+def _verilog_text(net: Network, lanes: int, weight_memory: str, membrane_memory: str,
+                  top: wiring.Component | None, name: str,
+                  images: dict[tuple[str, str], str | None]) -> str:
+    """The Verilog of :func:`verilog_source`, its imaged memories loaded by ``$readmemh``."""
     if top is not None:
-        text = _move_init_to_images(_to_verilog(top, name), images)
-        return text, _referenced_images(text, files)
+        return _move_init_to_images(_to_verilog(top, name), images)
     # the top of empty memories depends on the IR's structure, not on its weights: a
     # structure generated before comes from the cache
     cache_key = cache.key(["snnhw verilog 1", _structure(net), str(lanes), weight_memory,
                            membrane_memory, name, *_generator_sources()])
     cached = cache.read("verilog", cache_key)
     if cached is not None:
-        return cached.decode(), _referenced_images(cached.decode(), files)
+        return cached.decode()
     component = SNNTop(net, lanes=lanes, weight_memory=weight_memory,
                        membrane_memory=membrane_memory, images=True)
     text = _move_init_to_images(_to_verilog(component, name), images)
     cache.write("verilog", cache_key, text.encode())
-    return text, _referenced_images(text, files)
+    return text
 
 
 def _structure(net: Network) -> str:
